@@ -1,0 +1,603 @@
+//! Intrinsic validation: the rules of domain.md that the payload alone decides.
+//!
+//! Every rule is checked and every violation of an event is returned at once, so staff fix a file
+//! in one pass. Contextual rules (expected version, open cases, targets of corrections) need the
+//! ledger's state and live in the ledger.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::country::CountryCode;
+use crate::envelope::NewEvent;
+use crate::events::{
+    ActivityCancelled, ActivityDelivered, ActivityScheduled, CaseClosed, CaseCountryAdded,
+    CaseMilestoneRecorded, CaseOpened, CountryJoined, EventCorrected, EventRetracted, Fact,
+    MeetingHeld, ParticipationChanged, PartnerRegistered, Payload,
+};
+use crate::stream::is_valid_slug;
+use crate::values::{ActivityKind, Date, MeetingKind, Milestone, Participants, Venue};
+
+/// The longest title.
+pub const MAX_TITLE: usize = 300;
+/// The longest other short text (names, codenames, cities).
+pub const MAX_NAME: usize = 300;
+/// The longest reason.
+pub const MAX_REASON: usize = 2000;
+/// The longest `recorded_by`.
+pub const MAX_RECORDED_BY: usize = 64;
+/// The longest `source`.
+pub const MAX_SOURCE: usize = 2048;
+/// The most participants an event may report.
+pub const MAX_PARTICIPANTS: u32 = 100_000;
+/// The longest span of a meeting or activity, in days (first and last day included).
+pub const MAX_SPAN_DAYS: i32 = 62;
+/// The most entries in any list (there are 249 ISO 3166-1 countries).
+pub const MAX_LIST: usize = 300;
+
+/// The earliest date the ledger accepts.
+#[must_use]
+pub fn earliest_date() -> Date {
+    jiff::civil::date(2000, 1, 1)
+}
+
+/// A rule an event broke. The snake_case name is stable: scripts may match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Rule {
+    /// The text is not well-formed JSON.
+    Syntax,
+    /// The JSON value is not an object.
+    NotAnObject,
+    /// `type` is missing or names no event type.
+    UnknownType,
+    /// A field the event type does not have (a typo is never dropped silently).
+    UnknownField,
+    /// A required field is absent.
+    MissingField,
+    /// A field has the wrong JSON type or an unknown enum value.
+    InvalidValue,
+    /// Not an ISO 3166-1 alpha-2 code.
+    CountryCode,
+    /// Not an ISO 4217 code.
+    CurrencyCode,
+    /// Not a calendar date (e.g. `2019-02-30`).
+    InvalidDate,
+    /// The replacement's fields do not identify a fact type.
+    ReplacementType,
+    /// `start` is after `end`.
+    StartAfterEnd,
+    /// A meeting or activity spans more than 62 days.
+    SpanTooLong,
+    /// A date before 2000-01-01.
+    DateTooEarly,
+    /// Something that happened is dated after the day it is recorded.
+    DateInFuture,
+    /// A country appears twice in a list.
+    DuplicateCountry,
+    /// A value appears twice in a list.
+    DuplicateItem,
+    /// A country is both a beneficiary and another country.
+    BeneficiaryAlsoOther,
+    /// `participants.total` outside 1..=100000.
+    ParticipantsTotal,
+    /// `women`/`men` larger than `total`, or together larger than `total`.
+    ParticipantsBreakdown,
+    /// An empty text.
+    EmptyText,
+    /// A text longer than its limit.
+    TextTooLong,
+    /// A text with a control character.
+    ControlCharacter,
+    /// Fewer countries than the kind of event needs.
+    TooFewCountries,
+    /// A list longer than the limit.
+    TooManyItems,
+    /// The case's `lead` is not one of its `countries`.
+    LeadNotInCase,
+    /// A quantity or amount that is not a positive finite number.
+    NotPositive,
+    /// A count below 1.
+    CountBelowOne,
+    /// Not a partner slug.
+    InvalidSlug,
+    /// A request from a country to itself.
+    SameCountry,
+    /// A retraction whose `duplicate_of` is the target itself.
+    SelfReference,
+    /// The nil UUID used as an id.
+    NilId,
+    /// Two events of one submission share an event id.
+    DuplicateEventId,
+    /// An event's text is larger than the limit.
+    TooLarge,
+    /// More events in one submission than one batch may hold.
+    TooManyEvents,
+    // Contextual rules, checked by the ledger against what it holds.
+    /// The stream already exists but this event must start it.
+    StreamExists,
+    /// The stream this event continues does not exist.
+    StreamMissing,
+    /// The stream is not at the expected version (a conflict).
+    ExpectedVersion,
+    /// The event id is already recorded with other content (a conflict).
+    EventIdReused,
+    /// The country is already an active participant.
+    AlreadyParticipant,
+    /// The country has not joined the programme.
+    NotParticipant,
+    /// The case is not open (never opened, retracted or closed).
+    CaseNotOpen,
+    /// A date before the case's `opened_on`.
+    BeforeCaseOpened,
+    /// A country that is not in the case.
+    CountryNotInCase,
+    /// A country already in the case.
+    CountryAlreadyInCase,
+    /// The activity has no effective schedule to cancel.
+    ActivityNotScheduled,
+    /// The target event is not in the ledger.
+    TargetMissing,
+    /// The target event is retracted.
+    TargetRetracted,
+    /// The target is a correction or retraction, not a fact.
+    TargetNotFact,
+    /// The replacement's type or entity differs from the target's.
+    ReplacementMismatch,
+    /// An imported event's recording time is earlier than the ledger's head.
+    RecordedAtBeforeHead,
+    /// An imported event did not reproduce its exported sequence or hash.
+    ImportMismatch,
+}
+
+impl Rule {
+    /// Whether breaking this rule is a conflict with concurrent writers (expected version, reused
+    /// id) rather than invalid input.
+    #[must_use]
+    pub fn is_conflict(self) -> bool {
+        matches!(self, Rule::ExpectedVersion | Rule::EventIdReused)
+    }
+
+    /// The stable snake_case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Syntax => "syntax",
+            Rule::NotAnObject => "not_an_object",
+            Rule::UnknownType => "unknown_type",
+            Rule::UnknownField => "unknown_field",
+            Rule::MissingField => "missing_field",
+            Rule::InvalidValue => "invalid_value",
+            Rule::CountryCode => "country_code",
+            Rule::CurrencyCode => "currency_code",
+            Rule::InvalidDate => "invalid_date",
+            Rule::ReplacementType => "replacement_type",
+            Rule::StartAfterEnd => "start_after_end",
+            Rule::SpanTooLong => "span_too_long",
+            Rule::DateTooEarly => "date_too_early",
+            Rule::DateInFuture => "date_in_future",
+            Rule::DuplicateCountry => "duplicate_country",
+            Rule::DuplicateItem => "duplicate_item",
+            Rule::BeneficiaryAlsoOther => "beneficiary_also_other",
+            Rule::ParticipantsTotal => "participants_total",
+            Rule::ParticipantsBreakdown => "participants_breakdown",
+            Rule::EmptyText => "empty_text",
+            Rule::TextTooLong => "text_too_long",
+            Rule::ControlCharacter => "control_character",
+            Rule::TooFewCountries => "too_few_countries",
+            Rule::TooManyItems => "too_many_items",
+            Rule::LeadNotInCase => "lead_not_in_case",
+            Rule::NotPositive => "not_positive",
+            Rule::CountBelowOne => "count_below_one",
+            Rule::InvalidSlug => "invalid_slug",
+            Rule::SameCountry => "same_country",
+            Rule::SelfReference => "self_reference",
+            Rule::NilId => "nil_id",
+            Rule::DuplicateEventId => "duplicate_event_id",
+            Rule::TooLarge => "too_large",
+            Rule::TooManyEvents => "too_many_events",
+            Rule::StreamExists => "stream_exists",
+            Rule::StreamMissing => "stream_missing",
+            Rule::ExpectedVersion => "expected_version",
+            Rule::EventIdReused => "event_id_reused",
+            Rule::AlreadyParticipant => "already_participant",
+            Rule::NotParticipant => "not_participant",
+            Rule::CaseNotOpen => "case_not_open",
+            Rule::BeforeCaseOpened => "before_case_opened",
+            Rule::CountryNotInCase => "country_not_in_case",
+            Rule::CountryAlreadyInCase => "country_already_in_case",
+            Rule::ActivityNotScheduled => "activity_not_scheduled",
+            Rule::TargetMissing => "target_missing",
+            Rule::TargetRetracted => "target_retracted",
+            Rule::TargetNotFact => "target_not_fact",
+            Rule::ReplacementMismatch => "replacement_mismatch",
+            Rule::RecordedAtBeforeHead => "recorded_at_before_head",
+            Rule::ImportMismatch => "import_mismatch",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an event sits in the text it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Position {
+    /// 0-based index of the event in its file or request.
+    pub index: usize,
+    /// 1-based line where the event starts; 0 when the event did not come from text.
+    pub line: usize,
+}
+
+/// One broken rule: which event, which field, which rule, which value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Where the event is in its input, when it came from text.
+    pub position: Option<Position>,
+    /// The event's id, when it has one.
+    pub event_id: Option<Uuid>,
+    /// Path of the offending field, e.g. `participants.women` or `beneficiaries[2]`
+    /// (empty for the event as a whole).
+    pub field: String,
+    /// The rule broken.
+    pub rule: Rule,
+    /// The offending value, as text.
+    pub value: String,
+}
+
+impl Violation {
+    /// A violation without position or event id (the caller adds them).
+    #[must_use]
+    pub fn new(field: impl Into<String>, rule: Rule, value: impl fmt::Display) -> Self {
+        Violation {
+            position: None,
+            event_id: None,
+            field: field.into(),
+            rule,
+            value: value.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    /// `line 3 (event 0190…): start: start_after_end (2019-10-30 > 2019-10-29)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = self.position {
+            if p.line > 0 {
+                write!(f, "line {}", p.line)?;
+            } else {
+                write!(f, "event #{}", p.index + 1)?;
+            }
+            if let Some(id) = self.event_id {
+                write!(f, " (event {id})")?;
+            }
+            f.write_str(": ")?;
+        } else if let Some(id) = self.event_id {
+            write!(f, "event {id}: ")?;
+        }
+        let field = if self.field.is_empty() { "(event)" } else { &self.field };
+        write!(f, "{field}: {} ({})", self.rule, self.value)
+    }
+}
+
+/// Checks every intrinsic rule of `event`, as recorded on `today` (UTC), returning all
+/// violations (empty when the event is valid). Positions are left for the caller to fill in.
+#[must_use]
+pub fn validate(event: &NewEvent, today: Date) -> Vec<Violation> {
+    let mut v = Checker {
+        out: Vec::new(),
+        prefix: String::new(),
+        today,
+    };
+    v.text("recorded_by", &event.recorded_by, MAX_RECORDED_BY);
+    if let Some(source) = &event.source {
+        v.text("source", source, MAX_SOURCE);
+    }
+    if event.event_id.is_some_and(|id| id.is_nil()) {
+        v.push("event_id", Rule::NilId, Uuid::nil());
+    }
+    match &event.payload {
+        Payload::Fact(fact) => v.fact(fact),
+        Payload::Corrected(c) => v.corrected(c),
+        Payload::Retracted(r) => v.retracted(r),
+    }
+    for violation in &mut v.out {
+        violation.event_id = event.event_id;
+    }
+    v.out
+}
+
+struct Checker {
+    out: Vec<Violation>,
+    /// Prepended to field paths (`replacement.` inside a correction).
+    prefix: String,
+    today: Date,
+}
+
+impl Checker {
+    fn push(&mut self, field: &str, rule: Rule, value: impl fmt::Display) {
+        self.out
+            .push(Violation::new(format!("{}{field}", self.prefix), rule, value));
+    }
+
+    fn text(&mut self, field: &str, text: &str, max: usize) {
+        let chars = text.chars().count();
+        if text.trim().is_empty() {
+            self.push(field, Rule::EmptyText, format_args!("{text:?}"));
+        }
+        if chars > max {
+            self.push(field, Rule::TextTooLong, format_args!("{chars} characters, at most {max}"));
+        }
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            self.push(field, Rule::ControlCharacter, c.escape_unicode());
+        }
+    }
+
+    fn date(&mut self, field: &str, date: Date, happened: bool) {
+        if date < earliest_date() {
+            self.push(field, Rule::DateTooEarly, format_args!("{date} is before 2000-01-01"));
+        }
+        let today = self.today;
+        if happened && date > today {
+            self.push(
+                field,
+                Rule::DateInFuture,
+                format_args!("{date} is after the day of recording, {today}"),
+            );
+        }
+    }
+
+    fn span(&mut self, start: Date, end: Date, happened: bool) {
+        self.date("start", start, happened);
+        self.date("end", end, happened);
+        if start > end {
+            self.push("start", Rule::StartAfterEnd, format_args!("{start} > end {end}"));
+        } else {
+            // Both dates are valid and ordered, so the span is small and cannot overflow.
+            let days = (end - start).get_days() + 1;
+            if days > MAX_SPAN_DAYS {
+                self.push(
+                    "end",
+                    Rule::SpanTooLong,
+                    format_args!("{days} days from {start} to {end}, at most {MAX_SPAN_DAYS}"),
+                );
+            }
+        }
+    }
+
+    /// Checks a country list for duplicates and length; returns its distinct members.
+    fn countries(&mut self, field: &str, list: &[CountryCode]) -> BTreeSet<CountryCode> {
+        let mut seen = BTreeSet::new();
+        if list.len() > MAX_LIST {
+            self.push(field, Rule::TooManyItems, format_args!("{} entries, at most {MAX_LIST}", list.len()));
+        }
+        for (i, c) in list.iter().enumerate() {
+            if !seen.insert(*c) {
+                self.push(&format!("{field}[{i}]"), Rule::DuplicateCountry, c);
+            }
+        }
+        seen
+    }
+
+    fn distinct<T: Ord + Copy + fmt::Display>(&mut self, field: &str, list: &[T]) {
+        let mut seen = BTreeSet::new();
+        for (i, item) in list.iter().enumerate() {
+            if !seen.insert(*item) {
+                self.push(&format!("{field}[{i}]"), Rule::DuplicateItem, item);
+            }
+        }
+    }
+
+    fn venue(&mut self, venue: &Venue) {
+        if let Venue::Place { city, .. } = venue {
+            self.text("venue.city", city, MAX_NAME);
+        }
+    }
+
+    fn participants(&mut self, field: &str, p: &Participants) {
+        if p.total == 0 || p.total > MAX_PARTICIPANTS {
+            self.push(
+                &format!("{field}.total"),
+                Rule::ParticipantsTotal,
+                format_args!("{} not in 1..={MAX_PARTICIPANTS}", p.total),
+            );
+        }
+        for (name, part) in [("women", p.women), ("men", p.men)] {
+            if let Some(n) = part.filter(|n| *n > p.total) {
+                self.push(
+                    &format!("{field}.{name}"),
+                    Rule::ParticipantsBreakdown,
+                    format_args!("{n} > total {}", p.total),
+                );
+            }
+        }
+        if let (Some(w), Some(m)) = (p.women, p.men) {
+            if u64::from(w) + u64::from(m) > u64::from(p.total) {
+                self.push(
+                    field,
+                    Rule::ParticipantsBreakdown,
+                    format_args!("women {w} + men {m} > total {}", p.total),
+                );
+            }
+        }
+    }
+
+    fn at_least_two(&mut self, field: &str, kind: impl fmt::Display, countries: usize) {
+        if countries < 2 {
+            self.push(
+                field,
+                Rule::TooFewCountries,
+                format_args!("{kind} involves {countries} distinct countries, at least 2"),
+            );
+        }
+    }
+
+    fn fact(&mut self, fact: &Fact) {
+        match fact {
+            Fact::PartnerRegistered(e) => self.partner(e),
+            Fact::CountryJoined(e) => self.joined(e),
+            Fact::ParticipationChanged(e) => self.changed(e),
+            Fact::MeetingHeld(e) => self.meeting(e),
+            Fact::ActivityScheduled(e) => self.scheduled(e),
+            Fact::ActivityDelivered(e) => self.delivered(e),
+            Fact::ActivityCancelled(e) => self.cancelled(e),
+            Fact::CaseOpened(e) => self.case_opened(e),
+            Fact::CaseCountryAdded(e) => self.case_country(e),
+            Fact::CaseMilestoneRecorded(e) => self.milestone(e),
+            Fact::CaseClosed(e) => self.closed(e),
+        }
+    }
+
+    fn partner(&mut self, e: &PartnerRegistered) {
+        if !is_valid_slug(&e.partner) {
+            self.push("partner", Rule::InvalidSlug, format_args!("{:?}", e.partner));
+        }
+        self.text("name", &e.name, MAX_NAME);
+        if e.roles.is_empty() {
+            self.push("roles", Rule::TooManyItems, "no roles, at least 1");
+        }
+        self.distinct("roles", &e.roles);
+        self.date("registered_on", e.registered_on, false);
+    }
+
+    fn joined(&mut self, e: &CountryJoined) {
+        self.date("joined_on", e.joined_on, false);
+    }
+
+    fn changed(&mut self, e: &ParticipationChanged) {
+        self.date("changed_on", e.changed_on, false);
+        self.text("reason", &e.reason, MAX_REASON);
+    }
+
+    fn meeting(&mut self, e: &MeetingHeld) {
+        self.text("title", &e.title, MAX_TITLE);
+        self.span(e.start, e.end, true);
+        self.venue(&e.venue);
+        let distinct = self.countries("countries", &e.countries);
+        if e.kind == MeetingKind::OperationalCoordination {
+            self.at_least_two("countries", e.kind, distinct.len());
+        }
+        if let Some(p) = &e.participants {
+            self.participants("participants", p);
+        }
+    }
+
+    fn scheduled(&mut self, e: &ActivityScheduled) {
+        self.text("title", &e.title, MAX_TITLE);
+        self.span(e.start, e.end, false);
+        self.venue(&e.venue);
+        let distinct = self.countries("beneficiaries", &e.beneficiaries);
+        if needs_two(e.kind) {
+            self.at_least_two("beneficiaries", e.kind, distinct.len());
+        }
+    }
+
+    fn delivered(&mut self, e: &ActivityDelivered) {
+        self.text("title", &e.title, MAX_TITLE);
+        self.span(e.start, e.end, true);
+        self.venue(&e.venue);
+        let beneficiaries = self.countries("beneficiaries", &e.beneficiaries);
+        let others = self.countries("other_countries", &e.other_countries);
+        for (i, c) in e.other_countries.iter().enumerate() {
+            if beneficiaries.contains(c) {
+                self.push(&format!("other_countries[{i}]"), Rule::BeneficiaryAlsoOther, c);
+            }
+        }
+        if needs_two(e.kind) {
+            let involved = beneficiaries.union(&others).count();
+            self.at_least_two("beneficiaries", e.kind, involved);
+        }
+        self.participants("participants", &e.participants);
+        self.distinct("institutions", &e.institutions);
+    }
+
+    fn cancelled(&mut self, e: &ActivityCancelled) {
+        self.date("cancelled_on", e.cancelled_on, false);
+        self.text("reason", &e.reason, MAX_REASON);
+    }
+
+    fn case_opened(&mut self, e: &CaseOpened) {
+        self.text("codename", &e.codename, MAX_NAME);
+        self.date("opened_on", e.opened_on, false);
+        let distinct = self.countries("countries", &e.countries);
+        self.at_least_two("countries", "a case", distinct.len());
+        if !distinct.contains(&e.lead) {
+            self.push("lead", Rule::LeadNotInCase, e.lead);
+        }
+    }
+
+    fn case_country(&mut self, e: &CaseCountryAdded) {
+        self.date("added_on", e.added_on, false);
+    }
+
+    fn milestone(&mut self, e: &CaseMilestoneRecorded) {
+        self.date("on", e.on, true);
+        match &e.milestone {
+            Milestone::MlaRequestSent { from, to } | Milestone::ExtraditionRequested { from, to } => {
+                if from == to {
+                    self.push("milestone.to", Rule::SameCountry, to);
+                }
+            }
+            Milestone::JitAgreementSigned { countries } | Milestone::ControlledDelivery { countries } => {
+                let distinct = self.countries("milestone.countries", countries);
+                if distinct.is_empty() {
+                    self.push("milestone.countries", Rule::TooFewCountries, "no countries, at least 1");
+                }
+            }
+            Milestone::Seizure { quantity_kg, .. } => {
+                if !(quantity_kg.is_finite() && *quantity_kg > 0.0) {
+                    self.push("milestone.quantity_kg", Rule::NotPositive, quantity_kg);
+                }
+            }
+            Milestone::Arrests { count, .. }
+            | Milestone::Indictment { count, .. }
+            | Milestone::Conviction { count, .. } => {
+                if *count < 1 {
+                    self.push("milestone.count", Rule::CountBelowOne, count);
+                }
+            }
+            Milestone::AssetsFrozen { amount, .. } => {
+                if !(amount.is_finite() && *amount > 0.0) {
+                    self.push("milestone.amount", Rule::NotPositive, amount);
+                }
+            }
+            Milestone::MlaRequestExecuted { .. } => {}
+        }
+    }
+
+    fn closed(&mut self, e: &CaseClosed) {
+        self.date("closed_on", e.closed_on, true);
+    }
+
+    fn corrected(&mut self, c: &EventCorrected) {
+        if c.target.is_nil() {
+            self.push("target", Rule::NilId, c.target);
+        }
+        self.text("reason", &c.reason, MAX_REASON);
+        let outer = std::mem::replace(&mut self.prefix, "replacement.".to_owned());
+        self.fact(&c.replacement);
+        self.prefix = outer;
+    }
+
+    fn retracted(&mut self, r: &EventRetracted) {
+        if r.target.is_nil() {
+            self.push("target", Rule::NilId, r.target);
+        }
+        if r.duplicate_of == Some(r.target) {
+            self.push("duplicate_of", Rule::SelfReference, r.target);
+        }
+    }
+}
+
+fn needs_two(kind: ActivityKind) -> bool {
+    matches!(
+        kind,
+        ActivityKind::InvestigativeCaseForum | ActivityKind::WorkingGroup
+    )
+}

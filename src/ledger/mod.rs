@@ -1,0 +1,304 @@
+//! The ledger: an append-only, hash-chained log of cooperation events in sled, with the views
+//! kept current in the same atomic batches.
+//!
+//! This is the synchronous, deterministic core. [`Ledger`] owns the single writer; [`Reader`]s
+//! read concurrently. The async handle in [`crate::handle`] puts the writer on its own thread and
+//! groups concurrent appends into shared syncs.
+
+pub mod catalog;
+pub mod frame;
+pub mod reader;
+pub mod rules;
+pub mod staging;
+pub mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+use proto_events::{Date, NewEvent, RecordedEvent, Timestamp};
+use tokio::sync::broadcast;
+
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::store::{Batch, Store, keys};
+use crate::views::fold::Folder;
+use crate::views::state::ViewState;
+use crate::views::stored;
+use catalog::Catalog;
+use frame::Frame;
+pub use reader::{MAX_PAGE, Reader, VerifyReport};
+pub use writer::{MAX_BATCH_EVENTS, MAX_EVENT_BYTES, Pending, Receipt, Request, Writer};
+
+/// How many committed batches a subscriber may fall behind before it is dropped.
+pub const FEED_CAPACITY: usize = 4096;
+
+/// State shared by the writer and every reader.
+pub struct Shared {
+    pub(crate) store: Store,
+    pub(crate) catalog: RwLock<Catalog>,
+    pub(crate) views: RwLock<Arc<ViewState>>,
+    poisoned: Mutex<Option<String>>,
+    pub(crate) feed: broadcast::Sender<Arc<Vec<RecordedEvent>>>,
+    pub(crate) metrics: Metrics,
+}
+
+impl Shared {
+    /// Why writes are refused, if an earlier write or sync failed.
+    pub fn poison_reason(&self) -> Option<String> {
+        self.poisoned.lock().clone()
+    }
+
+    pub(crate) fn poison(&self, reason: &str) {
+        tracing::error!(reason, "write failed; ledger poisoned until reopened");
+        self.poisoned.lock().get_or_insert_with(|| reason.to_owned());
+    }
+}
+
+/// A point of the log's history to compute views at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// The current head.
+    Head,
+    /// After the record with this sequence.
+    Sequence(u64),
+    /// After the last record recorded at or before this time.
+    Time(Timestamp),
+    /// Counting only facts that happened on or before this date (by the current knowledge).
+    Date(Date),
+}
+
+/// Which view a rebuild refolds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewName {
+    /// Both.
+    All,
+    /// The per-country view.
+    Countries,
+    /// The inter-regional view.
+    Regions,
+}
+
+/// Progress of a long operation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Records done.
+    pub done: u64,
+    /// Records in all.
+    pub total: u64,
+    /// Records per second so far.
+    pub rate: f64,
+    /// Estimated seconds left.
+    pub eta_secs: f64,
+}
+
+/// The ledger, owning its single writer. See the module documentation.
+pub struct Ledger {
+    shared: Arc<Shared>,
+    writer: Writer,
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger in `dir`.
+    ///
+    /// # Errors
+    /// When the store is in use, foreign, of another format, or corrupt.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Ledger, Error> {
+        let dir = dir.as_ref();
+        let started = Instant::now();
+        let store = Store::open(dir)?;
+        let catalog = load_catalog(&store)?;
+        reader::check_stored_head(&store, catalog.head())?;
+        let head = catalog.head();
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        let stored_views = stored::load(&store).ok().flatten();
+        let shared = Arc::new(Shared {
+            store,
+            catalog: RwLock::new(catalog),
+            views: RwLock::new(Arc::new(ViewState::default())),
+            poisoned: Mutex::new(None),
+            feed,
+            metrics: Metrics::default(),
+        });
+        let mut ledger = Ledger {
+            writer: Writer::new(ViewState::default()),
+            shared,
+        };
+        match stored_views {
+            Some(views) if views.as_of == head.seq => {
+                *ledger.shared.views.write() = Arc::new(views.clone());
+                ledger.writer.set_views(views);
+            }
+            other => {
+                tracing::warn!(
+                    stored = other.map(|v| v.as_of),
+                    head = head.seq,
+                    "stored views missing or not at the head; rebuilding"
+                );
+                ledger.rebuild_views(ViewName::All, &mut |_| {})?;
+            }
+        }
+        tracing::info!(
+            dir = %dir.display(),
+            head = head.seq,
+            ms = started.elapsed().as_millis() as u64,
+            "ledger opened"
+        );
+        Ok(ledger)
+    }
+
+    /// A reader sharing this ledger.
+    #[must_use]
+    pub fn reader(&self) -> Reader {
+        Reader {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Appends `events` as one atomic batch and returns once they are durable.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] or [`Error::Conflict`] (nothing written), limits, storage failures.
+    pub fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<Receipt>, Error> {
+        self.submit(Request::append(events))
+    }
+
+    /// Appends one request (an atomic batch).
+    ///
+    /// # Errors
+    /// As [`Ledger::append`].
+    pub fn submit(&mut self, request: Request) -> Result<Vec<Receipt>, Error> {
+        self.append_group(vec![request])
+            .pop()
+            .unwrap_or(Err(Error::Closed))
+    }
+
+    /// Appends several requests with one sync (group commit); each succeeds or fails alone.
+    pub fn append_group(&mut self, requests: Vec<Request>) -> Vec<Result<Vec<Receipt>, Error>> {
+        self.writer.append_group(&self.shared, requests)
+    }
+
+    /// Drops the stored state of a view and refolds it from the whole log, reporting progress.
+    ///
+    /// # Errors
+    /// On a storage error or a record that fails its checks.
+    pub fn rebuild_views(&mut self, which: ViewName, progress: &mut dyn FnMut(Progress)) -> Result<u64, Error> {
+        if let Some(reason) = self.shared.poison_reason() {
+            return Err(Error::Poisoned(reason));
+        }
+        let reader = self.reader();
+        let head = reader.head().seq;
+        let fresh = fold(&reader, head, None, progress)?;
+        let current = self.writer.views().clone();
+        // A rebuild of one view keeps the other's current state.
+        let views = match which {
+            ViewName::All => fresh,
+            ViewName::Countries => ViewState {
+                regions: current.regions,
+                ..fresh
+            },
+            ViewName::Regions => ViewState {
+                regions: fresh.regions,
+                ..current
+            },
+        };
+        let mut batch = Batch::default();
+        stored::clear(&self.shared.store, &mut batch)?;
+        let all_rows = (0..views.rows.len()).collect();
+        stored::write(&views, &all_rows, &mut batch)?;
+        let written = self.shared.store.apply(batch).and_then(|()| self.shared.store.sync());
+        if let Err(e) = written {
+            self.shared.poison(&e.to_string());
+            return Err(e.into());
+        }
+        *self.shared.views.write() = Arc::new(views.clone());
+        self.writer.set_views(views);
+        tracing::info!(events = head, "views rebuilt");
+        Ok(head)
+    }
+}
+
+/// Folds records `1..=upto` into fresh views, checking every record's hash.
+///
+/// # Errors
+/// On a storage error or a record that fails its checks.
+pub fn fold(
+    reader: &Reader,
+    upto: u64,
+    on_or_before: Option<Date>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ViewState, Error> {
+    let started = Instant::now();
+    let mut folder = Folder::new(on_or_before);
+    let mut load = |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
+    let mut next = 1u64;
+    while next <= upto {
+        let limit = usize::try_from((upto - next + 1).min(MAX_PAGE as u64)).unwrap_or(MAX_PAGE);
+        let page = reader.read_forward(next, limit)?;
+        if page.is_empty() {
+            break;
+        }
+        for event in &page {
+            folder.apply(event, &mut load)?;
+        }
+        next += page.len() as u64;
+        let done = next - 1;
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        let rate = done as f64 / secs;
+        progress(Progress {
+            done,
+            total: upto,
+            rate,
+            eta_secs: (upto - done) as f64 / rate.max(1e-9),
+        });
+    }
+    Ok(folder.finish())
+}
+
+impl Reader {
+    /// The views at a point of history. `AsOf::Head` is the maintained state; other points are
+    /// folded from the log without touching it.
+    ///
+    /// # Errors
+    /// On a storage error or a record that fails its checks.
+    pub fn views_at(&self, at: AsOf) -> Result<Arc<ViewState>, Error> {
+        let head = self.head().seq;
+        let (upto, date) = match at {
+            AsOf::Head => return Ok(self.views()),
+            AsOf::Sequence(seq) => (seq.min(head), None),
+            AsOf::Time(t) => (self.seq_at_time(t)?, None),
+            AsOf::Date(d) => (head, Some(d)),
+        };
+        if upto == head && date.is_none() {
+            return Ok(self.views());
+        }
+        Ok(Arc::new(fold(self, upto, date, &mut |_| {})?))
+    }
+}
+
+/// Rebuilds the catalogue from every record, checking each record's hash and the contiguity of
+/// sequences.
+fn load_catalog(store: &Store) -> Result<Catalog, Error> {
+    let mut catalog = Catalog::default();
+    for item in store.prefix(&[keys::EVENT]) {
+        let (key, value) = item?;
+        let expected = catalog.head().seq + 1;
+        let seq = keys::event_seq(&key).unwrap_or(0);
+        if seq != expected {
+            return Err(Error::Corrupt {
+                seq: expected,
+                reason: format!("record missing from the log (next stored is {seq})"),
+            });
+        }
+        let frame = Frame::parse(seq, &value)?;
+        if frame.prev != catalog.head().hash {
+            return Err(Error::Corrupt {
+                seq,
+                reason: "previous-hash link does not match the record before it".into(),
+            });
+        }
+        catalog.record(&frame.decode(seq)?);
+    }
+    Ok(catalog)
+}

@@ -1,0 +1,422 @@
+//! The single writer: stages requests, writes a group as one atomic sled batch, syncs once,
+//! commits to memory and answers each request.
+//!
+//! Sequence numbers are assigned here, one by one, from the head; never by sled's `generate_id`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use proto_events::staff::RecordedMeta;
+use proto_events::{
+    Envelope, NewEvent, Payload, Position, RecordedEvent, Rule, Stream, Timestamp, Violation,
+    codec::encode_body,
+};
+use uuid::Uuid;
+
+use super::Shared;
+use super::catalog::Head;
+use super::frame::{chain_hash, frame};
+use super::rules;
+use super::staging::{StagedRecord, Staging};
+use crate::entity::{StreamFacts, apply_to_facts, is_cached};
+use crate::error::Error;
+use crate::store::{Batch, keys};
+use crate::views::state::ViewState;
+use crate::views::stored;
+
+/// The largest stored body of one event.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+/// The most events in one atomic batch.
+pub const MAX_BATCH_EVENTS: usize = 10_000;
+/// The most bytes of stored bodies in one atomic batch.
+pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+/// What the ledger answers for each appended event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Receipt {
+    /// Global sequence.
+    pub seq: u64,
+    /// Event id.
+    pub event_id: Uuid,
+    /// Stream.
+    pub stream: String,
+    /// Stream version.
+    pub version: u64,
+    /// Chained hash, lower-case hex.
+    pub hash: String,
+}
+
+impl Receipt {
+    fn of(event: &RecordedEvent) -> Self {
+        Receipt {
+            seq: event.sequence,
+            event_id: event.envelope.event_id,
+            stream: event.envelope.stream.to_string(),
+            version: event.stream_version,
+            hash: proto_events::staff::hex(&event.hash),
+        }
+    }
+}
+
+/// One event to append, with what an export recorded for it when it is being imported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    /// The event.
+    pub event: NewEvent,
+    /// For `import`: the exported recording time (kept) and sequence and hash (checked when
+    /// `verify_hashes` is set).
+    pub recorded: Option<RecordedMeta>,
+}
+
+/// One atomic batch.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The events, appended all or none.
+    pub events: Vec<Pending>,
+    /// For imports: refuse the batch unless every event reproduces its exported sequence and hash.
+    pub verify_hashes: bool,
+}
+
+impl Request {
+    /// A plain append of `events`.
+    #[must_use]
+    pub fn append(events: Vec<NewEvent>) -> Self {
+        Request {
+            events: events
+                .into_iter()
+                .map(|event| Pending {
+                    event,
+                    recorded: None,
+                })
+                .collect(),
+            verify_hashes: false,
+        }
+    }
+}
+
+/// The writer's own state: the working copy of the views, ahead of the published one while a
+/// group is staged.
+pub struct Writer {
+    views: ViewState,
+    touched: BTreeSet<usize>,
+}
+
+impl Writer {
+    /// A writer continuing from `views`.
+    #[must_use]
+    pub fn new(views: ViewState) -> Self {
+        Writer {
+            views,
+            touched: BTreeSet::new(),
+        }
+    }
+
+    /// Appends a group of requests: each is all-or-nothing on its own, and all that succeed are
+    /// written in one sled batch and made durable by one sync.
+    pub fn append_group(&mut self, shared: &Shared, requests: Vec<Request>) -> Vec<Result<Vec<Receipt>, Error>> {
+        if let Some(reason) = shared.poison_reason() {
+            return requests.iter().map(|_| Err(Error::Poisoned(reason.clone()))).collect();
+        }
+        let started = Instant::now();
+        let catalog = shared.catalog.read();
+        let mut staging = Staging::new(&catalog, &shared.store);
+        let mut results = Vec::with_capacity(requests.len());
+        for request in requests {
+            let savepoint = staging.savepoint();
+            let views = self.views.clone();
+            match self.stage_request(&mut staging, request) {
+                Ok(receipts) => results.push(Ok(receipts)),
+                Err(e) => {
+                    staging.rollback(savepoint);
+                    self.views = views;
+                    results.push(Err(e));
+                }
+            }
+        }
+        let head = staging.head();
+        let records = staging.into_records();
+        drop(catalog);
+        if records.is_empty() {
+            return results;
+        }
+        if let Err(e) = self.write(shared, &records, head) {
+            let reason = e.to_string();
+            shared.poison(&reason);
+            // Nothing of this group is acknowledged; the working views return to what is
+            // published, which matches the committed catalogue.
+            self.views = (**shared.views.read()).clone();
+            self.touched.clear();
+            return results
+                .into_iter()
+                .map(|r| r.and_then(|_| Err(Error::Poisoned(reason.clone()))))
+                .collect();
+        }
+        self.commit(shared, records, started);
+        results
+    }
+
+    fn stage_request(&mut self, staging: &mut Staging<'_>, request: Request) -> Result<Vec<Receipt>, Error> {
+        if request.events.len() > MAX_BATCH_EVENTS {
+            return Err(Error::Limit(format!(
+                "{} events in one batch, at most {MAX_BATCH_EVENTS}",
+                request.events.len()
+            )));
+        }
+        let mut receipts = Vec::with_capacity(request.events.len());
+        let mut bytes = 0usize;
+        for (index, pending) in request.events.into_iter().enumerate() {
+            let receipt = self
+                .stage_event(staging, pending, request.verify_hashes, &mut bytes)
+                .map_err(|e| with_position(e, index))?;
+            receipts.push(receipt);
+            if bytes > MAX_BATCH_BYTES {
+                return Err(Error::Limit(format!(
+                    "batch exceeds {MAX_BATCH_BYTES} bytes of stored events"
+                )));
+            }
+        }
+        Ok(receipts)
+    }
+
+    fn stage_event(
+        &mut self,
+        staging: &mut Staging<'_>,
+        pending: Pending,
+        verify_hashes: bool,
+        bytes: &mut usize,
+    ) -> Result<Receipt, Error> {
+        let Pending { event, recorded } = pending;
+        let event_id = event.event_id.unwrap_or_else(Uuid::now_v7);
+        let invalid = |v: Violation| Error::from_violations(vec![with_id(v, event_id)]);
+        if let Some(seq) = staging.seq_of(&event_id) {
+            return idempotent(staging, seq, &event, event_id);
+        }
+        let head = staging.head();
+        let recorded_at = recording_time(head, recorded.as_ref()).map_err(invalid)?;
+        let today = proto_events::values::utc_date(recorded_at);
+        let mut violations = proto_events::validate::validate(&event, today);
+        let stream = match rules::resolve_stream(staging, &event.payload)? {
+            Ok(stream) => stream,
+            Err(v) => {
+                violations.push(v);
+                return Err(Error::from_violations(with_ids(violations, event_id)));
+            }
+        };
+        let current = staging.version(&stream);
+        violations.extend(rules::check_version(event.expected_version, current));
+        let old_facts = facts_before(staging, &stream, &event.payload, current)?;
+        violations.extend(rules::check(staging, &event.payload, &stream, current, &old_facts)?);
+        if !violations.is_empty() {
+            return Err(Error::from_violations(with_ids(violations, event_id)));
+        }
+        let retracts = staging.retraction_target(&event.payload);
+        let mut recorded_event = RecordedEvent {
+            sequence: head.seq + 1,
+            stream_version: current + 1,
+            envelope: Envelope {
+                event_id,
+                stream: stream.clone(),
+                event_type: event.payload.event_type(),
+                schema_version: event.payload.event_type().schema_version(),
+                recorded_by: event.recorded_by,
+                recorded_at,
+                source: event.source,
+                correlation_id: event.correlation_id,
+                causation_id: event.causation_id,
+            },
+            payload: event.payload,
+            prev_hash: head.hash,
+            hash: [0; 32],
+        };
+        let body = encode_body(&recorded_event)?;
+        if body.len() > MAX_EVENT_BYTES {
+            return Err(Error::Limit(format!(
+                "event {event_id} is {} bytes stored, at most {MAX_EVENT_BYTES}",
+                body.len()
+            )));
+        }
+        *bytes += body.len();
+        recorded_event.hash = chain_hash(&head.hash, recorded_event.sequence, &body);
+        if let Some(meta) = &recorded {
+            check_import(meta, &recorded_event, verify_hashes).map_err(invalid)?;
+        }
+        let mut new_facts = old_facts.clone();
+        apply_to_facts(&mut new_facts, &recorded_event);
+        if !matches!(stream, Stream::Partner(_)) {
+            self.views
+                .apply_change(&stream, &old_facts, &new_facts, None, &mut self.touched);
+        }
+        let receipt = Receipt::of(&recorded_event);
+        let frame = frame(&recorded_event.hash, &recorded_event.prev_hash, &body);
+        staging.push(
+            StagedRecord {
+                event: recorded_event,
+                frame,
+                retracts,
+            },
+            is_cached(&stream).then_some(new_facts),
+        );
+        Ok(receipt)
+    }
+
+    fn write(&mut self, shared: &Shared, records: &[StagedRecord], head: Head) -> Result<(), Error> {
+        let mut batch = Batch::default();
+        for record in records {
+            batch.put(keys::event(record.event.sequence), &record.frame);
+        }
+        self.views.as_of = head.seq;
+        stored::write(&self.views, &self.touched, &mut batch)?;
+        let mut head_value = head.seq.to_be_bytes().to_vec();
+        head_value.extend_from_slice(&head.hash);
+        batch.put(keys::META_HEAD, head_value);
+        let events = records.len();
+        let ops = batch.len();
+        shared.store.apply(batch)?;
+        let sync = shared.store.sync()?;
+        tracing::debug!(events, ops, sync_us = sync.as_micros() as u64, head = head.seq, "group commit");
+        shared.metrics.record_group(events as u64, sync);
+        Ok(())
+    }
+
+    fn commit(&mut self, shared: &Shared, records: Vec<StagedRecord>, started: Instant) {
+        let events: Vec<RecordedEvent> = records.into_iter().map(|r| r.event).collect();
+        {
+            let mut catalog = shared.catalog.write();
+            for event in &events {
+                catalog.record(event);
+            }
+            *shared.views.write() = Arc::new(self.views.clone());
+        }
+        self.touched.clear();
+        shared.metrics.record_commit(started.elapsed());
+        // Subscribers see only durable, committed records. A send error only means that no
+        // one is subscribed.
+        let _ = shared.feed.send(Arc::new(events));
+    }
+
+    /// The working views (equal to the published ones between groups).
+    #[must_use]
+    pub fn views(&self) -> &ViewState {
+        &self.views
+    }
+
+    /// Replaces the working views (after a rebuild).
+    pub fn set_views(&mut self, views: ViewState) {
+        self.views = views;
+        self.touched.clear();
+    }
+}
+
+/// The facts of `stream` before an event, as the rules and views need them. A fact that starts
+/// its stream has none; a cached stream's come from memory; others are read from the log.
+fn facts_before(
+    staging: &Staging<'_>,
+    stream: &Stream,
+    payload: &Payload,
+    current: u64,
+) -> Result<StreamFacts, Error> {
+    if current == 0 || matches!(stream, Stream::Partner(_)) {
+        return Ok(StreamFacts::new());
+    }
+    if !is_cached(stream) && payload.as_fact().is_some_and(proto_events::Fact::starts_stream) {
+        // The event will be refused (its stream exists); no need to read the stream.
+        return Ok(StreamFacts::new());
+    }
+    staging.facts(stream)
+}
+
+/// The recording time: the later of the clock and the head (never decreasing), or for an
+/// import the exported time, which must not go back either.
+fn recording_time(head: Head, recorded: Option<&RecordedMeta>) -> Result<Timestamp, Violation> {
+    match recorded {
+        Some(meta) if meta.recorded_at < head.recorded_at => Err(Violation::new(
+            "recorded_at",
+            Rule::RecordedAtBeforeHead,
+            format_args!("{} is before the head's {}", meta.recorded_at, head.recorded_at),
+        )),
+        Some(meta) => Ok(meta.recorded_at),
+        None => Ok(Timestamp::now().max(head.recorded_at)),
+    }
+}
+
+fn check_import(meta: &RecordedMeta, event: &RecordedEvent, verify_hashes: bool) -> Result<(), Violation> {
+    if !verify_hashes {
+        return Ok(());
+    }
+    if meta.sequence != event.sequence || meta.stream_version != event.stream_version {
+        return Err(Violation::new(
+            "seq",
+            Rule::ImportMismatch,
+            format_args!(
+                "exported as {}/v{}, imported as {}/v{}",
+                meta.sequence, meta.stream_version, event.sequence, event.stream_version
+            ),
+        ));
+    }
+    if meta.hash != event.hash {
+        return Err(Violation::new(
+            "hash",
+            Rule::ImportMismatch,
+            format_args!(
+                "exported {}, recomputed {}",
+                proto_events::staff::hex(&meta.hash),
+                proto_events::staff::hex(&event.hash)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An event id already recorded: the original receipt if the content is identical, else a
+/// conflict.
+fn idempotent(staging: &Staging<'_>, seq: u64, event: &NewEvent, id: Uuid) -> Result<Receipt, Error> {
+    let original = match staging.staged_event(seq) {
+        Some(e) => e.clone(),
+        None => staging.record(seq)?,
+    };
+    let env = &original.envelope;
+    let same = env.recorded_by == event.recorded_by
+        && env.source == event.source
+        && env.correlation_id == event.correlation_id
+        && env.causation_id == event.causation_id
+        && original.payload == event.payload;
+    if same {
+        Ok(Receipt::of(&original))
+    } else {
+        Err(Error::Conflict(vec![with_id(
+            Violation::new(
+                "event_id",
+                Rule::EventIdReused,
+                format_args!("{id} is already recorded at sequence {seq} with other content"),
+            ),
+            id,
+        )]))
+    }
+}
+
+fn with_id(mut v: Violation, id: Uuid) -> Violation {
+    v.event_id = Some(id);
+    v
+}
+
+fn with_ids(violations: Vec<Violation>, id: Uuid) -> Vec<Violation> {
+    violations.into_iter().map(|v| with_id(v, id)).collect()
+}
+
+/// Sets the position (index in the batch) of every violation that has none.
+fn with_position(e: Error, index: usize) -> Error {
+    let fix = |vs: Vec<Violation>| {
+        vs.into_iter()
+            .map(|mut v| {
+                v.position.get_or_insert(Position { index, line: 0 });
+                v
+            })
+            .collect()
+    };
+    match e {
+        Error::Invalid(vs) => Error::Invalid(fix(vs)),
+        Error::Conflict(vs) => Error::Conflict(fix(vs)),
+        other => other,
+    }
+}

@@ -1,0 +1,32 @@
+//! # coopledger
+//!
+//! An event-sourced ledger of international cooperation: an append-only, hash-chained log of
+//! cooperation events stored in sled, and projections that rebuild per-country and
+//! inter-regional views from it. See `ARCHITECTURE.md` for the codemap and invariants.
+//!
+//! ```no_run
+//! use coopledger::Ledger;
+//! use proto_events::staff::{parse_text, Mode};
+//!
+//! let mut ledger = Ledger::open("./coopledger-data")?;
+//! let text = std::fs::read_to_string("events.jsonl")?;
+//! let today = proto_events::values::today_utc();
+//! let events = parse_text(&text, Mode::Staff, today).map_err(|v| format!("{v:?}"))?;
+//! let receipts = ledger.append(events.into_iter().map(|p| p.event).collect())?;
+//! println!("{} appended, head {}", receipts.len(), ledger.reader().head().seq);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod entity;
+pub mod error;
+mod failpoint;
+pub mod ledger;
+pub mod metrics;
+pub mod store;
+pub mod views;
+
+pub use error::Error;
+pub use ledger::{AsOf, Ledger, Reader, Receipt, Request, ViewName};
+pub use proto_events;

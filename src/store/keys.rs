@@ -1,0 +1,78 @@
+//! The sled key layout, in one place. Every key starts with a one-byte space tag; integers are
+//! big-endian so that sled's byte order is numeric order. `docs/format.md` documents each space.
+
+/// Metadata: `M` ‖ name.
+pub const META: u8 = b'M';
+/// Log records: `E` ‖ sequence (u64 BE) → record frame.
+pub const EVENT: u8 = b'E';
+/// View state: `V` ‖ view tag ‖ …
+pub const VIEW: u8 = b'V';
+/// Merkle tree hashes: `T` ‖ level (u8) ‖ index (u64 BE) → 32-byte hash.
+pub const TREE: u8 = b'T';
+/// Signed checkpoints: `K` ‖ tree size (u64 BE) → checkpoint text.
+pub const CHECKPOINT: u8 = b'K';
+
+/// `M format`: the ledger format version (u32 BE).
+pub const META_FORMAT: &[u8] = b"Mformat";
+/// `M head`: sequence (u64 BE) ‖ hash (32 bytes) of the last record.
+pub const META_HEAD: &[u8] = b"Mhead";
+
+/// The key of the record with sequence `seq`.
+#[must_use]
+pub fn event(seq: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = EVENT;
+    key[1..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// The sequence in a record key, if it is one.
+#[must_use]
+pub fn event_seq(key: &[u8]) -> Option<u64> {
+    match key {
+        [EVENT, rest @ ..] => Some(u64::from_be_bytes(rest.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// The key of a view's part: `V` ‖ tag ‖ part.
+#[must_use]
+pub fn view(tag: u8, part: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(2 + part.len());
+    key.push(VIEW);
+    key.push(tag);
+    key.extend_from_slice(part);
+    key
+}
+
+/// The key of a Merkle node hash.
+#[must_use]
+pub fn tree(level: u8, index: u64) -> [u8; 10] {
+    let mut key = [0u8; 10];
+    key[0] = TREE;
+    key[1] = level;
+    key[2..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// The key of a stored checkpoint.
+#[must_use]
+pub fn checkpoint(size: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = CHECKPOINT;
+    key[1..].copy_from_slice(&size.to_be_bytes());
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_keys_sort_numerically_and_round_trip() {
+        assert!(event(255) < event(256));
+        assert!(event(u64::MAX - 1) < event(u64::MAX));
+        assert_eq!(event_seq(&event(42)), Some(42));
+        assert_eq!(event_seq(b"Mhead"), None);
+    }
+}

@@ -1,0 +1,17 @@
+//! Projections: the per-country and inter-regional views (domain.md, "Views").
+//!
+//! - [`state`]: the folded counters, dense by country and region, updated by the writer in the
+//!   same atomic batch as the records they fold;
+//! - [`model`]: the views' own JSON types, built from the state on read;
+//! - [`stored`]: the stored form of the state;
+//! - [`fold`]: folding from scratch, for rebuilds and "as of" queries;
+//! - [`index`]: dense numbering of countries and regions.
+
+pub mod fold;
+pub mod index;
+pub mod model;
+pub mod state;
+pub mod stored;
+
+pub use model::{CountryView, InterRegionalView};
+pub use state::ViewState;

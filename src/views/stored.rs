@@ -1,0 +1,198 @@
+//! The stored form of the views: one sled value per present country, one for the regions, one
+//! for the sequence folded. Written in the same atomic batch as the records they fold, so a view
+//! is never ahead of or behind the log it was written with.
+//!
+//! Every value starts with [`VIEW_FORMAT`]. Views are derived data: a store whose view format is
+//! unknown is simply rebuilt from the log.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use proto_events::codec::{decode_value, encode_value};
+use proto_events::values::ParticipationStatus;
+use proto_events::{CountryCode, Date};
+use serde::{Deserialize, Serialize};
+
+use super::index::{REGIONS, country_at, country_count, country_index};
+use super::state::{Regions, Row, ViewState};
+use crate::error::Error;
+use crate::store::{Batch, Store, keys};
+
+/// Version of the stored view encoding.
+pub const VIEW_FORMAT: u8 = 1;
+/// View tag of country rows: `V c CC`.
+const COUNTRY: u8 = b'c';
+/// View tag of the region counters: `V r`.
+const REGION: u8 = b'r';
+/// View tag of the folded sequence: `V s` → format byte ‖ u64 BE.
+const SEQUENCE: u8 = b's';
+
+#[derive(Serialize, Deserialize)]
+struct StoredRow {
+    meetings: i64,
+    activities: i64,
+    by_kind: Vec<i64>,
+    participants_total: i64,
+    participants_women: i64,
+    cases_open: i64,
+    cases_closed: i64,
+    participation: Option<(ParticipationStatus, Date)>,
+    counterparts: Vec<(CountryCode, [i64; 3])>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredRegions {
+    pairs: Vec<(u8, u8, [i64; 3])>,
+    interregional: i64,
+    counted: i64,
+}
+
+fn framed(bytes: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 1);
+    out.push(VIEW_FORMAT);
+    out.extend_from_slice(&bytes);
+    out
+}
+
+fn unframed(bytes: &[u8]) -> Option<&[u8]> {
+    match bytes {
+        [VIEW_FORMAT, rest @ ..] => Some(rest),
+        _ => None,
+    }
+}
+
+/// Adds to `batch` the rows in `touched`, the regions and the folded sequence of `state`.
+///
+/// # Errors
+/// If encoding fails.
+pub fn write(state: &ViewState, touched: &BTreeSet<usize>, batch: &mut Batch) -> Result<(), Error> {
+    for &i in touched {
+        let (Some(c), Some(row)) = (country_at(i), state.rows.get(i)) else {
+            continue;
+        };
+        let key = keys::view(COUNTRY, c.as_str().as_bytes());
+        if !row.is_present() && row.counterparts.iter().all(|cell| cell == &[0; 3]) {
+            batch.delete(key);
+            continue;
+        }
+        let stored = StoredRow {
+            meetings: row.meetings,
+            activities: row.activities,
+            by_kind: row.by_kind.to_vec(),
+            participants_total: row.participants_total,
+            participants_women: row.participants_women,
+            cases_open: row.cases_open,
+            cases_closed: row.cases_closed,
+            participation: row.participation,
+            counterparts: row
+                .counterparts
+                .iter()
+                .enumerate()
+                .filter(|(_, cell)| **cell != [0; 3])
+                .filter_map(|(j, cell)| Some((country_at(j)?, *cell)))
+                .collect(),
+        };
+        batch.put(key, framed(encode_value(&stored)?));
+    }
+    let r = &state.regions;
+    let mut pairs = Vec::new();
+    for i in 0..REGIONS {
+        for j in i..REGIONS {
+            if r.pairs[i][j] != [0; 3] {
+                pairs.push((i as u8, j as u8, r.pairs[i][j]));
+            }
+        }
+    }
+    let regions = StoredRegions {
+        pairs,
+        interregional: r.interregional,
+        counted: r.counted,
+    };
+    batch.put(keys::view(REGION, &[]), framed(encode_value(&regions)?));
+    batch.put(keys::view(SEQUENCE, &[]), framed(state.as_of.to_be_bytes().to_vec()));
+    Ok(())
+}
+
+/// Adds to `batch` the deletion of every stored view key (before a rebuild).
+///
+/// # Errors
+/// On a storage error.
+pub fn clear(store: &Store, batch: &mut Batch) -> Result<(), Error> {
+    for item in store.prefix(&[keys::VIEW]) {
+        let (key, _) = item?;
+        batch.delete(&*key);
+    }
+    Ok(())
+}
+
+/// Loads the stored views; `None` when absent or of an unknown view format (rebuild then).
+///
+/// # Errors
+/// On a storage error or a corrupt view value.
+pub fn load(store: &Store) -> Result<Option<ViewState>, Error> {
+    let Some(seq) = store.get(&keys::view(SEQUENCE, &[]))? else {
+        return Ok(None);
+    };
+    let Some(seq) = unframed(&seq).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
+        return Ok(None);
+    };
+    let mut state = ViewState {
+        as_of: u64::from_be_bytes(seq),
+        ..ViewState::default()
+    };
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| Error::CorruptView(format!("{what}: {e}"));
+    if let Some(bytes) = store.get(&keys::view(REGION, &[]))? {
+        let Some(body) = unframed(&bytes) else {
+            return Ok(None);
+        };
+        let stored: StoredRegions = decode_value(body).map_err(|e| corrupt("regions", &e))?;
+        let mut regions = Regions {
+            interregional: stored.interregional,
+            counted: stored.counted,
+            ..Regions::default()
+        };
+        for (i, j, cell) in stored.pairs {
+            if let Some(slot) = regions
+                .pairs
+                .get_mut(usize::from(i))
+                .and_then(|r| r.get_mut(usize::from(j)))
+            {
+                *slot = cell;
+            }
+        }
+        state.regions = regions;
+    }
+    for item in store.prefix(&keys::view(COUNTRY, &[])) {
+        let (key, value) = item?;
+        let code = key.get(2..).and_then(|b| std::str::from_utf8(b).ok()).and_then(CountryCode::parse);
+        let (Some(code), Some(body)) = (code, unframed(&value)) else {
+            return Err(corrupt("country row key", &format_args!("{:?}", &*key)));
+        };
+        let stored: StoredRow = decode_value(body).map_err(|e| corrupt(code.as_str(), &e))?;
+        let mut row = Row {
+            meetings: stored.meetings,
+            activities: stored.activities,
+            participants_total: stored.participants_total,
+            participants_women: stored.participants_women,
+            cases_open: stored.cases_open,
+            cases_closed: stored.cases_closed,
+            participation: stored.participation,
+            ..Row::default()
+        };
+        for (slot, n) in row.by_kind.iter_mut().zip(stored.by_kind) {
+            *slot = n;
+        }
+        if !stored.counterparts.is_empty() {
+            row.counterparts = vec![[0; 3]; country_count()];
+            for (other, cell) in stored.counterparts {
+                if let Some(slot) = row.counterparts.get_mut(country_index(other)) {
+                    *slot = cell;
+                }
+            }
+        }
+        if let Some(slot) = state.rows.get_mut(country_index(code)) {
+            *slot = Arc::new(row);
+        }
+    }
+    Ok(Some(state))
+}
