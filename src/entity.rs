@@ -156,25 +156,9 @@ pub fn activity_scheduled(facts: &[StreamFact]) -> bool {
 #[must_use]
 pub fn contribution(stream: &Stream, facts: &[StreamFact], on_or_before: Option<Date>) -> Contribution {
     match stream {
-        Stream::Meeting(_) => effective(facts, on_or_before)
-            .filter_map(|f| match f {
-                Fact::MeetingHeld(m) => Some(Contribution::Meeting {
-                    countries: sorted(m.countries.iter().copied()),
-                }),
-                _ => None,
-            })
-            .last()
-            .unwrap_or_default(),
-        Stream::Activity(_) => effective(facts, on_or_before)
-            .filter_map(|f| match f {
-                Fact::ActivityDelivered(a) => Some(Contribution::Activity {
-                    countries: sorted(a.beneficiaries.iter().chain(&a.other_countries).copied()),
-                    beneficiaries: sorted(a.beneficiaries.iter().copied()),
-                    kind: a.kind,
-                    participants: a.participants,
-                }),
-                _ => None,
-            })
+        Stream::Meeting(_) | Stream::Activity(_) => effective(facts, on_or_before)
+            .map(|f| fact_contribution(f, None))
+            .filter(|c| *c != Contribution::None)
             .last()
             .unwrap_or_default(),
         Stream::Case(_) => case_state(facts, on_or_before).map_or(Contribution::None, |s| {
@@ -187,9 +171,32 @@ pub fn contribution(stream: &Stream, facts: &[StreamFact], on_or_before: Option<
     }
 }
 
+/// What a meeting or delivered activity contributes on its own (the common case of a fact that
+/// starts its stream); `None` for other facts or when dated after `on_or_before`.
+#[must_use]
+pub fn fact_contribution(fact: &Fact, on_or_before: Option<Date>) -> Contribution {
+    if !counts(fact, on_or_before) {
+        return Contribution::None;
+    }
+    match fact {
+        Fact::MeetingHeld(m) => Contribution::Meeting {
+            countries: sorted(m.countries.iter().copied()),
+        },
+        Fact::ActivityDelivered(a) => Contribution::Activity {
+            countries: sorted(a.beneficiaries.iter().chain(&a.other_countries).copied()),
+            beneficiaries: sorted(a.beneficiaries.iter().copied()),
+            kind: a.kind,
+            participants: a.participants,
+        },
+        _ => Contribution::None,
+    }
+}
+
 fn sorted(countries: impl Iterator<Item = CountryCode>) -> Vec<CountryCode> {
-    let set: BTreeSet<CountryCode> = countries.collect();
-    set.into_iter().collect()
+    let mut list: Vec<CountryCode> = countries.collect();
+    list.sort_unstable();
+    list.dedup();
+    list
 }
 
 /// Whether the views and rules need this stream's facts kept in memory (country and case

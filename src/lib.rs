@@ -22,11 +22,15 @@
 pub mod entity;
 pub mod error;
 mod failpoint;
+pub mod handle;
 pub mod ledger;
 pub mod metrics;
 pub mod store;
+pub mod story;
+pub mod synth;
 pub mod views;
 
 pub use error::Error;
+pub use handle::{LedgerHandle, Subscription, SubscriptionError};
 pub use ledger::{AsOf, Ledger, Reader, Receipt, Request, ViewName};
 pub use proto_events;

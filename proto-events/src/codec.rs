@@ -109,6 +109,7 @@ struct EnvelopeBin {
     event_id: Uuid,
     stream: Stream,
     recorded_by: String,
+    #[serde(with = "crate::values::forms::timestamp")]
     recorded_at: Timestamp,
     source: Option<String>,
     correlation_id: Option<Uuid>,
@@ -198,6 +199,44 @@ pub fn decode_body(bytes: &[u8]) -> Result<RecordedEvent, DecodeError> {
         payload,
         prev_hash: [0; 32],
         hash: [0; 32],
+    })
+}
+
+/// The leading fields of a stored body, enough to index it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefix {
+    /// Event type, from the header.
+    pub event_type: EventType,
+    /// Stored schema version, from the header.
+    pub schema_version: u8,
+    /// Global sequence.
+    pub sequence: u64,
+    /// Stream version.
+    pub stream_version: u64,
+    /// Event id.
+    pub event_id: Uuid,
+    /// Stream.
+    pub stream: Stream,
+}
+
+/// Decodes only the header and the leading fields (sequence, stream version, event id, stream)
+/// of a body: what the ledger's catalogue needs of most records at open, at a fraction of the
+/// cost of a full decode.
+///
+/// # Errors
+/// On a malformed header or prefix.
+pub fn decode_prefix(bytes: &[u8]) -> Result<Prefix, DecodeError> {
+    let (event_type, schema_version) = peek_header(bytes)?;
+    let rest = bytes.get(HEADER_LEN..).unwrap_or_default();
+    let ((sequence, stream_version, event_id, stream), _): ((u64, u64, Uuid, Stream), usize) =
+        bincode::serde::decode_from_slice(rest, CONFIG).map_err(|e| DecodeError::Body(e.to_string()))?;
+    Ok(Prefix {
+        event_type,
+        schema_version,
+        sequence,
+        stream_version,
+        event_id,
+        stream,
     })
 }
 

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -29,11 +30,10 @@ impl CountryCode {
     /// Parses a code, accepting lower case; `None` unless it is an assigned ISO 3166-1 code.
     #[must_use]
     pub fn parse(code: &str) -> Option<Self> {
-        let bytes = code.as_bytes();
-        let [a, b] = bytes else { return None };
+        let [a, b] = *code.as_bytes() else { return None };
         let upper = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
-        let text = std::str::from_utf8(&upper).ok()?;
-        rust_iso3166::from_alpha2(text).map(|_| Self(upper))
+        let slot = slot(upper)?;
+        ASSIGNED.get(slot).copied().unwrap_or(false).then_some(Self(upper))
     }
 
     /// The upper-case code, e.g. `"GH"`.
@@ -61,6 +61,28 @@ impl CountryCode {
         all
     }
 }
+
+/// Index of a two-letter upper-case code in a 26 × 26 table.
+fn slot([a, b]: [u8; 2]) -> Option<usize> {
+    if !(a.is_ascii_uppercase() && b.is_ascii_uppercase()) {
+        return None;
+    }
+    Some(usize::from(a - b'A') * 26 + usize::from(b - b'A'))
+}
+
+/// Which two-letter codes ISO 3166-1 assigns, from `rust_iso3166`, as a table: parsing a code is
+/// on the hot path of decoding every stored event.
+static ASSIGNED: LazyLock<[bool; 26 * 26]> = LazyLock::new(|| {
+    let mut table = [false; 26 * 26];
+    for country in rust_iso3166::ALL {
+        if let [a, b] = *country.alpha2.as_bytes() {
+            if let Some(entry) = slot([a, b]).and_then(|i| table.get_mut(i)) {
+                *entry = true;
+            }
+        }
+    }
+    table
+});
 
 impl fmt::Display for CountryCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

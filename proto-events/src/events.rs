@@ -28,6 +28,7 @@ pub struct PartnerRegistered {
     /// What it does in the programme.
     pub roles: Vec<PartnerRole>,
     /// Since when.
+    #[serde(with = "forms::date")]
     pub registered_on: Date,
 }
 
@@ -38,6 +39,7 @@ pub struct CountryJoined {
     /// The country.
     pub country: CountryCode,
     /// When it joined.
+    #[serde(with = "forms::date")]
     pub joined_on: Date,
     /// How it takes part.
     pub participation: Participation,
@@ -50,6 +52,7 @@ pub struct ParticipationChanged {
     /// The country.
     pub country: CountryCode,
     /// When it changed.
+    #[serde(with = "forms::date")]
     pub changed_on: Date,
     /// The new status.
     pub participation: ParticipationStatus,
@@ -68,8 +71,10 @@ pub struct MeetingHeld {
     /// Title.
     pub title: String,
     /// First day.
+    #[serde(with = "forms::date")]
     pub start: Date,
     /// Last day.
+    #[serde(with = "forms::date")]
     pub end: Date,
     /// Where.
     #[serde(with = "forms::venue")]
@@ -92,8 +97,10 @@ pub struct ActivityScheduled {
     /// Title.
     pub title: String,
     /// Planned first day.
+    #[serde(with = "forms::date")]
     pub start: Date,
     /// Planned last day.
+    #[serde(with = "forms::date")]
     pub end: Date,
     /// Where.
     #[serde(with = "forms::venue")]
@@ -115,8 +122,10 @@ pub struct ActivityDelivered {
     /// The pillar it serves.
     pub pillar: Pillar,
     /// First day.
+    #[serde(with = "forms::date")]
     pub start: Date,
     /// Last day.
+    #[serde(with = "forms::date")]
     pub end: Date,
     /// Where.
     #[serde(with = "forms::venue")]
@@ -140,6 +149,7 @@ pub struct ActivityCancelled {
     /// The activity.
     pub activity_id: Uuid,
     /// When.
+    #[serde(with = "forms::date")]
     pub cancelled_on: Date,
     /// Why.
     pub reason: String,
@@ -160,6 +170,7 @@ pub struct CaseOpened {
     /// The leading country, one of `countries`.
     pub lead: CountryCode,
     /// When it was opened.
+    #[serde(with = "forms::date")]
     pub opened_on: Date,
 }
 
@@ -172,6 +183,7 @@ pub struct CaseCountryAdded {
     /// The country added.
     pub country: CountryCode,
     /// When.
+    #[serde(with = "forms::date")]
     pub added_on: Date,
 }
 
@@ -182,6 +194,7 @@ pub struct CaseMilestoneRecorded {
     /// The case.
     pub case_id: Uuid,
     /// When.
+    #[serde(with = "forms::date")]
     pub on: Date,
     /// What happened.
     #[serde(with = "forms::milestone")]
@@ -195,6 +208,7 @@ pub struct CaseClosed {
     /// The case.
     pub case_id: Uuid,
     /// When.
+    #[serde(with = "forms::date")]
     pub closed_on: Date,
     /// How it ended.
     pub outcome: CaseOutcome,

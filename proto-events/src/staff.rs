@@ -301,11 +301,13 @@ pub fn parse_hash(text: &str) -> Option<Hash> {
 /// Lower-case hex of a hash.
 #[must_use]
 pub fn hex(hash: &Hash) -> String {
-    use std::fmt::Write;
-    hash.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in hash {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 fn required<T: DeserializeOwned>(object: &mut Map<String, Value>, field: &str) -> Result<T, Violation> {
@@ -680,4 +682,27 @@ pub fn recorded_to_object(event: &RecordedEvent) -> Map<String, Value> {
 #[must_use]
 pub fn is_envelope_field(field: &str) -> bool {
     ENVELOPE_FIELDS.contains(&field)
+}
+
+/// `#[serde(with = "hex_hash")]`: a SHA-256 as 64 lower-case hex digits.
+pub mod hex_hash {
+    use super::{Hash, hex, parse_hash};
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    /// Writes the hash as hex.
+    ///
+    /// # Errors
+    /// As the serializer.
+    pub fn serialize<S: Serializer>(hash: &Hash, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex(hash))
+    }
+
+    /// Reads a hash from hex.
+    ///
+    /// # Errors
+    /// Unless the text is 64 hex digits.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_hash(&text).ok_or_else(|| de::Error::custom(format_args!("not a SHA-256 in hex: {text:?}")))
+    }
 }

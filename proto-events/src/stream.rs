@@ -75,14 +75,47 @@ impl FromStr for Stream {
     }
 }
 
+/// The stored form of a stream: a plain enum (kind first, in this order), so that decoding reads
+/// 16 UUID bytes instead of parsing 36 hex digits.
+#[derive(Serialize, Deserialize)]
+enum StreamBin {
+    Country(CountryCode),
+    Partner(String),
+    Meeting(Uuid),
+    Activity(Uuid),
+    Case(Uuid),
+}
+
 impl Serialize for Stream {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        if serializer.is_human_readable() {
+            return serializer.collect_str(self);
+        }
+        // Borrowing the partner slug would need a second enum; streams are cloned once per
+        // encoded event, which is negligible next to the rest of the encoding.
+        let bin = match self {
+            Stream::Country(c) => StreamBin::Country(*c),
+            Stream::Partner(p) => StreamBin::Partner(p.clone()),
+            Stream::Meeting(id) => StreamBin::Meeting(*id),
+            Stream::Activity(id) => StreamBin::Activity(*id),
+            Stream::Case(id) => StreamBin::Case(*id),
+        };
+        bin.serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Stream {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            return Ok(match StreamBin::deserialize(deserializer)? {
+                StreamBin::Country(c) => Stream::Country(c),
+                StreamBin::Partner(p) if is_valid_slug(&p) => Stream::Partner(p),
+                StreamBin::Partner(p) => return Err(de::Error::custom(InvalidStream(p))),
+                StreamBin::Meeting(id) => Stream::Meeting(id),
+                StreamBin::Activity(id) => Stream::Activity(id),
+                StreamBin::Case(id) => Stream::Case(id),
+            });
+        }
         struct StreamVisitor;
         impl Visitor<'_> for StreamVisitor {
             type Value = Stream;

@@ -23,8 +23,10 @@ pub struct ActivityDeliveredV1 {
     /// See [`ActivityDelivered::pillar`].
     pub pillar: Pillar,
     /// See [`ActivityDelivered::start`].
+    #[serde(with = "forms::date")]
     pub start: Date,
     /// See [`ActivityDelivered::end`].
+    #[serde(with = "forms::date")]
     pub end: Date,
     /// See [`ActivityDelivered::venue`].
     #[serde(with = "forms::venue")]

@@ -403,7 +403,8 @@ impl Milestone {
 /// These modules are used with `#[serde(with = ...)]`: a human-readable serializer (JSON) gets the
 /// staff form, a binary one (bincode) gets the plain enum. bincode cannot encode serde's untagged or
 /// internally tagged enums, which is why the two forms are kept apart.
-pub(crate) mod forms {
+#[doc(hidden)]
+pub mod forms {
     use super::*;
     use serde::de::{self, MapAccess, Visitor};
     use serde::{Deserializer, Serializer};
@@ -600,6 +601,52 @@ pub(crate) mod forms {
                     amount,
                     currency,
                 },
+            }
+        }
+    }
+
+    /// `#[serde(with = "forms::date")]`: `"YYYY-MM-DD"` in JSON; `(year i16, month i8, day i8)`
+    /// in the stored form, which decodes without parsing text.
+    pub mod date {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
+            if s.is_human_readable() {
+                d.serialize(s)
+            } else {
+                (d.year(), d.month(), d.day()).serialize(s)
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+            if d.is_human_readable() {
+                Date::deserialize(d)
+            } else {
+                let (y, m, day): (i16, i8, i8) = Deserialize::deserialize(d)?;
+                Date::new(y, m, day).map_err(de::Error::custom)
+            }
+        }
+    }
+
+    /// `#[serde(with = "forms::timestamp")]`: RFC 3339 in JSON; `(seconds i64, nanoseconds i32)`
+    /// since the Unix epoch in the stored form.
+    pub mod timestamp {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+            if s.is_human_readable() {
+                t.serialize(s)
+            } else {
+                (t.as_second(), t.subsec_nanosecond()).serialize(s)
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+            if d.is_human_readable() {
+                Timestamp::deserialize(d)
+            } else {
+                let (secs, nanos): (i64, i32) = Deserialize::deserialize(d)?;
+                Timestamp::new(secs, nanos).map_err(de::Error::custom)
             }
         }
     }

@@ -5,13 +5,16 @@
 //! its only source. Keeping it in memory is what lets an append check idempotency and contextual
 //! rules without extra sled writes: the only key an event adds to sled is its record.
 
-use std::collections::HashMap;
 
 use proto_events::{EventType, Hash, Payload, RecordedEvent, Stream, Timestamp};
 use smallvec::SmallVec;
 use uuid::Uuid;
 
 use crate::entity::{StreamFacts, apply_to_facts, is_cached};
+
+/// Hash maps of the catalogue: foldhash is several times faster than SipHash on the 16-byte ids
+/// and short stream names looked up for every appended and loaded event.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The last record of the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +94,43 @@ impl Catalog {
     /// Every stream with its version.
     pub fn streams(&self) -> impl Iterator<Item = (&Stream, u64)> {
         self.streams.iter().map(|(s, seqs)| (s, seqs.len() as u64))
+    }
+
+    /// Adds the next record of the log from its indexing fields only. Valid for records that
+    /// are neither retractions nor on a cached stream (those need [`Catalog::record`]); the head's
+    /// recording time is left for the caller to set from the last record.
+    ///
+    /// # Panics
+    /// As [`Catalog::record`].
+    pub fn record_prefix(&mut self, prefix: &proto_events::codec::Prefix, hash: Hash) {
+        assert_eq!(
+            prefix.sequence,
+            self.head.seq + 1,
+            "catalogue at {} given record {}",
+            self.head.seq,
+            prefix.sequence
+        );
+        assert!(
+            prefix.event_type != EventType::EventRetracted && !is_cached(&prefix.stream),
+            "record {} needs a full decode",
+            prefix.sequence
+        );
+        self.ids.insert(prefix.event_id, prefix.sequence);
+        self.streams
+            .entry(prefix.stream.clone())
+            .or_default()
+            .push(prefix.sequence);
+        self.metas.push(Meta {
+            event_type: prefix.event_type,
+            retracted: false,
+        });
+        self.head.seq = prefix.sequence;
+        self.head.hash = hash;
+    }
+
+    /// Sets the head's recording time (after loading with [`Catalog::record_prefix`]).
+    pub fn set_recorded_at(&mut self, at: Timestamp) {
+        self.head.recorded_at = at;
     }
 
     /// Adds the next record of the log.

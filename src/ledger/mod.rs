@@ -130,6 +130,7 @@ impl Ledger {
                 *ledger.shared.views.write() = Arc::new(views.clone());
                 ledger.writer.set_views(views);
             }
+            None if head.seq == 0 => {}
             other => {
                 tracing::warn!(
                     stored = other.map(|v| v.as_of),
@@ -205,8 +206,7 @@ impl Ledger {
         };
         let mut batch = Batch::default();
         stored::clear(&self.shared.store, &mut batch)?;
-        let all_rows = (0..views.rows.len()).collect();
-        stored::write(&views, &all_rows, &mut batch)?;
+        stored::write(&views, &crate::views::state::Touched::all(), &mut batch)?;
         let written = self.shared.store.apply(batch).and_then(|()| self.shared.store.sync());
         if let Err(e) = written {
             self.shared.poison(&e.to_string());
@@ -232,27 +232,45 @@ pub fn fold(
     let started = Instant::now();
     let mut folder = Folder::new(on_or_before);
     let mut load = |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
-    let mut next = 1u64;
-    while next <= upto {
-        let limit = usize::try_from((upto - next + 1).min(MAX_PAGE as u64)).unwrap_or(MAX_PAGE);
-        let page = reader.read_forward(next, limit)?;
-        if page.is_empty() {
-            break;
-        }
-        for event in &page {
-            folder.apply(event, &mut load)?;
-        }
-        next += page.len() as u64;
-        let done = next - 1;
-        let secs = started.elapsed().as_secs_f64().max(1e-9);
-        let rate = done as f64 / secs;
-        progress(Progress {
-            done,
-            total: upto,
-            rate,
-            eta_secs: (upto - done) as f64 / rate.max(1e-9),
+    // Pages are read (scanned, hashed, decoded) on one thread while this one folds the previous
+    // page: the two halves of a rebuild overlap.
+    std::thread::scope(|scope| {
+        let (pages, incoming) = std::sync::mpsc::sync_channel::<Result<Vec<RecordedEvent>, Error>>(2);
+        scope.spawn(move || {
+            let mut next = 1u64;
+            while next <= upto {
+                let limit = usize::try_from((upto - next + 1).min(MAX_PAGE as u64)).unwrap_or(MAX_PAGE);
+                let page = reader.read_forward(next, limit);
+                let stop = page.as_ref().map_or(true, Vec::is_empty);
+                if let Ok(p) = &page {
+                    next += p.len() as u64;
+                }
+                if pages.send(page).is_err() || stop {
+                    break;
+                }
+            }
         });
-    }
+        let mut done = 0u64;
+        for page in incoming {
+            let page = page?;
+            if page.is_empty() {
+                break;
+            }
+            for event in &page {
+                folder.apply(event, &mut load)?;
+            }
+            done += page.len() as u64;
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            let rate = done as f64 / secs;
+            progress(Progress {
+                done,
+                total: upto,
+                rate,
+                eta_secs: (upto.saturating_sub(done)) as f64 / rate.max(1e-9),
+            });
+        }
+        Ok::<(), Error>(())
+    })?;
     Ok(folder.finish())
 }
 
@@ -277,28 +295,102 @@ impl Reader {
     }
 }
 
-/// Rebuilds the catalogue from every record, checking each record's hash and the contiguity of
-/// sequences.
+/// Rebuilds the catalogue from every record, checking each record's hash, the links of the
+/// chain and the contiguity of sequences. Records are hashed and decoded in parallel, in chunks;
+/// most need only their leading fields.
 fn load_catalog(store: &Store) -> Result<Catalog, Error> {
+    const CHUNK: usize = 16_384;
     let mut catalog = Catalog::default();
-    for item in store.prefix(&[keys::EVENT]) {
-        let (key, value) = item?;
-        let expected = catalog.head().seq + 1;
-        let seq = keys::event_seq(&key).unwrap_or(0);
-        if seq != expected {
-            return Err(Error::Corrupt {
-                seq: expected,
-                reason: format!("record missing from the log (next stored is {seq})"),
-            });
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut items = store.prefix(&[keys::EVENT]);
+    loop {
+        chunk.clear();
+        for item in items.by_ref().take(CHUNK) {
+            let (key, value) = item?;
+            let expected = catalog.head().seq + chunk.len() as u64 + 1;
+            let seq = keys::event_seq(&key).unwrap_or(0);
+            if seq != expected {
+                return Err(Error::Corrupt {
+                    seq: expected,
+                    reason: format!("record missing from the log (next stored is {seq})"),
+                });
+            }
+            chunk.push((seq, value));
         }
-        let frame = Frame::parse(seq, &value)?;
-        if frame.prev != catalog.head().hash {
-            return Err(Error::Corrupt {
-                seq,
-                reason: "previous-hash link does not match the record before it".into(),
-            });
+        if chunk.is_empty() {
+            break;
         }
-        catalog.record(&frame.decode(seq)?);
+        for loaded in load_chunk(&chunk)? {
+            let (seq, prev) = (loaded.seq(), loaded.prev());
+            if prev != catalog.head().hash {
+                return Err(Error::Corrupt {
+                    seq,
+                    reason: "previous-hash link does not match the record before it".into(),
+                });
+            }
+            match loaded {
+                Loaded::Full(event) => catalog.record(&event),
+                Loaded::Prefix { prefix, hash, .. } => catalog.record_prefix(&prefix, hash),
+            }
+        }
+    }
+    let head = catalog.head();
+    if head.seq > 0 {
+        let last = reader::read_record(store, head.seq)?;
+        catalog.set_recorded_at(last.envelope.recorded_at);
     }
     Ok(catalog)
+}
+
+enum Loaded {
+    Full(RecordedEvent),
+    Prefix {
+        prefix: proto_events::codec::Prefix,
+        hash: proto_events::Hash,
+        prev: proto_events::Hash,
+    },
+}
+
+impl Loaded {
+    fn seq(&self) -> u64 {
+        match self {
+            Loaded::Full(e) => e.sequence,
+            Loaded::Prefix { prefix, .. } => prefix.sequence,
+        }
+    }
+
+    fn prev(&self) -> proto_events::Hash {
+        match self {
+            Loaded::Full(e) => e.prev_hash,
+            Loaded::Prefix { prev, .. } => *prev,
+        }
+    }
+}
+
+fn load_chunk(chunk: &[(u64, crate::store::Value)]) -> Result<Vec<Loaded>, Error> {
+    use rayon::prelude::*;
+    chunk
+        .par_iter()
+        .with_min_len(256)
+        .map(|(seq, value)| {
+            let frame = Frame::parse(*seq, value)?;
+            frame.check(*seq)?;
+            let corrupt = |reason: String| Error::Corrupt { seq: *seq, reason };
+            let prefix = proto_events::codec::decode_prefix(frame.body).map_err(|e| corrupt(e.to_string()))?;
+            if prefix.sequence != *seq {
+                return Err(corrupt(format!("stored under sequence {seq} but says {}", prefix.sequence)));
+            }
+            let needs_full = prefix.event_type == proto_events::EventType::EventRetracted
+                || crate::entity::is_cached(&prefix.stream);
+            if needs_full {
+                frame.decode(*seq).map(Loaded::Full)
+            } else {
+                Ok(Loaded::Prefix {
+                    prefix,
+                    hash: frame.hash,
+                    prev: frame.prev,
+                })
+            }
+        })
+        .collect()
 }

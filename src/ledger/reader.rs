@@ -85,32 +85,69 @@ impl Reader {
         Ok(events)
     }
 
-    /// Checks and decodes records `from..=to`, which must all exist.
+    /// Checks and decodes records `from..=to`, which must all exist. The scan and the chain
+    /// links are checked in order on this thread while the records already scanned are hashed
+    /// and decoded, the costly part, on the other cores.
     fn scan(&self, from: u64, to: u64) -> Result<Vec<RecordedEvent>, Error> {
+        const CHUNK: usize = 512;
         let store = &self.shared.store;
-        let mut out = Vec::with_capacity((to - from + 1) as usize);
-        let mut expected = from;
-        let mut prev: Option<Hash> = None;
-        for item in store.range(&keys::event(from), &keys::event(to + 1)) {
-            let (key, value) = item?;
-            let seq = keys::event_seq(&key).ok_or_else(|| Error::Corrupt {
-                seq: expected,
-                reason: "malformed record key".into(),
-            })?;
-            if seq != expected {
+        let (done, results) = std::sync::mpsc::channel::<(usize, Result<Vec<RecordedEvent>, Error>)>();
+        let mut chunks = 0usize;
+        let scanned = rayon::scope(|scope| -> Result<(), Error> {
+            let mut expected = from;
+            let mut prev: Option<Hash> = None;
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let mut flush = |chunk: Vec<(u64, crate::store::Value)>| {
+                let done = done.clone();
+                let index = chunks;
+                chunks += 1;
+                scope.spawn(move |_| {
+                    let decoded = chunk
+                        .iter()
+                        .map(|(seq, value)| Frame::parse(*seq, value)?.decode(*seq))
+                        .collect();
+                    // The receiver outlives the scope, so this cannot fail.
+                    let _ = done.send((index, decoded));
+                });
+            };
+            for item in store.range(&keys::event(from), &keys::event(to + 1)) {
+                let (key, value) = item?;
+                let seq = keys::event_seq(&key).ok_or_else(|| Error::Corrupt {
+                    seq: expected,
+                    reason: "malformed record key".into(),
+                })?;
+                if seq != expected {
+                    return Err(missing(expected));
+                }
+                let frame = Frame::parse(seq, &value)?;
+                if prev.is_some_and(|p| p != frame.prev) {
+                    return Err(broken_chain(seq));
+                }
+                prev = Some(frame.hash);
+                chunk.push((seq, value));
+                if chunk.len() == CHUNK {
+                    flush(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
+                }
+                expected += 1;
+            }
+            if !chunk.is_empty() {
+                flush(chunk);
+            }
+            if expected != to + 1 {
                 return Err(missing(expected));
             }
-            let frame = Frame::parse(seq, &value)?;
-            if prev.is_some_and(|p| p != frame.prev) {
-                return Err(broken_chain(seq));
-            }
-            let event = frame.decode(seq)?;
-            prev = Some(event.hash);
-            out.push(event);
-            expected += 1;
+            Ok(())
+        });
+        drop(done);
+        scanned?;
+        let mut parts: Vec<(usize, Vec<RecordedEvent>)> = Vec::with_capacity(chunks);
+        for (index, decoded) in results {
+            parts.push((index, decoded?));
         }
-        if expected != to + 1 {
-            return Err(missing(expected));
+        parts.sort_unstable_by_key(|(index, _)| *index);
+        let mut out = Vec::with_capacity((to - from + 1) as usize);
+        for (_, part) in parts {
+            out.extend(part);
         }
         Ok(out)
     }

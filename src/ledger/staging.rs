@@ -1,9 +1,9 @@
 //! The writer's view of the log during one group commit: the committed catalogue plus the
 //! records staged so far, with savepoints so that a failing request leaves no trace.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use proto_events::{Payload, RecordedEvent, Stream};
+use proto_events::{Hash, Payload, RecordedEvent, Stream};
 use uuid::Uuid;
 
 use super::catalog::{Catalog, Head, Meta, StreamSeqs};
@@ -11,6 +11,8 @@ use super::reader::read_record;
 use crate::entity::{StreamFacts, apply_to_facts, is_cached};
 use crate::error::Error;
 use crate::store::Store;
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A record ready to be written.
 #[derive(Debug, Clone)]
@@ -50,10 +52,10 @@ impl<'c> Staging<'c> {
             catalog,
             store,
             records: Vec::new(),
-            ids: HashMap::new(),
-            streams: HashMap::new(),
+            ids: HashMap::default(),
+            streams: HashMap::default(),
             retracted: HashSet::new(),
-            facts: HashMap::new(),
+            facts: HashMap::default(),
             head: catalog.head(),
         }
     }
@@ -165,6 +167,28 @@ impl<'c> Staging<'c> {
             recorded_at: env.recorded_at,
         };
         self.records.push(record);
+    }
+
+    /// The records staged from sequence `first` on (those of the current request), to fill in
+    /// their bodies and hashes.
+    pub fn records_from(&mut self, first: u64) -> &mut [StagedRecord] {
+        let committed = self.catalog.head().seq;
+        let start = usize::try_from(first.saturating_sub(committed + 1)).unwrap_or(usize::MAX);
+        self.records.get_mut(start..).unwrap_or_default()
+    }
+
+    /// The hash of the record before sequence `seq` (committed or staged).
+    #[must_use]
+    pub fn hash_before(&self, seq: u64) -> Hash {
+        match self.staged(seq.saturating_sub(1)) {
+            Some(record) => record.event.hash,
+            None => self.catalog.head().hash,
+        }
+    }
+
+    /// Sets the head's hash once the current request's chain is computed.
+    pub fn set_head_hash(&mut self, hash: Hash) {
+        self.head.hash = hash;
     }
 
     /// Marks the start of a request.

@@ -3,14 +3,13 @@
 //!
 //! Sequence numbers are assigned here, one by one, from the head; never by sled's `generate_id`.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use proto_events::staff::RecordedMeta;
 use proto_events::{
     Envelope, NewEvent, Payload, Position, RecordedEvent, Rule, Stream, Timestamp, Violation,
-    codec::encode_body,
+    codec::encode_body, values::utc_date,
 };
 use uuid::Uuid;
 
@@ -22,7 +21,7 @@ use super::staging::{StagedRecord, Staging};
 use crate::entity::{StreamFacts, apply_to_facts, is_cached};
 use crate::error::Error;
 use crate::store::{Batch, keys};
-use crate::views::state::ViewState;
+use crate::views::state::{Tracker, ViewState};
 use crate::views::stored;
 
 /// The largest stored body of one event.
@@ -32,6 +31,9 @@ pub const MAX_BATCH_EVENTS: usize = 10_000;
 /// The most bytes of stored bodies in one atomic batch.
 pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
+/// Requests with fewer events are validated and encoded on the writer's thread alone.
+const PARALLEL_FROM: usize = 128;
+
 /// What the ledger answers for each appended event.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Receipt {
@@ -40,11 +42,12 @@ pub struct Receipt {
     /// Event id.
     pub event_id: Uuid,
     /// Stream.
-    pub stream: String,
+    pub stream: Stream,
     /// Stream version.
     pub version: u64,
-    /// Chained hash, lower-case hex.
-    pub hash: String,
+    /// Chained hash (lower-case hex in JSON).
+    #[serde(with = "proto_events::staff::hex_hash")]
+    pub hash: proto_events::Hash,
 }
 
 impl Receipt {
@@ -52,11 +55,22 @@ impl Receipt {
         Receipt {
             seq: event.sequence,
             event_id: event.envelope.event_id,
-            stream: event.envelope.stream.to_string(),
+            stream: event.envelope.stream.clone(),
             version: event.stream_version,
-            hash: proto_events::staff::hex(&event.hash),
+            hash: event.hash,
         }
     }
+}
+
+/// What the writer decided for one event of a request.
+enum Outcome {
+    /// Already recorded with identical content: its original receipt.
+    Existing(Receipt),
+    /// Staged by this group at `seq` (its hash is computed after its request is decided).
+    Staged {
+        seq: u64,
+        recorded: Option<RecordedMeta>,
+    },
 }
 
 /// One event to append, with what an export recorded for it when it is being imported.
@@ -99,7 +113,7 @@ impl Request {
 /// group is staged.
 pub struct Writer {
     views: ViewState,
-    touched: BTreeSet<usize>,
+    tracker: Tracker,
 }
 
 impl Writer {
@@ -108,7 +122,7 @@ impl Writer {
     pub fn new(views: ViewState) -> Self {
         Writer {
             views,
-            touched: BTreeSet::new(),
+            tracker: Tracker::with_undo(),
         }
     }
 
@@ -124,12 +138,12 @@ impl Writer {
         let mut results = Vec::with_capacity(requests.len());
         for request in requests {
             let savepoint = staging.savepoint();
-            let views = self.views.clone();
+            self.tracker.begin();
             match self.stage_request(&mut staging, request) {
                 Ok(receipts) => results.push(Ok(receipts)),
                 Err(e) => {
                     staging.rollback(savepoint);
-                    self.views = views;
+                    self.tracker.rollback(&mut self.views);
                     results.push(Err(e));
                 }
             }
@@ -137,6 +151,7 @@ impl Writer {
         let head = staging.head();
         let records = staging.into_records();
         drop(catalog);
+        let t_stage = started.elapsed();
         if records.is_empty() {
             return results;
         }
@@ -146,56 +161,127 @@ impl Writer {
             // Nothing of this group is acknowledged; the working views return to what is
             // published, which matches the committed catalogue.
             self.views = (**shared.views.read()).clone();
-            self.touched.clear();
+            self.tracker = Tracker::with_undo();
             return results
                 .into_iter()
                 .map(|r| r.and_then(|_| Err(Error::Poisoned(reason.clone()))))
                 .collect();
         }
+        let t_write = started.elapsed();
         self.commit(shared, records, started);
+        if std::env::var("COOPLEDGER_TIMING").is_ok() { eprintln!("stage {:?} write {:?} total {:?}", t_stage, t_write - t_stage, started.elapsed()); }
         results
     }
 
+    /// Stages one request. Intrinsic validation and encoding, the costly parts, run in parallel;
+    /// the decisions that depend on order (ids, versions, contextual rules, views) run one event
+    /// at a time; the hash chain is computed last, in order, since bodies do not contain it.
     fn stage_request(&mut self, staging: &mut Staging<'_>, request: Request) -> Result<Vec<Receipt>, Error> {
+        use rayon::prelude::*;
         if request.events.len() > MAX_BATCH_EVENTS {
             return Err(Error::Limit(format!(
                 "{} events in one batch, at most {MAX_BATCH_EVENTS}",
                 request.events.len()
             )));
         }
-        let mut receipts = Vec::with_capacity(request.events.len());
-        let mut bytes = 0usize;
-        for (index, pending) in request.events.into_iter().enumerate() {
-            let receipt = self
-                .stage_event(staging, pending, request.verify_hashes, &mut bytes)
+        let first_seq = staging.head().seq + 1;
+        let now = Timestamp::now().max(staging.head().recorded_at);
+        let ids: Vec<Uuid> = request
+            .events
+            .iter()
+            .map(|p| p.event.event_id.unwrap_or_else(Uuid::now_v7))
+            .collect();
+        let day_of = |p: &Pending| utc_date(p.recorded.as_ref().map_or(now, |m| m.recorded_at));
+        let validate = |p: &Pending| proto_events::validate::validate(&p.event, day_of(p));
+        // Small requests stay on this thread: waking the pool costs more than they do.
+        let checked: Vec<Vec<Violation>> = if request.events.len() < PARALLEL_FROM {
+            request.events.iter().map(validate).collect()
+        } else {
+            request.events.par_iter().with_min_len(64).map(validate).collect()
+        };
+        let mut outcomes = Vec::with_capacity(request.events.len());
+        for (index, ((pending, event_id), violations)) in
+            request.events.into_iter().zip(ids).zip(checked).enumerate()
+        {
+            let outcome = self
+                .decide(staging, pending, event_id, violations, now)
                 .map_err(|e| with_position(e, index))?;
-            receipts.push(receipt);
-            if bytes > MAX_BATCH_BYTES {
+            outcomes.push(outcome);
+        }
+        let mut prev = staging.hash_before(first_seq);
+        let staged = staging.records_from(first_seq);
+        let encode = |r: &StagedRecord| encode_body(&r.event).map_err(Error::from);
+        let bodies: Vec<Result<Vec<u8>, Error>> = if staged.len() < PARALLEL_FROM {
+            staged.iter().map(encode).collect()
+        } else {
+            staged.par_iter().with_min_len(64).map(encode).collect()
+        };
+        let mut bytes = 0usize;
+        for (record, body) in staged.iter_mut().zip(bodies) {
+            let body = body?;
+            if body.len() > MAX_EVENT_BYTES {
                 return Err(Error::Limit(format!(
-                    "batch exceeds {MAX_BATCH_BYTES} bytes of stored events"
+                    "event {} is {} bytes stored, at most {MAX_EVENT_BYTES}",
+                    record.event.envelope.event_id,
+                    body.len()
                 )));
             }
+            bytes += body.len();
+            let event = &mut record.event;
+            event.prev_hash = prev;
+            event.hash = chain_hash(&prev, event.sequence, &body);
+            record.frame = frame(&event.hash, &prev, &body);
+            prev = event.hash;
+        }
+        if bytes > MAX_BATCH_BYTES {
+            return Err(Error::Limit(format!(
+                "batch exceeds {MAX_BATCH_BYTES} bytes of stored events"
+            )));
+        }
+        staging.set_head_hash(prev);
+        let mut receipts = Vec::with_capacity(outcomes.len());
+        for (index, outcome) in outcomes.into_iter().enumerate() {
+            let receipt = match outcome {
+                Outcome::Existing(receipt) => receipt,
+                Outcome::Staged { seq, recorded } => {
+                    let event = staging
+                        .staged_event(seq)
+                        .ok_or_else(|| Error::NotFound(format!("staged record {seq}")))?;
+                    if let Some(meta) = &recorded {
+                        check_import(meta, event, request.verify_hashes)
+                            .map_err(|v| Error::from_violations(vec![with_id(v, event.envelope.event_id)]))
+                            .map_err(|e| with_position(e, index))?;
+                    }
+                    Receipt::of(event)
+                }
+            };
+            receipts.push(receipt);
         }
         Ok(receipts)
     }
 
-    fn stage_event(
+    /// Decides one event against the ledger's state: idempotency, stream, version, contextual
+    /// rules, views. A new event is staged with its body and hash still to be computed.
+    fn decide(
         &mut self,
         staging: &mut Staging<'_>,
         pending: Pending,
-        verify_hashes: bool,
-        bytes: &mut usize,
-    ) -> Result<Receipt, Error> {
+        event_id: Uuid,
+        mut violations: Vec<Violation>,
+        now: Timestamp,
+    ) -> Result<Outcome, Error> {
         let Pending { event, recorded } = pending;
-        let event_id = event.event_id.unwrap_or_else(Uuid::now_v7);
         let invalid = |v: Violation| Error::from_violations(vec![with_id(v, event_id)]);
         if let Some(seq) = staging.seq_of(&event_id) {
             return idempotent(staging, seq, &event, event_id);
         }
         let head = staging.head();
-        let recorded_at = recording_time(head, recorded.as_ref()).map_err(invalid)?;
-        let today = proto_events::values::utc_date(recorded_at);
-        let mut violations = proto_events::validate::validate(&event, today);
+        let recorded_at = recording_time(head, recorded.as_ref(), now).map_err(invalid)?;
+        let validated_on = utc_date(recorded.as_ref().map_or(now, |m| m.recorded_at));
+        if utc_date(recorded_at) != validated_on {
+            // The head's clock was ahead of ours by a day boundary: judge by the real day.
+            violations = proto_events::validate::validate(&event, utc_date(recorded_at));
+        }
         let stream = match rules::resolve_stream(staging, &event.payload)? {
             Ok(stream) => stream,
             Err(v) => {
@@ -211,8 +297,9 @@ impl Writer {
             return Err(Error::from_violations(with_ids(violations, event_id)));
         }
         let retracts = staging.retraction_target(&event.payload);
-        let mut recorded_event = RecordedEvent {
-            sequence: head.seq + 1,
+        let seq = head.seq + 1;
+        let recorded_event = RecordedEvent {
+            sequence: seq,
             stream_version: current + 1,
             envelope: Envelope {
                 event_id,
@@ -226,38 +313,30 @@ impl Writer {
                 causation_id: event.causation_id,
             },
             payload: event.payload,
-            prev_hash: head.hash,
+            prev_hash: [0; 32],
             hash: [0; 32],
         };
-        let body = encode_body(&recorded_event)?;
-        if body.len() > MAX_EVENT_BYTES {
-            return Err(Error::Limit(format!(
-                "event {event_id} is {} bytes stored, at most {MAX_EVENT_BYTES}",
-                body.len()
-            )));
+        let cached = is_cached(&stream);
+        let mut new_facts = StreamFacts::new();
+        match (&recorded_event.payload, cached, current) {
+            (_, _, _) if matches!(stream, Stream::Partner(_)) => {}
+            (Payload::Fact(fact), false, 0) => self.views.add_new_entity(fact, None, &mut self.tracker),
+            _ => {
+                new_facts = old_facts.clone();
+                apply_to_facts(&mut new_facts, &recorded_event);
+                self.views
+                    .apply_change(&stream, &old_facts, &new_facts, None, &mut self.tracker);
+            }
         }
-        *bytes += body.len();
-        recorded_event.hash = chain_hash(&head.hash, recorded_event.sequence, &body);
-        if let Some(meta) = &recorded {
-            check_import(meta, &recorded_event, verify_hashes).map_err(invalid)?;
-        }
-        let mut new_facts = old_facts.clone();
-        apply_to_facts(&mut new_facts, &recorded_event);
-        if !matches!(stream, Stream::Partner(_)) {
-            self.views
-                .apply_change(&stream, &old_facts, &new_facts, None, &mut self.touched);
-        }
-        let receipt = Receipt::of(&recorded_event);
-        let frame = frame(&recorded_event.hash, &recorded_event.prev_hash, &body);
         staging.push(
             StagedRecord {
                 event: recorded_event,
-                frame,
+                frame: Vec::new(),
                 retracts,
             },
-            is_cached(&stream).then_some(new_facts),
+            cached.then_some(new_facts),
         );
-        Ok(receipt)
+        Ok(Outcome::Staged { seq, recorded })
     }
 
     fn write(&mut self, shared: &Shared, records: &[StagedRecord], head: Head) -> Result<(), Error> {
@@ -266,14 +345,17 @@ impl Writer {
             batch.put(keys::event(record.event.sequence), &record.frame);
         }
         self.views.as_of = head.seq;
-        stored::write(&self.views, &self.touched, &mut batch)?;
+        stored::write(&self.views, &self.tracker.touched, &mut batch)?;
         let mut head_value = head.seq.to_be_bytes().to_vec();
         head_value.extend_from_slice(&head.hash);
         batch.put(keys::META_HEAD, head_value);
         let events = records.len();
         let ops = batch.len();
+        let t0 = Instant::now();
         shared.store.apply(batch)?;
+        let t1 = Instant::now();
         let sync = shared.store.sync()?;
+        if std::env::var("COOPLEDGER_TIMING").is_ok() { eprintln!("apply {:?} sync {:?}", t1 - t0, sync); }
         tracing::debug!(events, ops, sync_us = sync.as_micros() as u64, head = head.seq, "group commit");
         shared.metrics.record_group(events as u64, sync);
         Ok(())
@@ -288,7 +370,7 @@ impl Writer {
             }
             *shared.views.write() = Arc::new(self.views.clone());
         }
-        self.touched.clear();
+        self.tracker = Tracker::with_undo();
         shared.metrics.record_commit(started.elapsed());
         // Subscribers see only durable, committed records. A send error only means that no
         // one is subscribed.
@@ -304,7 +386,7 @@ impl Writer {
     /// Replaces the working views (after a rebuild).
     pub fn set_views(&mut self, views: ViewState) {
         self.views = views;
-        self.touched.clear();
+        self.tracker = Tracker::with_undo();
     }
 }
 
@@ -328,7 +410,7 @@ fn facts_before(
 
 /// The recording time: the later of the clock and the head (never decreasing), or for an
 /// import the exported time, which must not go back either.
-fn recording_time(head: Head, recorded: Option<&RecordedMeta>) -> Result<Timestamp, Violation> {
+fn recording_time(head: Head, recorded: Option<&RecordedMeta>, now: Timestamp) -> Result<Timestamp, Violation> {
     match recorded {
         Some(meta) if meta.recorded_at < head.recorded_at => Err(Violation::new(
             "recorded_at",
@@ -336,7 +418,7 @@ fn recording_time(head: Head, recorded: Option<&RecordedMeta>) -> Result<Timesta
             format_args!("{} is before the head's {}", meta.recorded_at, head.recorded_at),
         )),
         Some(meta) => Ok(meta.recorded_at),
-        None => Ok(Timestamp::now().max(head.recorded_at)),
+        None => Ok(now.max(head.recorded_at)),
     }
 }
 
@@ -370,7 +452,7 @@ fn check_import(meta: &RecordedMeta, event: &RecordedEvent, verify_hashes: bool)
 
 /// An event id already recorded: the original receipt if the content is identical, else a
 /// conflict.
-fn idempotent(staging: &Staging<'_>, seq: u64, event: &NewEvent, id: Uuid) -> Result<Receipt, Error> {
+fn idempotent(staging: &Staging<'_>, seq: u64, event: &NewEvent, id: Uuid) -> Result<Outcome, Error> {
     let original = match staging.staged_event(seq) {
         Some(e) => e.clone(),
         None => staging.record(seq)?,
@@ -381,8 +463,11 @@ fn idempotent(staging: &Staging<'_>, seq: u64, event: &NewEvent, id: Uuid) -> Re
         && env.correlation_id == event.correlation_id
         && env.causation_id == event.causation_id
         && original.payload == event.payload;
-    if same {
-        Ok(Receipt::of(&original))
+    if same && staging.staged_event(seq).is_some() {
+        // Staged by this group: its hash is known once its request is hashed.
+        Ok(Outcome::Staged { seq, recorded: None })
+    } else if same {
+        Ok(Outcome::Existing(Receipt::of(&original)))
     } else {
         Err(Error::Conflict(vec![with_id(
             Violation::new(

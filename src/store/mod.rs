@@ -144,8 +144,9 @@ pub struct Store {
     dir: PathBuf,
     /// The data file, kept open to fdatasync it after each flush.
     data_file: File,
-    /// Snapshot files already synced, so new ones (and the directory) are synced once.
-    synced_files: Mutex<BTreeSet<String>>,
+    /// Snapshot files already synced, so new ones (and the directory) are synced once, and the
+    /// directory's modification time when last listed (unchanged: nothing new to sync).
+    synced_files: Mutex<(BTreeSet<String>, Option<std::time::SystemTime>)>,
     counters: SyncCounters,
 }
 
@@ -180,7 +181,7 @@ impl Store {
             db,
             dir: dir.to_owned(),
             data_file,
-            synced_files: Mutex::new(BTreeSet::new()),
+            synced_files: Mutex::new((BTreeSet::new(), None)),
             counters: SyncCounters::default(),
         };
         store.sync()?;
@@ -224,7 +225,18 @@ impl Store {
     }
 
     fn sync_new_files(&self) -> Result<(), StoreError> {
-        let mut synced = self.synced_files.lock();
+        let mut guard = self.synced_files.lock();
+        let (synced, listed_at) = &mut *guard;
+        let modified = fs::metadata(&self.dir)?.modified().ok();
+        // A directory's mtime is only as fine as the kernel's clock tick, so an unchanged mtime
+        // proves nothing new only once it is old enough for any later change to show.
+        let settled = modified
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(1));
+        if settled && modified == *listed_at {
+            return Ok(());
+        }
+        *listed_at = modified;
         let mut changed = false;
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;

@@ -1,11 +1,11 @@
 //! Folding the log into views from scratch: for a rebuild, and for views "as of" a sequence, a
 //! recording time or a real-world date, computed without touching the current state.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use proto_events::{Date, RecordedEvent, Stream};
 
-use super::state::ViewState;
+use super::state::{Tracker, ViewState};
 use crate::entity::{StreamFacts, apply_to_facts, is_cached};
 use crate::error::Error;
 
@@ -17,7 +17,7 @@ pub struct Folder {
     state: ViewState,
     cache: HashMap<Stream, StreamFacts>,
     on_or_before: Option<Date>,
-    touched: BTreeSet<usize>,
+    tracker: Tracker,
 }
 
 impl Folder {
@@ -28,7 +28,7 @@ impl Folder {
             state: ViewState::default(),
             cache: HashMap::new(),
             on_or_before,
-            touched: BTreeSet::new(),
+            tracker: Tracker::default(),
         }
     }
 
@@ -46,14 +46,18 @@ impl Folder {
         let old = if is_cached(stream) {
             self.cache.get(stream).cloned().unwrap_or_default()
         } else if event.stream_version == 1 {
-            StreamFacts::new()
+            if let Some(fact) = event.payload.as_fact() {
+                self.state
+                    .add_new_entity(fact, self.on_or_before, &mut self.tracker);
+            }
+            return Ok(());
         } else {
             load(stream, event.sequence)?
         };
         let mut new = old.clone();
         apply_to_facts(&mut new, event);
         self.state
-            .apply_change(stream, &old, &new, self.on_or_before, &mut self.touched);
+            .apply_change(stream, &old, &new, self.on_or_before, &mut self.tracker);
         if is_cached(stream) {
             self.cache.insert(stream.clone(), new);
         }

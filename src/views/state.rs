@@ -5,14 +5,16 @@
 //! Rows are shared (`Arc`) so that publishing a snapshot after each commit copies only the rows
 //! that changed.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use proto_events::values::ActivityKind;
 use proto_events::{CountryCode, Date, Stream};
 
 use super::index::{REGIONS, country_count, country_index, region_of};
-use crate::entity::{Contribution, Participation, StreamFact, contribution, participation};
+use crate::entity::{
+    Contribution, Participation, StreamFact, contribution, fact_contribution, participation,
+};
+use proto_events::Fact;
 
 /// Index of meetings, activities and cases in the `[i64; 3]` counters.
 pub const MEETINGS: usize = 0;
@@ -69,6 +71,96 @@ pub struct Regions {
     pub counted: i64,
 }
 
+/// A set of row indices: a bitmap for constant-time inserts on the write path, plus the list.
+#[derive(Debug, Default, Clone)]
+pub struct Touched {
+    seen: Vec<bool>,
+    list: Vec<usize>,
+}
+
+impl Touched {
+    /// Adds a row.
+    pub fn insert(&mut self, i: usize) {
+        if self.seen.len() <= i {
+            self.seen.resize(country_count().max(i + 1), false);
+        }
+        if let Some(seen) = self.seen.get_mut(i) {
+            if !*seen {
+                *seen = true;
+                self.list.push(i);
+            }
+        }
+    }
+
+    /// Every row in the set, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.list.iter().copied()
+    }
+
+    /// A set holding every row.
+    #[must_use]
+    pub fn all() -> Self {
+        let mut t = Touched::default();
+        for i in 0..country_count() {
+            t.insert(i);
+        }
+        t
+    }
+}
+
+/// What a series of changes touched, and how to undo them. Every change to the state is
+/// invertible (contributions are added and subtracted; participation is set), so the writer rolls
+/// a failed request back by replaying the inverse of its changes, without copying any state.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    /// Rows changed since the tracker was created (to be written).
+    pub touched: Touched,
+    undo: Vec<Change>,
+    record: bool,
+}
+
+#[derive(Debug)]
+enum Change {
+    Contribution { before: Contribution, after: Contribution },
+    Participation { index: usize, old: Participation },
+}
+
+impl Tracker {
+    /// A tracker that can roll back (for the writer).
+    #[must_use]
+    pub fn with_undo() -> Self {
+        Tracker {
+            record: true,
+            ..Tracker::default()
+        }
+    }
+
+    /// Starts a new undo scope (the start of a request); `touched` is kept.
+    pub fn begin(&mut self) {
+        self.undo.clear();
+    }
+
+    /// Restores everything changed since [`Tracker::begin`].
+    pub fn rollback(&mut self, state: &mut ViewState) {
+        let undo = std::mem::take(&mut self.undo);
+        let record = std::mem::replace(&mut self.record, false);
+        for change in undo.into_iter().rev() {
+            match change {
+                Change::Contribution { before, after } => {
+                    state.add(&after, -1, self);
+                    state.add(&before, 1, self);
+                }
+                Change::Participation { index, old } => {
+                    if let Some(row) = state.row_mut(index, self) {
+                        row.participation = old;
+                    }
+                }
+            }
+        }
+        self.record = record;
+    }
+}
+
 /// Both views as of one sequence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViewState {
@@ -98,8 +190,8 @@ impl ViewState {
         self.rows.get(country_index(c)).map(AsRef::as_ref)
     }
 
-    fn row_mut(&mut self, index: usize, touched: &mut BTreeSet<usize>) -> Option<&mut Row> {
-        touched.insert(index);
+    fn row_mut(&mut self, index: usize, tracker: &mut Tracker) -> Option<&mut Row> {
+        tracker.touched.insert(index);
         self.rows.get_mut(index).map(Arc::make_mut)
     }
 
@@ -110,35 +202,59 @@ impl ViewState {
         old: &[StreamFact],
         new: &[StreamFact],
         on_or_before: Option<Date>,
-        touched: &mut BTreeSet<usize>,
+        tracker: &mut Tracker,
     ) {
         if let Stream::Country(c) = stream {
             let p = participation(new, on_or_before);
-            if let Some(row) = self.row_mut(country_index(*c), touched) {
-                row.participation = p;
+            let index = country_index(*c);
+            if let Some(row) = self.row_mut(index, tracker) {
+                let old = std::mem::replace(&mut row.participation, p);
+                if tracker.record {
+                    tracker.undo.push(Change::Participation { index, old });
+                }
             }
             return;
         }
         let before = contribution(stream, old, on_or_before);
         let after = contribution(stream, new, on_or_before);
         if before != after {
-            self.add(&before, -1, touched);
-            self.add(&after, 1, touched);
+            self.add(&before, -1, tracker);
+            self.add(&after, 1, tracker);
+            if tracker.record {
+                tracker.undo.push(Change::Contribution { before, after });
+            }
+        }
+    }
+
+    /// Adds a meeting or activity whose stream this fact starts: the fast path of folding, which
+    /// needs no earlier facts.
+    pub fn add_new_entity(&mut self, fact: &Fact, on_or_before: Option<Date>, tracker: &mut Tracker) {
+        let after = fact_contribution(fact, on_or_before);
+        if after == Contribution::None {
+            return;
+        }
+        self.add(&after, 1, tracker);
+        if tracker.record {
+            tracker.undo.push(Change::Contribution {
+                before: Contribution::None,
+                after,
+            });
         }
     }
 
     /// Adds (`sign` = 1) or removes (`sign` = -1) one entity's contribution.
-    pub fn add(&mut self, c: &Contribution, sign: i64, touched: &mut BTreeSet<usize>) {
+    pub fn add(&mut self, c: &Contribution, sign: i64, tracker: &mut Tracker) {
         let (kind, countries) = match c {
             Contribution::None => return,
             Contribution::Meeting { countries } => (MEETINGS, countries),
             Contribution::Activity { countries, .. } => (ACTIVITIES, countries),
             Contribution::Case { countries, .. } => (CASES, countries),
         };
-        let indices: Vec<usize> = countries.iter().map(|c| country_index(*c)).collect();
+        let indices: smallvec::SmallVec<[usize; 32]> =
+            countries.iter().map(|c| country_index(*c)).collect();
         let n = country_count();
         for &i in &indices {
-            let Some(row) = self.row_mut(i, touched) else { continue };
+            let Some(row) = self.row_mut(i, tracker) else { continue };
             match c {
                 Contribution::Meeting { .. } => row.meetings += sign,
                 Contribution::Activity { kind, .. } => {
@@ -175,7 +291,7 @@ impl ViewState {
         } = c
         {
             for b in beneficiaries {
-                if let Some(row) = self.row_mut(country_index(*b), touched) {
+                if let Some(row) = self.row_mut(country_index(*b), tracker) {
                     row.participants_total += sign * i64::from(participants.total);
                     row.participants_women += sign * i64::from(participants.women.unwrap_or(0));
                 }

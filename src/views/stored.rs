@@ -5,7 +5,6 @@
 //! Every value starts with [`VIEW_FORMAT`]. Views are derived data: a store whose view format is
 //! unknown is simply rebuilt from the log.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use proto_events::codec::{decode_value, encode_value};
@@ -14,7 +13,7 @@ use proto_events::{CountryCode, Date};
 use serde::{Deserialize, Serialize};
 
 use super::index::{REGIONS, country_at, country_count, country_index};
-use super::state::{Regions, Row, ViewState};
+use super::state::{Regions, Row, Touched, ViewState};
 use crate::error::Error;
 use crate::store::{Batch, Store, keys};
 
@@ -65,8 +64,8 @@ fn unframed(bytes: &[u8]) -> Option<&[u8]> {
 ///
 /// # Errors
 /// If encoding fails.
-pub fn write(state: &ViewState, touched: &BTreeSet<usize>, batch: &mut Batch) -> Result<(), Error> {
-    for &i in touched {
+pub fn write(state: &ViewState, touched: &Touched, batch: &mut Batch) -> Result<(), Error> {
+    for i in touched.iter() {
         let (Some(c), Some(row)) = (country_at(i), state.rows.get(i)) else {
             continue;
         };

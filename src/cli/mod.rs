@@ -1,0 +1,272 @@
+//! Argument parsing, dispatch, tracing set-up and exit codes.
+
+mod append;
+mod demo;
+mod exit;
+mod import;
+mod input;
+mod log;
+mod progress;
+mod table;
+mod verify;
+mod views;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use coopledger::{AsOf, Ledger, ViewName};
+use proto_events::{Date, Timestamp};
+
+pub use exit::{CliError, Code};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  storage or internal failure (including a ledger in use by another process)
+  2  invalid input or usage
+  3  conflict (expected version, event id reused with other content)
+  4  verification failed";
+
+/// coopledger: an append-only, hash-chained ledger of international cooperation.
+#[derive(Parser, Debug)]
+#[command(name = "coopledger", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The ledger directory.
+    #[arg(long, env = "COOPLEDGER_DB", default_value = "./coopledger-data", global = true)]
+    pub db: PathBuf,
+    /// Print data as JSON (JSON Lines for lists of events).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More logging on stderr (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Less logging on stderr (-q errors only, -qq nothing).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub quiet: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Append staff JSON files (an object, an array or JSONL; `-` reads stdin), each file as one
+    /// atomic batch, after validating all of them; prints one receipt per event.
+    Append {
+        /// Files to append.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Bulk-load large JSONL files (staff lines or `export` lines) in big batches; a rerun skips
+    /// what is already in.
+    Import {
+        /// Files to import (`-` reads stdin).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Events per atomic batch.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        batch: u64,
+        /// Require exported lines and check that each gets its exported sequence and hash.
+        #[arg(long)]
+        verify_hashes: bool,
+    },
+    /// List recorded events.
+    Log {
+        /// First sequence (the last one with --reverse).
+        #[arg(long)]
+        from: Option<u64>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Only this stream (e.g. country/GH).
+        #[arg(long)]
+        stream: Option<String>,
+        /// Only this event type (e.g. ActivityDelivered).
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Newest first.
+        #[arg(long)]
+        reverse: bool,
+    },
+    /// Show one recorded event.
+    Show {
+        /// Its event id.
+        event_id: uuid::Uuid,
+    },
+    /// List the events of one stream.
+    Stream {
+        /// The stream, e.g. country/GH or case/<uuid>.
+        stream: String,
+    },
+    /// The per-country view of one country.
+    Country {
+        /// ISO 3166-1 alpha-2 code.
+        country: String,
+        #[command(flatten)]
+        at: AsOfArgs,
+    },
+    /// The per-country views of every country involved or joined.
+    Countries {
+        #[command(flatten)]
+        at: AsOfArgs,
+    },
+    /// The inter-regional view.
+    Regions {
+        #[command(flatten)]
+        at: AsOfArgs,
+        /// Corridors to list in the table (all with --json).
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+    /// Recompute the whole hash chain.
+    Verify,
+    /// Write the whole log as portable JSONL (the `log --json` lines).
+    Export {
+        /// First sequence.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+    },
+    /// Drop a view's stored state and refold it from the log.
+    Rebuild {
+        /// Which view.
+        #[arg(value_enum, default_value_t = ViewArg::All)]
+        view: ViewArg,
+    },
+    /// Record the CRIMJUST story and a synthetic programme, then print views and verify.
+    Demo {
+        /// Synthetic events to add to the story.
+        #[arg(long, default_value_t = 3_000)]
+        synthetic: usize,
+    },
+}
+
+/// Which view to rebuild.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ViewArg {
+    /// Both views.
+    All,
+    /// The per-country view.
+    Countries,
+    /// The inter-regional view.
+    Regions,
+}
+
+/// A point of history for the views (at most one).
+#[derive(Args, Debug, Clone, Default)]
+#[group(multiple = false)]
+pub struct AsOfArgs {
+    /// As of this sequence.
+    #[arg(long)]
+    pub as_of: Option<u64>,
+    /// As of this recording time (RFC 3339, e.g. 2026-01-31T12:00:00Z).
+    #[arg(long)]
+    pub at: Option<Timestamp>,
+    /// Counting what happened on or before this date (YYYY-MM-DD).
+    #[arg(long)]
+    pub on: Option<Date>,
+}
+
+impl AsOfArgs {
+    /// The library's form.
+    pub fn as_of(&self) -> AsOf {
+        match (self.as_of, self.at, self.on) {
+            (Some(seq), _, _) => AsOf::Sequence(seq),
+            (_, Some(t), _) => AsOf::Time(t),
+            (_, _, Some(d)) => AsOf::Date(d),
+            _ => AsOf::Head,
+        }
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help and version to stdout with exit 0, usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Code::Invalid as u8 } else { 0 });
+        }
+    };
+    init_tracing(cli.verbose, cli.quiet);
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            let mut stderr = std::io::stderr().lock();
+            for line in e.message.lines() {
+                let _ = writeln!(stderr, "{line}");
+            }
+            ExitCode::from(e.code as u8)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8, quiet: u8) {
+    let level = match (verbose, quiet) {
+        (_, 2..) => "off",
+        (_, 1) => "error",
+        (0, 0) => "warn",
+        (1, 0) => "info,coopledger=debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COOPLEDGER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(cli: &Cli) -> Result<(), CliError> {
+    let out = &mut std::io::stdout().lock();
+    match &cli.command {
+        Command::Append { files } => append::run(cli, files, out),
+        Command::Import {
+            files,
+            batch,
+            verify_hashes,
+        } => import::run(cli, files, *batch, *verify_hashes, out),
+        Command::Log {
+            from,
+            limit,
+            stream,
+            event_type,
+            reverse,
+        } => log::log(
+            cli,
+            &log::Filter {
+                from: *from,
+                limit: *limit,
+                stream: stream.clone(),
+                event_type: event_type.clone(),
+                reverse: *reverse,
+            },
+            out,
+        ),
+        Command::Show { event_id } => log::show(cli, event_id, out),
+        Command::Stream { stream } => log::stream(cli, stream, out),
+        Command::Country { country, at } => views::country(cli, country, at, out),
+        Command::Countries { at } => views::countries(cli, at, out),
+        Command::Regions { at, top } => views::regions(cli, at, *top, out),
+        Command::Verify => verify::run(cli, out),
+        Command::Export { from } => log::export(cli, *from, out),
+        Command::Rebuild { view } => {
+            let which = match view {
+                ViewArg::All => ViewName::All,
+                ViewArg::Countries => ViewName::Countries,
+                ViewArg::Regions => ViewName::Regions,
+            };
+            verify::rebuild(cli, which, out)
+        }
+        Command::Demo { synthetic } => demo::run(cli, *synthetic, out),
+    }
+}
+
+/// Opens the ledger of `--db`.
+pub fn open(cli: &Cli) -> Result<Ledger, CliError> {
+    Ledger::open(&cli.db).map_err(CliError::from)
+}

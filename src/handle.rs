@@ -1,0 +1,254 @@
+//! The async edge of the ledger: a handle shared by many tokio tasks.
+//!
+//! The synchronous writer runs on its own thread. Appends queue on a bounded channel; the writer
+//! takes every pending request at once, writes them as one sled batch, syncs once and answers
+//! each (group commit). Reads go straight to a [`Reader`]. Subscriptions deliver history from a
+//! sequence and then live appends, with no gap and no duplicate at the switch.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+use proto_events::{NewEvent, RecordedEvent};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::error::Error;
+use crate::ledger::{Ledger, Reader, Receipt, Request, ViewName};
+
+/// Requests that may wait for the writer before appends are refused with backpressure.
+pub const QUEUE_DEPTH: usize = 1024;
+/// The most events one group commit takes.
+pub const GROUP_MAX_EVENTS: usize = 20_000;
+/// Records a subscription reads from history at a time.
+const HISTORY_PAGE: usize = 512;
+
+enum Job {
+    Append(Request, oneshot::Sender<Result<Vec<Receipt>, Error>>),
+    Rebuild(ViewName, oneshot::Sender<Result<u64, Error>>),
+}
+
+/// A cloneable async handle to one open ledger. See the module documentation.
+#[derive(Clone)]
+pub struct LedgerHandle {
+    jobs: mpsc::Sender<Job>,
+    reader: Reader,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl LedgerHandle {
+    /// Starts the writer thread for `ledger`.
+    ///
+    /// # Panics
+    /// If the operating system cannot start a thread.
+    #[must_use]
+    pub fn start(ledger: Ledger) -> LedgerHandle {
+        let (jobs, rx) = mpsc::channel(QUEUE_DEPTH);
+        let reader = ledger.reader();
+        let thread = std::thread::Builder::new()
+            .name("coopledger-writer".into())
+            .spawn(move || writer_loop(ledger, rx))
+            .expect("spawn the writer thread");
+        LedgerHandle {
+            jobs,
+            reader,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        }
+    }
+
+    /// Opens the ledger in `dir` and starts its writer.
+    ///
+    /// # Errors
+    /// As [`Ledger::open`].
+    pub fn open(dir: impl AsRef<std::path::Path>) -> Result<LedgerHandle, Error> {
+        Ok(Self::start(Ledger::open(dir)?))
+    }
+
+    /// The reader.
+    #[must_use]
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    /// Appends `events` as one atomic batch; resolves once they are durable.
+    ///
+    /// # Errors
+    /// As [`Ledger::append`]; [`Error::Closed`] once the writer has stopped.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Receipt>, Error> {
+        self.submit(Request::append(events)).await
+    }
+
+    /// Appends one request.
+    ///
+    /// # Errors
+    /// As [`LedgerHandle::append`].
+    pub async fn submit(&self, request: Request) -> Result<Vec<Receipt>, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Append(request, tx))
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Rebuilds a view on the writer thread.
+    ///
+    /// # Errors
+    /// As [`Ledger::rebuild_views`].
+    pub async fn rebuild(&self, which: ViewName) -> Result<u64, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Rebuild(which, tx))
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// History from sequence `from` (1-based), then live appends.
+    #[must_use]
+    pub fn subscribe(&self, from: u64) -> Subscription {
+        Subscription {
+            live: self.reader.shared.feed.subscribe(),
+            reader: self.reader.clone(),
+            next: from.max(1),
+            buffer: VecDeque::new(),
+            ended: false,
+        }
+    }
+
+    /// Stops accepting appends, lets the writer finish what is queued, and waits for it. Other
+    /// clones of the handle get [`Error::Closed`] afterwards.
+    pub async fn close(self) {
+        let LedgerHandle { jobs, thread, .. } = self;
+        drop(jobs);
+        let handle = thread.lock().take();
+        if let Some(handle) = handle {
+            // The writer exits when every sender is gone; joining is blocking, so it runs off
+            // the async threads. A panic in the writer has already been reported by the panic
+            // hook, so there is nothing more to do with it here.
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
+
+fn writer_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut appends = Vec::new();
+        let mut events = 0usize;
+        let mut pending = Some(first);
+        while let Some(job) = pending.take() {
+            match job {
+                Job::Append(request, reply) => {
+                    events += request.events.len();
+                    appends.push((request, reply));
+                }
+                Job::Rebuild(which, reply) => {
+                    // A rebuild is not grouped: flush the appends taken so far first.
+                    run_group(&mut ledger, std::mem::take(&mut appends));
+                    let _ = reply.send(ledger.rebuild_views(which, &mut |_| {}));
+                }
+            }
+            if events < GROUP_MAX_EVENTS {
+                pending = rx.try_recv().ok();
+            }
+        }
+        run_group(&mut ledger, appends);
+    }
+    tracing::debug!("writer stopped");
+}
+
+fn run_group(ledger: &mut Ledger, appends: Vec<(Request, oneshot::Sender<Result<Vec<Receipt>, Error>>)>) {
+    if appends.is_empty() {
+        return;
+    }
+    let (requests, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
+    let results = ledger.append_group(requests);
+    for (reply, result) in replies.into_iter().zip(results) {
+        // The caller may have gone away (a cancelled request); its append stands regardless.
+        let _ = reply.send(result);
+    }
+}
+
+/// Why a subscription ended early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscriptionError {
+    /// The subscriber fell too far behind the live feed; resume with `subscribe(last + 1)`.
+    #[error("subscriber dropped for falling behind; last delivered sequence {last}")]
+    Dropped {
+        /// The last sequence delivered.
+        last: u64,
+    },
+    /// Reading history failed.
+    #[error(transparent)]
+    Read(#[from] Error),
+}
+
+/// History then live records, in sequence order, each exactly once.
+pub struct Subscription {
+    reader: Reader,
+    live: broadcast::Receiver<Arc<Vec<RecordedEvent>>>,
+    next: u64,
+    buffer: VecDeque<RecordedEvent>,
+    ended: bool,
+}
+
+impl Subscription {
+    /// The next record; `None` once the ledger is closed or after an error was returned.
+    pub async fn next(&mut self) -> Option<Result<RecordedEvent, SubscriptionError>> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                return Some(Ok(event));
+            }
+            if self.ended {
+                return None;
+            }
+            // Catch up from the store while the published head is ahead; the live receiver
+            // was created first, so nothing committed since can be missed.
+            if self.next <= self.reader.head().seq {
+                match self.reader.read_forward(self.next, HISTORY_PAGE) {
+                    Ok(page) => {
+                        self.next += page.len() as u64;
+                        self.buffer.extend(page);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.ended = true;
+                        return Some(Err(e.into()));
+                    }
+                }
+            }
+            match self.live.recv().await {
+                Ok(batch) => {
+                    let first = batch.first().map_or(self.next, |e| e.sequence);
+                    if first > self.next {
+                        // Committed while we were reading history: fetch the gap from the store.
+                        continue;
+                    }
+                    for event in batch.iter() {
+                        if event.sequence >= self.next {
+                            self.next = event.sequence + 1;
+                            self.buffer.push_back(event.clone());
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    self.ended = true;
+                    return Some(Err(SubscriptionError::Dropped {
+                        last: self.next - 1,
+                    }));
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    self.ended = true;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The next sequence this subscription will deliver.
+    #[must_use]
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+}
