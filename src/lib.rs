@@ -32,5 +32,5 @@ pub mod views;
 
 pub use error::Error;
 pub use handle::{LedgerHandle, Subscription, SubscriptionError};
-pub use ledger::{AsOf, Ledger, Reader, Receipt, Request, ViewName};
+pub use ledger::{AsOf, Ledger, Options, Reader, Receipt, Request, ViewName, verify_store};
 pub use proto_events;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use coopledger::ledger::MAX_BATCH_EVENTS;
 
 use super::exit::CliError;
-use super::{Cli, input, open};
+use super::{Cli, input, open_or_create};
 
 /// Validates every file first, then appends each as one atomic batch, printing each receipt
 /// once its batch is durable.
@@ -31,7 +31,7 @@ pub fn run(cli: &Cli, files: &[PathBuf], out: &mut impl Write) -> Result<(), Cli
     if !problems.is_empty() {
         return Err(CliError::invalid(problems.join("\n")));
     }
-    let mut ledger = open(cli)?;
+    let mut ledger = open_or_create(cli)?;
     for (path, events) in parsed {
         let lines: Vec<usize> = events.iter().map(|e| e.position.line).collect();
         let receipts = ledger

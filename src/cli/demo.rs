@@ -9,7 +9,7 @@ use proto_events::staff::hex;
 
 use super::exit::CliError;
 use super::views::{write_country, write_regions};
-use super::{Cli, open};
+use super::{Cli, open_or_create};
 
 /// The seed of the demo's synthetic programme (fixed, so reruns add nothing).
 const SEED: u64 = 2016;
@@ -17,7 +17,7 @@ const SEED: u64 = 2016;
 /// Records the story and `synthetic` generated events, then prints a few views.
 pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliError> {
     let started = std::time::Instant::now();
-    let mut ledger = open(cli)?;
+    let mut ledger = open_or_create(cli)?;
     let before = ledger.reader().head().seq;
     let story = story::events().map_err(|v| {
         CliError::new(super::Code::Failure, format!("error: the built-in story is invalid: {v:?}"))

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::exit::CliError;
 use super::progress::Progress;
-use super::{Cli, input, open};
+use super::{Cli, input, open_or_create};
 
 /// The longest line accepted (an event's text is at most 256 KiB).
 const MAX_LINE: usize = 1024 * 1024;
@@ -34,7 +34,7 @@ struct Summary {
 
 /// Imports every file in order.
 pub fn run(cli: &Cli, files: &[PathBuf], batch: u64, verify_hashes: bool, out: &mut impl Write) -> Result<(), CliError> {
-    let mut ledger = open(cli)?;
+    let mut ledger = open_or_create(cli)?;
     let mut summary = Summary::default();
     let total: Option<u64> = files
         .iter()

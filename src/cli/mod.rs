@@ -266,7 +266,16 @@ fn run(cli: &Cli) -> Result<(), CliError> {
     }
 }
 
-/// Opens the ledger of `--db`.
+/// Opens the existing ledger of `--db` (commands that only read never create one).
 pub fn open(cli: &Cli) -> Result<Ledger, CliError> {
+    let options = coopledger::Options {
+        create: false,
+        ..coopledger::Options::default()
+    };
+    Ledger::open_with(&cli.db, options).map_err(CliError::from)
+}
+
+/// Opens the ledger of `--db`, creating it if the directory is missing or empty.
+pub fn open_or_create(cli: &Cli) -> Result<Ledger, CliError> {
     Ledger::open(&cli.db).map_err(CliError::from)
 }

@@ -56,6 +56,72 @@ impl Shared {
     }
 }
 
+/// Tunables of an open ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// How many committed batches a live subscriber may fall behind before it is dropped.
+    pub feed_capacity: usize,
+    /// Whether a missing or empty directory becomes a new ledger (otherwise it is an error).
+    pub create: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            feed_capacity: FEED_CAPACITY,
+            create: true,
+        }
+    }
+}
+
+/// Walks the log of the store in `dir` without opening the ledger: every record's hash, every
+/// link, every body and the stored head. Works on a store too damaged to open, and names the
+/// first bad sequence.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the first bad sequence; storage errors (a store in use included).
+pub fn verify_store(dir: impl AsRef<Path>, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, Error> {
+    let store = Store::open_existing(dir.as_ref())?;
+    let mut prev = frame::GENESIS;
+    let mut last = 0u64;
+    for item in store.prefix(&[keys::EVENT]) {
+        let (key, value) = item?;
+        let expected = last + 1;
+        let seq = keys::event_seq(&key).unwrap_or(0);
+        if seq != expected {
+            return Err(Error::Corrupt {
+                seq: expected,
+                reason: "record missing from the log".into(),
+            });
+        }
+        let frame = Frame::parse(seq, &value)?;
+        if frame.prev != prev {
+            return Err(Error::Corrupt {
+                seq,
+                reason: "previous-hash link does not match the record before it".into(),
+            });
+        }
+        frame.decode(seq)?;
+        prev = frame.hash;
+        last = seq;
+        if seq % 65_536 == 0 {
+            progress(seq);
+        }
+    }
+    let head = catalog::Head {
+        seq: last,
+        hash: prev,
+        recorded_at: Timestamp::UNIX_EPOCH,
+    };
+    reader::check_stored_head(&store, head)?;
+    progress(last);
+    Ok(VerifyReport {
+        events: last,
+        head_seq: last,
+        head_hash: prev,
+    })
+}
+
 /// A point of the log's history to compute views at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AsOf {
@@ -105,13 +171,25 @@ impl Ledger {
     /// # Errors
     /// When the store is in use, foreign, of another format, or corrupt.
     pub fn open(dir: impl AsRef<Path>) -> Result<Ledger, Error> {
+        Self::open_with(dir, Options::default())
+    }
+
+    /// Opens (or creates) the ledger in `dir` with non-default options.
+    ///
+    /// # Errors
+    /// As [`Ledger::open`].
+    pub fn open_with(dir: impl AsRef<Path>, options: Options) -> Result<Ledger, Error> {
         let dir = dir.as_ref();
         let started = Instant::now();
-        let store = Store::open(dir)?;
+        let store = if options.create {
+            Store::open(dir)?
+        } else {
+            Store::open_existing(dir)?
+        };
         let catalog = load_catalog(&store)?;
         reader::check_stored_head(&store, catalog.head())?;
         let head = catalog.head();
-        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        let (feed, _) = broadcast::channel(options.feed_capacity.max(1));
         let stored_views = stored::load(&store).ok().flatten();
         let shared = Arc::new(Shared {
             store,

@@ -39,6 +39,9 @@ pub enum StoreError {
     /// The directory exists, is not empty and is not a coopledger store; it is left untouched.
     #[error("{} is not a coopledger ledger (no {MARKER_FILE} file) and is not empty; refusing to touch it", .0.display())]
     NotALedger(PathBuf),
+    /// There is no ledger at this path (and the operation does not create one).
+    #[error("no ledger at {}", .0.display())]
+    Missing(PathBuf),
     /// The store was written by a format this build does not know.
     #[error("ledger at {} has format version {found}; this build reads version {FORMAT_VERSION}", .dir.display())]
     UnknownFormat {
@@ -163,6 +166,23 @@ impl Store {
     /// [`StoreError::InUse`] when another handle holds it, [`StoreError::NotALedger`] for a
     /// non-empty foreign directory, [`StoreError::UnknownFormat`] for another format version.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Self::open_inner(dir, true)
+    }
+
+    /// Opens the store in `dir`, which must already be a ledger.
+    ///
+    /// # Errors
+    /// [`StoreError::Missing`] when `dir` does not exist or is empty; otherwise as
+    /// [`Store::open`].
+    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
+        Self::open_inner(dir, false)
+    }
+
+    fn open_inner(dir: &Path, create: bool) -> Result<Store, StoreError> {
+        let empty = fs::read_dir(dir).map(|mut d| d.next().is_none());
+        if !create && !matches!(empty, Ok(false)) {
+            return Err(StoreError::Missing(dir.to_owned()));
+        }
         prepare_dir(dir)?;
         let db = sled::Config::new()
             .path(dir)

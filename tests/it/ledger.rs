@@ -55,3 +55,173 @@ fn reused_id_returns_original_receipt_or_conflicts() {
     }
     let _ = json!({});
 }
+
+#[test]
+fn a_second_opener_is_told_the_ledger_is_in_use() {
+    let dir = tempdir();
+    let _first = Ledger::open(dir.path()).expect("open");
+    let second = Ledger::open(dir.path());
+    match second {
+        Err(e) => assert!(e.to_string().contains("is in use"), "{e}"),
+        Ok(_) => panic!("a second handle opened the same ledger"),
+    }
+}
+
+#[test]
+fn a_foreign_directory_is_refused_and_left_untouched() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("notes.txt"), "mine").expect("write");
+    let result = Ledger::open(dir.path());
+    let err = result.err().expect("a foreign directory must be refused");
+    assert!(err.to_string().contains("not a coopledger ledger"), "{err}");
+    let names: Vec<_> = std::fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("notes.txt")]);
+}
+
+#[test]
+fn an_unknown_format_version_is_refused() {
+    let dir = tempdir();
+    drop(Ledger::open(dir.path()).expect("create"));
+    let marker = dir.path().join(coopledger::store::MARKER_FILE);
+    let text = std::fs::read_to_string(&marker).expect("marker");
+    std::fs::write(&marker, text.replace("format = 1", "format = 99")).expect("rewrite");
+    let err = Ledger::open(dir.path()).err().expect("format 99 must be refused");
+    assert!(err.to_string().contains("format version 99"), "{err}");
+}
+
+/// Changes one byte of record `seq`'s body directly in sled, using the documented layout
+/// (key `E` ‖ seq u64 BE; value hash ‖ prev_hash ‖ body).
+fn tamper(dir: &std::path::Path, seq: u64, offset_in_body: usize) {
+    let db = sled::open(dir).expect("sled");
+    let key = coopledger::store::keys::event(seq);
+    let mut value = db.get(key).expect("get").expect("record").to_vec();
+    let at = coopledger::ledger::frame::FRAME_HEADER + offset_in_body;
+    value[at] ^= 0x01;
+    db.insert(key, value).expect("insert");
+    db.flush().expect("flush");
+}
+
+#[test]
+fn a_changed_byte_is_named_by_verify() {
+    let dir = tempdir();
+    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut synth = coopledger::synth::Synth::new(5);
+    ledger.append((0..20).map(|_| synth.activity()).collect()).expect("append");
+    drop(ledger);
+    tamper(dir.path(), 7, 40);
+    match coopledger::verify_store(dir.path(), &mut |_| {}) {
+        Err(Error::Corrupt { seq, .. }) => assert_eq!(seq, 7),
+        other => panic!("verify must name record 7, got {other:?}"),
+    }
+    match Ledger::open(dir.path()) {
+        Err(Error::Corrupt { seq, .. }) => assert_eq!(seq, 7),
+        other => panic!("open must refuse the corrupt record 7, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_rehashed_record_breaks_the_chain_at_the_next_one() {
+    let dir = tempdir();
+    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut synth = coopledger::synth::Synth::new(6);
+    ledger.append((0..10).map(|_| synth.activity()).collect()).expect("append");
+    drop(ledger);
+    // Rewrite record 4 with a consistent hash of its changed body: record 5's link then breaks.
+    let db = sled::open(dir.path()).expect("sled");
+    let key = coopledger::store::keys::event(4);
+    let value = db.get(key).expect("get").expect("record").to_vec();
+    let (prev, mut body) = (value[32..64].to_vec(), value[64..].to_vec());
+    body[50] ^= 0x01;
+    let prev: [u8; 32] = prev.try_into().expect("32 bytes");
+    let hash = coopledger::ledger::frame::chain_hash(&prev, 4, &body);
+    db.insert(key, coopledger::ledger::frame::frame(&hash, &prev, &body)).expect("insert");
+    db.flush().expect("flush");
+    drop(db);
+    match coopledger::verify_store(dir.path(), &mut |_| {}) {
+        Err(Error::Corrupt { seq, .. }) => assert!(seq == 4 || seq == 5, "named {seq}"),
+        other => panic!("verify must fail, got {other:?}"),
+    }
+}
+
+#[test]
+fn sixteen_tasks_append_to_shared_and_distinct_streams() {
+    let dir = tempdir();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let handle = coopledger::LedgerHandle::open(dir.path()).expect("open");
+    let case = id(900);
+    rt.block_on(handle.append(events(&[case_opened(case, &["CO", "ES"], "CO", "2019-01-10")]))).expect("case");
+    let results = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..16u64 {
+            let handle = handle.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut synth = coopledger::synth::Synth::new(100 + t);
+                let (mut acked, mut conflicts) = (Vec::new(), 0usize);
+                for i in 0..25u64 {
+                    if i % 3 == 0 {
+                        // The shared case stream, with optimistic concurrency.
+                        let version = handle.reader().stream_version(&coopledger::proto_events::Stream::Case(case));
+                        let mut e = event(json!({"type": "CaseMilestoneRecorded", "recorded_by": format!("task{t}"),
+                            "case_id": case, "on": "2019-02-01", "expected_version": version,
+                            "milestone": {"kind": "arrests", "country": "CO", "count": 1 + i}}));
+                        e.event_id = Some(uuid::Uuid::now_v7());
+                        match handle.append(vec![e.clone()]).await {
+                            Ok(r) => acked.push((r[0].clone(), e)),
+                            Err(Error::Conflict(v)) => {
+                                assert!(v.iter().all(|v| v.rule == Rule::ExpectedVersion), "{v:?}");
+                                conflicts += 1;
+                            }
+                            Err(other) => panic!("unexpected error {other}"),
+                        }
+                    } else {
+                        let e = synth.activity();
+                        let r = handle.append(vec![e.clone()]).await.expect("distinct stream append");
+                        acked.push((r[0].clone(), e));
+                    }
+                }
+                (acked, conflicts)
+            }));
+        }
+        let mut all = Vec::new();
+        for task in tasks {
+            all.push(task.await.expect("task"));
+        }
+        all
+    });
+    let reader = handle.reader().clone();
+    let head = reader.head().seq;
+    let acked: Vec<_> = results.iter().flat_map(|(a, _)| a.iter()).collect();
+    let conflicts: usize = results.iter().map(|(_, c)| c).sum();
+    let mut seqs: Vec<u64> = acked.iter().map(|(r, _)| r.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), acked.len(), "a sequence was given twice");
+    assert_eq!(head, acked.len() as u64 + 1, "head counts the case and every acknowledged event");
+    assert_eq!(seqs, (2..=head).collect::<Vec<_>>(), "sequences are gap-free");
+    let stream = reader.read_stream(&coopledger::proto_events::Stream::Case(case), 1, 10_000).expect("stream");
+    let versions: Vec<u64> = stream.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, (1..=stream.len() as u64).collect::<Vec<_>>(), "stream versions gap-free");
+    println!("{} appended, {conflicts} expected-version conflicts reported", acked.len());
+    for (receipt, sent) in &acked {
+        let stored = reader.get(&receipt.event_id).expect("read").expect("acknowledged event present");
+        assert_eq!(stored.payload, sent.payload);
+        assert_eq!(stored.sequence, receipt.seq);
+    }
+    assert!(reader.verify(&mut |_, _| {}).is_ok());
+    rt.block_on(handle.close());
+}
+
+#[test]
+fn a_batch_with_one_invalid_event_writes_nothing() {
+    let dir = tempdir();
+    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let good = activity(id(1), "workshop", &["CV", "GH"], &[], 20, "2018-07-16");
+    let bad = json!({"type": "CaseClosed", "recorded_by": "test", "case_id": id(2),
+        "closed_on": "2019-01-01", "outcome": "convicted"});
+    let err = ledger.append(events(&[good, bad])).expect_err("the closure of a case never opened must fail");
+    assert!(err.has_rule(Rule::CaseNotOpen), "{err}");
+    let position = err.violations()[0].position.expect("position");
+    assert_eq!(position.index, 1, "the second event is named");
+    assert_eq!(ledger.reader().head().seq, 0, "nothing written");
+    assert!(ledger.reader().views().country_view(cc("CV")).is_none(), "views untouched");
+}

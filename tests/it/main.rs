@@ -2,4 +2,6 @@
 //! product through a real sled directory, the built binary or a real HTTP port.
 
 mod support;
+mod crash;
 mod ledger;
+mod subscribe;
