@@ -154,19 +154,23 @@ pub fn activity_scheduled(facts: &[StreamFact]) -> bool {
 
 /// What the stream contributes to the views.
 #[must_use]
-pub fn contribution(stream: &Stream, facts: &[StreamFact], on_or_before: Option<Date>) -> Contribution {
+pub fn contribution(
+    stream: &Stream,
+    facts: &[StreamFact],
+    on_or_before: Option<Date>,
+) -> Contribution {
     match stream {
         Stream::Meeting(_) | Stream::Activity(_) => effective(facts, on_or_before)
             .map(|f| fact_contribution(f, None))
             .filter(|c| *c != Contribution::None)
             .last()
             .unwrap_or_default(),
-        Stream::Case(_) => case_state(facts, on_or_before).map_or(Contribution::None, |s| {
-            Contribution::Case {
+        Stream::Case(_) => {
+            case_state(facts, on_or_before).map_or(Contribution::None, |s| Contribution::Case {
                 countries: s.countries.into_iter().collect(),
                 closed: s.closed,
-            }
-        }),
+            })
+        }
         Stream::Country(_) | Stream::Partner(_) => Contribution::None,
     }
 }

@@ -23,8 +23,11 @@ pub const GROUP_MAX_EVENTS: usize = 20_000;
 /// Records a subscription reads from history at a time.
 const HISTORY_PAGE: usize = 512;
 
+/// Where the answer to one append goes.
+type Reply = oneshot::Sender<Result<Vec<Receipt>, Error>>;
+
 enum Job {
-    Append(Request, oneshot::Sender<Result<Vec<Receipt>, Error>>),
+    Append(Request, Reply),
     Rebuild(ViewName, oneshot::Sender<Result<u64, Error>>),
 }
 
@@ -157,7 +160,10 @@ fn writer_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
     tracing::debug!("writer stopped");
 }
 
-fn run_group(ledger: &mut Ledger, appends: Vec<(Request, oneshot::Sender<Result<Vec<Receipt>, Error>>)>) {
+fn run_group(
+    ledger: &mut Ledger,
+    appends: Vec<(Request, Reply)>,
+) {
     if appends.is_empty() {
         return;
     }

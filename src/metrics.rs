@@ -21,7 +21,11 @@ pub struct Histogram {
 
 impl Histogram {
     fn observe(&self, bounds: &[u64; 8], value: u64) {
-        for (bucket, bound) in self.buckets.iter().zip(bounds.iter().chain(std::iter::once(&u64::MAX))) {
+        for (bucket, bound) in self
+            .buckets
+            .iter()
+            .zip(bounds.iter().chain(std::iter::once(&u64::MAX)))
+        {
             if value <= *bound {
                 bucket.fetch_add(1, Ordering::Relaxed);
             }
@@ -52,13 +56,17 @@ impl Metrics {
         self.events_appended.fetch_add(events, Ordering::Relaxed);
         self.groups.fetch_add(1, Ordering::Relaxed);
         self.group_sizes.observe(&GROUP_BUCKETS, events);
-        self.sync_latency
-            .observe(&SYNC_BUCKETS_US, u64::try_from(sync.as_micros()).unwrap_or(u64::MAX));
+        self.sync_latency.observe(
+            &SYNC_BUCKETS_US,
+            u64::try_from(sync.as_micros()).unwrap_or(u64::MAX),
+        );
     }
 
     /// Records a committed group's total time.
     pub fn record_commit(&self, took: Duration) {
-        self.commit_micros
-            .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.commit_micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 }

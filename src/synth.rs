@@ -106,7 +106,10 @@ impl Synth {
     fn wrap(&mut self, payload: impl Into<Payload>) -> NewEvent {
         let id = self.next_id();
         let mut event = NewEvent::new("synth.programme", payload).with_id(id);
-        event.source = Some(format!("https://example.org/crimjust/reports/{}", self.counter));
+        event.source = Some(format!(
+            "https://example.org/crimjust/reports/{}",
+            self.counter
+        ));
         if let Payload::Fact(f) = &event.payload {
             self.facts.push((id, f.clone()));
         }
@@ -141,7 +144,10 @@ impl Synth {
         self.wrap(Fact::ActivityDelivered(ActivityDelivered {
             activity_id,
             kind,
-            title: format!("{} on cocaine trafficking investigations", kind.as_str().replace('_', " ")),
+            title: format!(
+                "{} on cocaine trafficking investigations",
+                kind.as_str().replace('_', " ")
+            ),
             pillar: Pillar::CapacityBuilding,
             start,
             end,
@@ -179,7 +185,12 @@ impl Synth {
     }
 
     fn join(&mut self) -> Option<NewEvent> {
-        let pool: Vec<&str> = LAC.iter().chain(&WEST_AFRICA).chain(&EUROPE).copied().collect();
+        let pool: Vec<&str> = LAC
+            .iter()
+            .chain(&WEST_AFRICA)
+            .chain(&EUROPE)
+            .copied()
+            .collect();
         let candidates: Vec<CountryCode> = pool
             .into_iter()
             .map(cc)
@@ -201,7 +212,8 @@ impl Synth {
         countries.extend(self.pick(&EUROPE, 1));
         let case_id = self.next_id();
         let opened_on = jiff::civil::date(2017, 1, 10);
-        self.open_cases.push((case_id, countries.clone(), opened_on));
+        self.open_cases
+            .push((case_id, countries.clone(), opened_on));
         let lead = countries[0];
         self.wrap(Fact::CaseOpened(CaseOpened {
             case_id,
@@ -230,7 +242,11 @@ impl Synth {
                 },
             })
         } else if roll < 8 {
-            let pool: Vec<CountryCode> = EUROPE.iter().map(|c| cc(c)).filter(|c| !countries.contains(c)).collect();
+            let pool: Vec<CountryCode> = EUROPE
+                .iter()
+                .map(|c| cc(c))
+                .filter(|c| !countries.contains(c))
+                .collect();
             let country = *pool.choose(&mut self.rng)?;
             if let Some(case) = self.open_cases.get_mut(index) {
                 case.1.push(country);
@@ -256,7 +272,8 @@ impl Synth {
             .facts
             .iter()
             .filter(|(id, f)| {
-                !self.retracted.contains(id) && matches!(f, Fact::ActivityDelivered(_) | Fact::MeetingHeld(_))
+                !self.retracted.contains(id)
+                    && matches!(f, Fact::ActivityDelivered(_) | Fact::MeetingHeld(_))
             })
             .cloned()
             .collect();

@@ -12,7 +12,9 @@ use super::{Cli, input, open_or_create};
 /// once its batch is durable.
 pub fn run(cli: &Cli, files: &[PathBuf], out: &mut impl Write) -> Result<(), CliError> {
     if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
-        return Err(CliError::invalid("error: `-` (stdin) may be given only once"));
+        return Err(CliError::invalid(
+            "error: `-` (stdin) may be given only once",
+        ));
     }
     let mut parsed = Vec::with_capacity(files.len());
     let mut problems = Vec::new();
@@ -38,7 +40,8 @@ pub fn run(cli: &Cli, files: &[PathBuf], out: &mut impl Write) -> Result<(), Cli
             .append(events.into_iter().map(|e| e.event).collect())
             .map_err(|e| input::ledger_error(&input::name(path), &lines, e))?;
         for receipt in receipts {
-            let line = serde_json::to_string(&receipt).map_err(|e| CliError::invalid(e.to_string()))?;
+            let line =
+                serde_json::to_string(&receipt).map_err(|e| CliError::invalid(e.to_string()))?;
             writeln!(out, "{line}")?;
         }
         out.flush()?;

@@ -20,7 +20,10 @@ pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliE
     let mut ledger = open_or_create(cli)?;
     let before = ledger.reader().head().seq;
     let story = story::events().map_err(|v| {
-        CliError::new(super::Code::Failure, format!("error: the built-in story is invalid: {v:?}"))
+        CliError::new(
+            super::Code::Failure,
+            format!("error: the built-in story is invalid: {v:?}"),
+        )
     })?;
     let story_len = story.len();
     ledger.append(story)?;
@@ -49,6 +52,12 @@ pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliE
     }
     write_regions(&views.interregional_view(), 5, out)?;
     let report = reader.verify(&mut |_, _| {})?;
-    writeln!(out, "\nok: {} events, head {} {}", report.events, report.head_seq, hex(&report.head_hash))?;
+    writeln!(
+        out,
+        "\nok: {} events, head {} {}",
+        report.events,
+        report.head_seq,
+        hex(&report.head_hash)
+    )?;
     Ok(())
 }

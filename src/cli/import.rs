@@ -33,7 +33,13 @@ struct Summary {
 }
 
 /// Imports every file in order.
-pub fn run(cli: &Cli, files: &[PathBuf], batch: u64, verify_hashes: bool, out: &mut impl Write) -> Result<(), CliError> {
+pub fn run(
+    cli: &Cli,
+    files: &[PathBuf],
+    batch: u64,
+    verify_hashes: bool,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let mut ledger = open_or_create(cli)?;
     let mut summary = Summary::default();
     let total: Option<u64> = files
@@ -69,28 +75,54 @@ pub fn run(cli: &Cli, files: &[PathBuf], batch: u64, verify_hashes: bool, out: &
             number += 1;
             bytes_done += read as u64;
             if buf.len() > MAX_LINE {
-                return Err(stopped(&file, number, &summary, "(line)", Rule::TooLarge, "longer than 1 MiB"));
+                return Err(stopped(
+                    &file,
+                    number,
+                    &summary,
+                    "(line)",
+                    Rule::TooLarge,
+                    "longer than 1 MiB",
+                ));
             }
-            let text = std::str::from_utf8(&buf)
-                .map_err(|_| stopped(&file, number, &summary, "(line)", Rule::Syntax, "invalid UTF-8"))?;
+            let text = std::str::from_utf8(&buf).map_err(|_| {
+                stopped(
+                    &file,
+                    number,
+                    &summary,
+                    "(line)",
+                    Rule::Syntax,
+                    "invalid UTF-8",
+                )
+            })?;
             if text.trim().is_empty() {
                 continue;
             }
             summary.lines += 1;
-            let (mut event, recorded) = parse_event(text, Mode::Export, today_utc()).map_err(|violations| {
-                let message = violations
-                    .iter()
-                    .map(|v| {
-                        let mut v = v.clone();
-                        v.position = Some(Position { index: 0, line: number });
-                        input::format_violation(&file, &v, None)
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                CliError::invalid(format!("{message}\n{}", done_so_far(&summary)))
-            })?;
+            let (mut event, recorded) =
+                parse_event(text, Mode::Export, today_utc()).map_err(|violations| {
+                    let message = violations
+                        .iter()
+                        .map(|v| {
+                            let mut v = v.clone();
+                            v.position = Some(Position {
+                                index: 0,
+                                line: number,
+                            });
+                            input::format_violation(&file, &v, None)
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    CliError::invalid(format!("{message}\n{}", done_so_far(&summary)))
+                })?;
             if verify_hashes && recorded.is_none() {
-                return Err(stopped(&file, number, &summary, "seq", Rule::MissingField, "--verify-hashes needs exported lines"));
+                return Err(stopped(
+                    &file,
+                    number,
+                    &summary,
+                    "seq",
+                    Rule::MissingField,
+                    "--verify-hashes needs exported lines",
+                ));
             }
             if event.event_id.is_none() {
                 event.event_id = Some(content_id(text.trim_end()));
@@ -98,11 +130,25 @@ pub fn run(cli: &Cli, files: &[PathBuf], batch: u64, verify_hashes: bool, out: &
             pending.push(Pending { event, recorded });
             line_numbers.push(number);
             if pending.len() as u64 >= batch {
-                flush(&mut ledger, &file, &mut pending, &mut line_numbers, verify_hashes, &mut summary)?;
+                flush(
+                    &mut ledger,
+                    &file,
+                    &mut pending,
+                    &mut line_numbers,
+                    verify_hashes,
+                    &mut summary,
+                )?;
                 progress.set(bytes_done, total);
             }
         }
-        flush(&mut ledger, &file, &mut pending, &mut line_numbers, verify_hashes, &mut summary)?;
+        flush(
+            &mut ledger,
+            &file,
+            &mut pending,
+            &mut line_numbers,
+            verify_hashes,
+            &mut summary,
+        )?;
         progress.set(bytes_done, total);
     }
     progress.finish();
@@ -160,10 +206,21 @@ fn done_so_far(summary: &Summary) -> String {
     )
 }
 
-fn stopped(file: &str, line: usize, summary: &Summary, field: &str, rule: Rule, value: &str) -> CliError {
+fn stopped(
+    file: &str,
+    line: usize,
+    summary: &Summary,
+    field: &str,
+    rule: Rule,
+    value: &str,
+) -> CliError {
     let mut v = Violation::new(field, rule, value);
     v.position = Some(Position { index: 0, line });
-    CliError::invalid(format!("{}\n{}", input::format_violation(file, &v, None), done_so_far(summary)))
+    CliError::invalid(format!(
+        "{}\n{}",
+        input::format_violation(file, &v, None),
+        done_so_far(summary)
+    ))
 }
 
 /// A stable id for a line without one: a UUIDv8 from the SHA-256 of its text.

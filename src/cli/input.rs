@@ -26,7 +26,10 @@ pub fn name(path: &Path) -> String {
 pub fn read(path: &Path) -> Result<String, CliError> {
     let mut bytes = Vec::new();
     let read = if path == Path::new("-") {
-        std::io::stdin().lock().take(MAX_APPEND_FILE + 1).read_to_end(&mut bytes)
+        std::io::stdin()
+            .lock()
+            .take(MAX_APPEND_FILE + 1)
+            .read_to_end(&mut bytes)
     } else {
         std::fs::File::open(path).and_then(|f| f.take(MAX_APPEND_FILE + 1).read_to_end(&mut bytes))
     };
@@ -39,8 +42,14 @@ pub fn read(path: &Path) -> Result<String, CliError> {
     }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
-        let line = e.as_bytes().get(..offset).map_or(1, |b| b.iter().filter(|c| **c == b'\n').count() + 1);
-        CliError::invalid(format!("{}:{line}: (file): syntax (invalid UTF-8 at byte {offset})", name(path)))
+        let line = e
+            .as_bytes()
+            .get(..offset)
+            .map_or(1, |b| b.iter().filter(|c| **c == b'\n').count() + 1);
+        CliError::invalid(format!(
+            "{}:{line}: (file): syntax (invalid UTF-8 at byte {offset})",
+            name(path)
+        ))
     })
 }
 
@@ -62,7 +71,11 @@ pub fn format_violation(file: &str, v: &Violation, lines: Option<&[usize]>) -> S
         Some(Position { index, .. }) => lines.and_then(|l| l.get(index)).copied().unwrap_or(0),
         None => 0,
     };
-    let field = if v.field.is_empty() { "(event)" } else { &v.field };
+    let field = if v.field.is_empty() {
+        "(event)"
+    } else {
+        &v.field
+    };
     format!("{file}:{line}: {field}: {} ({})", v.rule, v.value)
 }
 

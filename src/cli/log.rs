@@ -29,7 +29,10 @@ pub fn log(cli: &Cli, filter: &Filter, out: &mut impl Write) -> Result<(), CliEr
         .map(|t| {
             EventType::from_name(t).ok_or_else(|| {
                 let known: Vec<&str> = EventType::ALL.iter().map(|t| t.name()).collect();
-                CliError::invalid(format!("error: unknown event type {t:?} (one of {})", known.join(", ")))
+                CliError::invalid(format!(
+                    "error: unknown event type {t:?} (one of {})",
+                    known.join(", ")
+                ))
             })
         })
         .transpose()?;
@@ -40,7 +43,15 @@ pub fn log(cli: &Cli, filter: &Filter, out: &mut impl Write) -> Result<(), CliEr
     let mut events = Vec::new();
     if let Some(stream) = &stream {
         let mut all = reader.read_stream(stream, 1, MAX_PAGE)?;
-        all.retain(|e| filter.from.is_none_or(|f| if filter.reverse { e.sequence <= f } else { e.sequence >= f }));
+        all.retain(|e| {
+            filter.from.is_none_or(|f| {
+                if filter.reverse {
+                    e.sequence <= f
+                } else {
+                    e.sequence >= f
+                }
+            })
+        });
         if filter.reverse {
             all.reverse();
         }
@@ -78,7 +89,11 @@ fn page_through(
         let Some(last) = page.last().map(|e| e.sequence) else {
             break;
         };
-        next = if filter.reverse { last.saturating_sub(1) } else { last + 1 };
+        next = if filter.reverse {
+            last.saturating_sub(1)
+        } else {
+            last + 1
+        };
         let room = filter.limit - events.len();
         events.extend(page.into_iter().filter(|e| keep(e)).take(room));
     }
@@ -145,11 +160,13 @@ pub fn export(cli: &Cli, from: u64, out: &mut impl Write) -> Result<(), CliError
 }
 
 fn parse_stream(text: &str) -> Result<Stream, CliError> {
-    text.parse().map_err(|e| CliError::invalid(format!("error: {e}")))
+    text.parse()
+        .map_err(|e| CliError::invalid(format!("error: {e}")))
 }
 
 fn json_line(event: &RecordedEvent, out: &mut impl Write) -> Result<(), CliError> {
-    let line = serde_json::to_string(&recorded_to_object(event)).map_err(|e| CliError::invalid(e.to_string()))?;
+    let line = serde_json::to_string(&recorded_to_object(event))
+        .map_err(|e| CliError::invalid(e.to_string()))?;
     writeln!(out, "{line}")?;
     Ok(())
 }
@@ -165,7 +182,10 @@ fn write_events(cli: &Cli, events: &[RecordedEvent], out: &mut impl Write) -> Re
     for e in events {
         table.row(vec![
             e.sequence.to_string(),
-            e.envelope.recorded_at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+            e.envelope
+                .recorded_at
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string(),
             e.envelope.event_type.name().to_owned(),
             short_stream(&e.envelope.stream),
             e.stream_version.to_string(),
@@ -186,7 +206,10 @@ fn short_stream(stream: &Stream) -> String {
 }
 
 fn codes(list: &[proto_events::CountryCode]) -> String {
-    list.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(" ")
+    list.iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One line describing an event.
@@ -201,10 +224,27 @@ fn summary(payload: &Payload) -> String {
 fn fact_summary(fact: &Fact) -> String {
     match fact {
         Fact::PartnerRegistered(p) => format!("{} ({})", p.name, p.partner),
-        Fact::CountryJoined(j) => format!("{} joined as {} on {}", j.country, j.participation, j.joined_on),
-        Fact::ParticipationChanged(c) => format!("{} now {} since {}", c.country, c.participation, c.changed_on),
-        Fact::MeetingHeld(m) => format!("{} {}..{} [{}]", m.title, m.start, m.end, codes(&m.countries)),
-        Fact::ActivityScheduled(a) => format!("planned: {} {} [{}]", a.title, a.start, codes(&a.beneficiaries)),
+        Fact::CountryJoined(j) => format!(
+            "{} joined as {} on {}",
+            j.country, j.participation, j.joined_on
+        ),
+        Fact::ParticipationChanged(c) => format!(
+            "{} now {} since {}",
+            c.country, c.participation, c.changed_on
+        ),
+        Fact::MeetingHeld(m) => format!(
+            "{} {}..{} [{}]",
+            m.title,
+            m.start,
+            m.end,
+            codes(&m.countries)
+        ),
+        Fact::ActivityScheduled(a) => format!(
+            "planned: {} {} [{}]",
+            a.title,
+            a.start,
+            codes(&a.beneficiaries)
+        ),
         Fact::ActivityDelivered(a) => format!(
             "{} {} [{}{}] {} participants",
             a.title,
@@ -218,7 +258,13 @@ fn fact_summary(fact: &Fact) -> String {
             a.participants.total
         ),
         Fact::ActivityCancelled(a) => format!("cancelled on {}: {}", a.cancelled_on, a.reason),
-        Fact::CaseOpened(c) => format!("{} opened {} [{}] lead {}", c.codename, c.opened_on, codes(&c.countries), c.lead),
+        Fact::CaseOpened(c) => format!(
+            "{} opened {} [{}] lead {}",
+            c.codename,
+            c.opened_on,
+            codes(&c.countries),
+            c.lead
+        ),
         Fact::CaseCountryAdded(a) => format!("{} added on {}", a.country, a.added_on),
         Fact::CaseMilestoneRecorded(m) => format!("{} on {}", m.milestone.kind(), m.on),
         Fact::CaseClosed(c) => format!("closed {} ({})", c.closed_on, c.outcome),

@@ -34,7 +34,12 @@ Exit codes:
 #[command(name = "coopledger", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     /// The ledger directory.
-    #[arg(long, env = "COOPLEDGER_DB", default_value = "./coopledger-data", global = true)]
+    #[arg(
+        long,
+        env = "COOPLEDGER_DB",
+        default_value = "./coopledger-data",
+        global = true
+    )]
     pub db: PathBuf,
     /// Print data as JSON (JSON Lines for lists of events).
     #[arg(long, global = true)]
@@ -188,7 +193,11 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // clap prints help and version to stdout with exit 0, usage errors to stderr with 2.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { Code::Invalid as u8 } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                Code::Invalid as u8
+            } else {
+                0
+            });
         }
     };
     init_tracing(cli.verbose, cli.quiet);

@@ -36,7 +36,8 @@ impl Table {
             .map(|c| {
                 !self.rows.is_empty()
                     && self.rows.iter().all(|r| {
-                        r.get(c).is_some_and(|v| v.parse::<f64>().is_ok() || v == "-")
+                        r.get(c)
+                            .is_some_and(|v| v.parse::<f64>().is_ok() || v == "-")
                     })
             })
             .collect();

@@ -9,7 +9,6 @@ use super::exit::CliError;
 use super::progress::Progress;
 use super::{Cli, open};
 
-
 /// Recomputes the whole chain; prints `ok: N events, head SEQ HASH`.
 pub fn run(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
     // The walk does not open the ledger, so it can name the first bad record of a store too
@@ -51,7 +50,10 @@ pub fn rebuild(cli: &Cli, which: ViewName, out: &mut impl Write) -> Result<(), C
         let value = serde_json::json!({"view": format!("{which:?}").to_lowercase(), "events": folded, "seconds": secs, "events_per_second": rate});
         writeln!(out, "{value}")?;
     } else {
-        writeln!(out, "rebuilt {which:?} views from {folded} events in {secs:.2}s ({rate:.0} events/s)")?;
+        writeln!(
+            out,
+            "rebuilt {which:?} views from {folded} events in {secs:.2}s ({rate:.0} events/s)"
+        )?;
     }
     Ok(())
 }

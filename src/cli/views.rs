@@ -23,8 +23,11 @@ fn json(value: &impl serde::Serialize, out: &mut impl Write) -> Result<(), CliEr
 
 /// `coopledger country CC`.
 pub fn country(cli: &Cli, code: &str, at: &AsOfArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let country = CountryCode::parse(code)
-        .ok_or_else(|| CliError::invalid(format!("error: {code:?} is not an ISO 3166-1 alpha-2 country code")))?;
+    let country = CountryCode::parse(code).ok_or_else(|| {
+        CliError::invalid(format!(
+            "error: {code:?} is not an ISO 3166-1 alpha-2 country code"
+        ))
+    })?;
     let views = state(cli, at)?;
     let Some(view) = views.country_view(country) else {
         return Err(CliError::invalid(format!(
@@ -70,14 +73,31 @@ pub fn write_country(v: &CountryView, out: &mut impl Write) -> std::io::Result<(
         out,
         "  activities      {}{}",
         v.activities.total,
-        if kinds.is_empty() { String::new() } else { format!(" ({})", kinds.join(", ")) }
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(", "))
+        }
     )?;
-    writeln!(out, "  participants    {} (women {})", v.participants.total, v.participants.women)?;
-    writeln!(out, "  cases           {} open, {} closed", v.cases.open, v.cases.closed)?;
+    writeln!(
+        out,
+        "  participants    {} (women {})",
+        v.participants.total, v.participants.women
+    )?;
+    writeln!(
+        out,
+        "  cases           {} open, {} closed",
+        v.cases.open, v.cases.closed
+    )?;
     if !v.counterparts.is_empty() {
         let mut table = Table::new(&["COUNTERPART", "MEETINGS", "ACTIVITIES", "CASES"]);
         for (c, n) in &v.counterparts {
-            table.row(vec![c.to_string(), n.meetings.to_string(), n.activities.to_string(), n.cases.to_string()]);
+            table.row(vec![
+                c.to_string(),
+                n.meetings.to_string(),
+                n.activities.to_string(),
+                n.cases.to_string(),
+            ]);
         }
         table.write(out, 2)?;
     }
@@ -87,19 +107,33 @@ pub fn write_country(v: &CountryView, out: &mut impl Write) -> std::io::Result<(
 /// `coopledger countries`.
 pub fn countries(cli: &Cli, at: &AsOfArgs, out: &mut impl Write) -> Result<(), CliError> {
     let views = state(cli, at)?;
-    let all: Vec<CountryView> = views.countries().filter_map(|c| views.country_view(c)).collect();
+    let all: Vec<CountryView> = views
+        .countries()
+        .filter_map(|c| views.country_view(c))
+        .collect();
     if cli.json {
         return json(&all, out);
     }
     let mut table = Table::new(&[
-        "CC", "NAME", "REGION", "STATUS", "MEETINGS", "ACTIVITIES", "PARTICIPANTS", "WOMEN", "OPEN", "CLOSED",
+        "CC",
+        "NAME",
+        "REGION",
+        "STATUS",
+        "MEETINGS",
+        "ACTIVITIES",
+        "PARTICIPANTS",
+        "WOMEN",
+        "OPEN",
+        "CLOSED",
     ]);
     for v in &all {
         table.row(vec![
             v.country.to_string(),
             v.name.clone(),
             v.programme_region.to_string(),
-            v.participation.status.map_or_else(|| "-".into(), |s| s.to_string()),
+            v.participation
+                .status
+                .map_or_else(|| "-".into(), |s| s.to_string()),
             v.meetings.to_string(),
             v.activities.total.to_string(),
             v.participants.total.to_string(),
@@ -109,7 +143,12 @@ pub fn countries(cli: &Cli, at: &AsOfArgs, out: &mut impl Write) -> Result<(), C
         ]);
     }
     table.write(out, 0)?;
-    writeln!(out, "{} countries, as of sequence {}", all.len(), views.as_of)?;
+    writeln!(
+        out,
+        "{} countries, as of sequence {}",
+        all.len(),
+        views.as_of
+    )?;
     Ok(())
 }
 
@@ -125,7 +164,11 @@ pub fn regions(cli: &Cli, at: &AsOfArgs, top: usize, out: &mut impl Write) -> Re
 }
 
 /// Writes the inter-regional view as text (also used by the demo).
-pub fn write_regions(view: &InterRegionalView, top: usize, out: &mut impl Write) -> std::io::Result<()> {
+pub fn write_regions(
+    view: &InterRegionalView,
+    top: usize,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let mut pairs = Table::new(&["REGIONS", "MEETINGS", "ACTIVITIES", "CASES"]);
     for p in &view.pairs {
         pairs.row(vec![
@@ -146,7 +189,10 @@ pub fn write_regions(view: &InterRegionalView, top: usize, out: &mut impl Write)
         writeln!(out, "top corridors:")?;
         let mut corridors = Table::new(&["COUNTRIES", "EVENTS"]);
         for c in view.corridors.iter().take(top) {
-            corridors.row(vec![format!("{}–{}", c.countries[0], c.countries[1]), c.events.to_string()]);
+            corridors.row(vec![
+                format!("{}–{}", c.countries[0], c.countries[1]),
+                c.events.to_string(),
+            ]);
         }
         corridors.write(out, 2)?;
     }

@@ -5,7 +5,6 @@
 //! its only source. Keeping it in memory is what lets an append check idempotency and contextual
 //! rules without extra sled writes: the only key an event adds to sled is its record.
 
-
 use proto_events::{EventType, Hash, Payload, RecordedEvent, Stream, Timestamp};
 use smallvec::SmallVec;
 use uuid::Uuid;
@@ -156,15 +155,13 @@ impl Catalog {
             event_type: env.event_type,
             retracted: false,
         });
-        if let Payload::Retracted(r) = &event.payload {
-            if let Some(target) = self.seq_of(&r.target) {
-                if let Some(meta) = usize::try_from(target - 1)
-                    .ok()
-                    .and_then(|i| self.metas.get_mut(i))
-                {
-                    meta.retracted = true;
-                }
-            }
+        if let Payload::Retracted(r) = &event.payload
+            && let Some(target) = self.seq_of(&r.target)
+            && let Some(meta) = usize::try_from(target - 1)
+                .ok()
+                .and_then(|i| self.metas.get_mut(i))
+        {
+            meta.retracted = true;
         }
         if is_cached(&env.stream) {
             apply_to_facts(self.facts.entry(env.stream.clone()).or_default(), event);

@@ -12,8 +12,8 @@
 //! record's `hash`.
 
 use proto_events::Hash;
-use proto_events::codec::decode_body;
 use proto_events::RecordedEvent;
+use proto_events::codec::decode_body;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
@@ -63,8 +63,12 @@ impl<'a> Frame<'a> {
     /// # Errors
     /// [`Error::Corrupt`] if it is shorter than the header.
     pub fn parse(seq: u64, bytes: &'a [u8]) -> Result<Self, Error> {
-        let (hash, rest) = bytes.split_first_chunk::<32>().ok_or_else(|| short(seq, bytes))?;
-        let (prev, body) = rest.split_first_chunk::<32>().ok_or_else(|| short(seq, bytes))?;
+        let (hash, rest) = bytes
+            .split_first_chunk::<32>()
+            .ok_or_else(|| short(seq, bytes))?;
+        let (prev, body) = rest
+            .split_first_chunk::<32>()
+            .ok_or_else(|| short(seq, bytes))?;
         Ok(Frame {
             hash: *hash,
             prev: *prev,
@@ -112,6 +116,9 @@ impl<'a> Frame<'a> {
 fn short(seq: u64, bytes: &[u8]) -> Error {
     Error::Corrupt {
         seq,
-        reason: format!("{} bytes, shorter than the {FRAME_HEADER}-byte frame header", bytes.len()),
+        reason: format!(
+            "{} bytes, shorter than the {FRAME_HEADER}-byte frame header",
+            bytes.len()
+        ),
     }
 }

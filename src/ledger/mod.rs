@@ -52,7 +52,9 @@ impl Shared {
 
     pub(crate) fn poison(&self, reason: &str) {
         tracing::error!(reason, "write failed; ledger poisoned until reopened");
-        self.poisoned.lock().get_or_insert_with(|| reason.to_owned());
+        self.poisoned
+            .lock()
+            .get_or_insert_with(|| reason.to_owned());
     }
 }
 
@@ -80,7 +82,10 @@ impl Default for Options {
 ///
 /// # Errors
 /// [`Error::Corrupt`] naming the first bad sequence; storage errors (a store in use included).
-pub fn verify_store(dir: impl AsRef<Path>, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, Error> {
+pub fn verify_store(
+    dir: impl AsRef<Path>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyReport, Error> {
     let store = Store::open_existing(dir.as_ref())?;
     let mut prev = frame::GENESIS;
     let mut last = 0u64;
@@ -104,7 +109,7 @@ pub fn verify_store(dir: impl AsRef<Path>, progress: &mut dyn FnMut(u64)) -> Res
         frame.decode(seq)?;
         prev = frame.hash;
         last = seq;
-        if seq % 65_536 == 0 {
+        if seq.is_multiple_of(65_536) {
             progress(seq);
         }
     }
@@ -262,7 +267,11 @@ impl Ledger {
     ///
     /// # Errors
     /// On a storage error or a record that fails its checks.
-    pub fn rebuild_views(&mut self, which: ViewName, progress: &mut dyn FnMut(Progress)) -> Result<u64, Error> {
+    pub fn rebuild_views(
+        &mut self,
+        which: ViewName,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<u64, Error> {
         if let Some(reason) = self.shared.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
@@ -285,7 +294,11 @@ impl Ledger {
         let mut batch = Batch::default();
         stored::clear(&self.shared.store, &mut batch)?;
         stored::write(&views, &crate::views::state::Touched::all(), &mut batch)?;
-        let written = self.shared.store.apply(batch).and_then(|()| self.shared.store.sync());
+        let written = self
+            .shared
+            .store
+            .apply(batch)
+            .and_then(|()| self.shared.store.sync());
         if let Err(e) = written {
             self.shared.poison(&e.to_string());
             return Err(e.into());
@@ -309,15 +322,18 @@ pub fn fold(
 ) -> Result<ViewState, Error> {
     let started = Instant::now();
     let mut folder = Folder::new(on_or_before);
-    let mut load = |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
+    let mut load =
+        |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
     // Pages are read (scanned, hashed, decoded) on one thread while this one folds the previous
     // page: the two halves of a rebuild overlap.
     std::thread::scope(|scope| {
-        let (pages, incoming) = std::sync::mpsc::sync_channel::<Result<Vec<RecordedEvent>, Error>>(2);
+        let (pages, incoming) =
+            std::sync::mpsc::sync_channel::<Result<Vec<RecordedEvent>, Error>>(2);
         scope.spawn(move || {
             let mut next = 1u64;
             while next <= upto {
-                let limit = usize::try_from((upto - next + 1).min(MAX_PAGE as u64)).unwrap_or(MAX_PAGE);
+                let limit =
+                    usize::try_from((upto - next + 1).min(MAX_PAGE as u64)).unwrap_or(MAX_PAGE);
                 let page = reader.read_forward(next, limit);
                 let stop = page.as_ref().map_or(true, Vec::is_empty);
                 if let Ok(p) = &page {
@@ -454,9 +470,13 @@ fn load_chunk(chunk: &[(u64, crate::store::Value)]) -> Result<Vec<Loaded>, Error
             let frame = Frame::parse(*seq, value)?;
             frame.check(*seq)?;
             let corrupt = |reason: String| Error::Corrupt { seq: *seq, reason };
-            let prefix = proto_events::codec::decode_prefix(frame.body).map_err(|e| corrupt(e.to_string()))?;
+            let prefix = proto_events::codec::decode_prefix(frame.body)
+                .map_err(|e| corrupt(e.to_string()))?;
             if prefix.sequence != *seq {
-                return Err(corrupt(format!("stored under sequence {seq} but says {}", prefix.sequence)));
+                return Err(corrupt(format!(
+                    "stored under sequence {seq} but says {}",
+                    prefix.sequence
+                )));
             }
             let needs_full = prefix.event_type == proto_events::EventType::EventRetracted
                 || crate::entity::is_cached(&prefix.stream);

@@ -91,7 +91,8 @@ impl Reader {
     fn scan(&self, from: u64, to: u64) -> Result<Vec<RecordedEvent>, Error> {
         const CHUNK: usize = 512;
         let store = &self.shared.store;
-        let (done, results) = std::sync::mpsc::channel::<(usize, Result<Vec<RecordedEvent>, Error>)>();
+        let (done, results) =
+            std::sync::mpsc::channel::<(usize, Result<Vec<RecordedEvent>, Error>)>();
         let mut chunks = 0usize;
         let scanned = rayon::scope(|scope| -> Result<(), Error> {
             let mut expected = from;
@@ -179,7 +180,12 @@ impl Reader {
     ///
     /// # Errors
     /// On a storage error or a record that fails its checks.
-    pub fn read_stream(&self, stream: &Stream, from_version: u64, limit: usize) -> Result<Vec<RecordedEvent>, Error> {
+    pub fn read_stream(
+        &self,
+        stream: &Stream,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, Error> {
         let seqs: Vec<u64> = {
             let catalog = self.shared.catalog.read();
             let skip = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
@@ -265,7 +271,7 @@ impl Reader {
             }
             frame.decode(seq)?;
             prev = frame.hash;
-            if seq % 65_536 == 0 {
+            if seq.is_multiple_of(65_536) {
                 progress(seq, head.seq);
             }
             expected += 1;
@@ -334,7 +340,9 @@ pub(crate) fn check_stored_head(store: &Store, head: Head) -> Result<(), Error> 
     } else {
         Err(Error::Corrupt {
             seq: head.seq,
-            reason: "the stored head does not match the last record (records removed or rewritten?)".into(),
+            reason:
+                "the stored head does not match the last record (records removed or rewritten?)"
+                    .into(),
         })
     }
 }

@@ -11,7 +11,10 @@ use crate::error::Error;
 ///
 /// # Errors
 /// [`Error::Invalid`] when a retraction's target is missing; storage errors.
-pub fn resolve_stream(staging: &Staging<'_>, payload: &Payload) -> Result<Result<Stream, Violation>, Error> {
+pub fn resolve_stream(
+    staging: &Staging<'_>,
+    payload: &Payload,
+) -> Result<Result<Stream, Violation>, Error> {
     if let Some(stream) = payload.stream() {
         return Ok(Ok(stream));
     }
@@ -137,16 +140,22 @@ fn check_fact(fact: &Fact, current: u64, facts: &StreamFacts, out: &mut Vec<Viol
                 ));
             }
         }
-        Fact::ParticipationChanged(c) => {
-            if participation(facts, None).is_none() {
-                out.push(Violation::new("country", Rule::NotParticipant, c.country));
-            }
+        Fact::ParticipationChanged(c) if participation(facts, None).is_none() => {
+            out.push(Violation::new("country", Rule::NotParticipant, c.country));
         }
         Fact::ActivityCancelled(a) => {
             if current == 0 {
-                out.push(Violation::new("activity_id", Rule::StreamMissing, a.activity_id));
+                out.push(Violation::new(
+                    "activity_id",
+                    Rule::StreamMissing,
+                    a.activity_id,
+                ));
             } else if !activity_scheduled(facts) {
-                out.push(Violation::new("activity_id", Rule::ActivityNotScheduled, a.activity_id));
+                out.push(Violation::new(
+                    "activity_id",
+                    Rule::ActivityNotScheduled,
+                    a.activity_id,
+                ));
             }
         }
         Fact::CaseCountryAdded(_) | Fact::CaseMilestoneRecorded(_) | Fact::CaseClosed(_) => {
@@ -158,7 +167,11 @@ fn check_fact(fact: &Fact, current: u64, facts: &StreamFacts, out: &mut Vec<Viol
 
 fn check_case(fact: &Fact, facts: &StreamFacts, out: &mut Vec<Violation>) {
     let Some(case) = case_state(facts, None).filter(|c| !c.closed) else {
-        let why = if case_state(facts, None).is_some() { "closed" } else { "not open" };
+        let why = if case_state(facts, None).is_some() {
+            "closed"
+        } else {
+            "not open"
+        };
         out.push(Violation::new(
             "case_id",
             Rule::CaseNotOpen,
@@ -181,7 +194,11 @@ fn check_case(fact: &Fact, facts: &StreamFacts, out: &mut Vec<Violation>) {
     }
     match fact {
         Fact::CaseCountryAdded(a) if case.countries.contains(&a.country) => {
-            out.push(Violation::new("country", Rule::CountryAlreadyInCase, a.country));
+            out.push(Violation::new(
+                "country",
+                Rule::CountryAlreadyInCase,
+                a.country,
+            ));
         }
         Fact::CaseMilestoneRecorded(m) => {
             for c in m.milestone.countries() {

@@ -69,7 +69,10 @@ impl<'c> Staging<'c> {
     /// The sequence of an event id, committed or staged.
     #[must_use]
     pub fn seq_of(&self, id: &Uuid) -> Option<u64> {
-        self.ids.get(id).copied().or_else(|| self.catalog.seq_of(id))
+        self.ids
+            .get(id)
+            .copied()
+            .or_else(|| self.catalog.seq_of(id))
     }
 
     /// The current version of a stream.
@@ -204,7 +207,9 @@ impl<'c> Staging<'c> {
     /// Undoes everything staged since `savepoint`.
     pub fn rollback(&mut self, savepoint: Savepoint) {
         while self.records.len() > savepoint.records {
-            let Some(record) = self.records.pop() else { break };
+            let Some(record) = self.records.pop() else {
+                break;
+            };
             let env = &record.event.envelope;
             self.ids.remove(&env.event_id);
             if let Some(seqs) = self.streams.get_mut(&env.stream) {

@@ -128,9 +128,16 @@ impl Writer {
 
     /// Appends a group of requests: each is all-or-nothing on its own, and all that succeed are
     /// written in one sled batch and made durable by one sync.
-    pub fn append_group(&mut self, shared: &Shared, requests: Vec<Request>) -> Vec<Result<Vec<Receipt>, Error>> {
+    pub fn append_group(
+        &mut self,
+        shared: &Shared,
+        requests: Vec<Request>,
+    ) -> Vec<Result<Vec<Receipt>, Error>> {
         if let Some(reason) = shared.poison_reason() {
-            return requests.iter().map(|_| Err(Error::Poisoned(reason.clone()))).collect();
+            return requests
+                .iter()
+                .map(|_| Err(Error::Poisoned(reason.clone())))
+                .collect();
         }
         let started = Instant::now();
         let catalog = shared.catalog.read();
@@ -169,14 +176,25 @@ impl Writer {
         }
         let t_write = started.elapsed();
         self.commit(shared, records, started);
-        if std::env::var("COOPLEDGER_TIMING").is_ok() { eprintln!("stage {:?} write {:?} total {:?}", t_stage, t_write - t_stage, started.elapsed()); }
+        if std::env::var("COOPLEDGER_TIMING").is_ok() {
+            eprintln!(
+                "stage {:?} write {:?} total {:?}",
+                t_stage,
+                t_write - t_stage,
+                started.elapsed()
+            );
+        }
         results
     }
 
     /// Stages one request. Intrinsic validation and encoding, the costly parts, run in parallel;
     /// the decisions that depend on order (ids, versions, contextual rules, views) run one event
     /// at a time; the hash chain is computed last, in order, since bodies do not contain it.
-    fn stage_request(&mut self, staging: &mut Staging<'_>, request: Request) -> Result<Vec<Receipt>, Error> {
+    fn stage_request(
+        &mut self,
+        staging: &mut Staging<'_>,
+        request: Request,
+    ) -> Result<Vec<Receipt>, Error> {
         use rayon::prelude::*;
         if request.events.len() > MAX_BATCH_EVENTS {
             return Err(Error::Limit(format!(
@@ -197,7 +215,12 @@ impl Writer {
         let checked: Vec<Vec<Violation>> = if request.events.len() < PARALLEL_FROM {
             request.events.iter().map(validate).collect()
         } else {
-            request.events.par_iter().with_min_len(64).map(validate).collect()
+            request
+                .events
+                .par_iter()
+                .with_min_len(64)
+                .map(validate)
+                .collect()
         };
         let mut outcomes = Vec::with_capacity(request.events.len());
         for (index, ((pending, event_id), violations)) in
@@ -249,7 +272,9 @@ impl Writer {
                         .ok_or_else(|| Error::NotFound(format!("staged record {seq}")))?;
                     if let Some(meta) = &recorded {
                         check_import(meta, event, request.verify_hashes)
-                            .map_err(|v| Error::from_violations(vec![with_id(v, event.envelope.event_id)]))
+                            .map_err(|v| {
+                                Error::from_violations(vec![with_id(v, event.envelope.event_id)])
+                            })
                             .map_err(|e| with_position(e, index))?;
                     }
                     Receipt::of(event)
@@ -292,7 +317,13 @@ impl Writer {
         let current = staging.version(&stream);
         violations.extend(rules::check_version(event.expected_version, current));
         let old_facts = facts_before(staging, &stream, &event.payload, current)?;
-        violations.extend(rules::check(staging, &event.payload, &stream, current, &old_facts)?);
+        violations.extend(rules::check(
+            staging,
+            &event.payload,
+            &stream,
+            current,
+            &old_facts,
+        )?);
         if !violations.is_empty() {
             return Err(Error::from_violations(with_ids(violations, event_id)));
         }
@@ -320,7 +351,9 @@ impl Writer {
         let mut new_facts = StreamFacts::new();
         match (&recorded_event.payload, cached, current) {
             (_, _, _) if matches!(stream, Stream::Partner(_)) => {}
-            (Payload::Fact(fact), false, 0) => self.views.add_new_entity(fact, None, &mut self.tracker),
+            (Payload::Fact(fact), false, 0) => {
+                self.views.add_new_entity(fact, None, &mut self.tracker)
+            }
             _ => {
                 new_facts = old_facts.clone();
                 apply_to_facts(&mut new_facts, &recorded_event);
@@ -339,7 +372,12 @@ impl Writer {
         Ok(Outcome::Staged { seq, recorded })
     }
 
-    fn write(&mut self, shared: &Shared, records: &[StagedRecord], head: Head) -> Result<(), Error> {
+    fn write(
+        &mut self,
+        shared: &Shared,
+        records: &[StagedRecord],
+        head: Head,
+    ) -> Result<(), Error> {
         let mut batch = Batch::default();
         for record in records {
             batch.put(keys::event(record.event.sequence), &record.frame);
@@ -355,8 +393,16 @@ impl Writer {
         shared.store.apply(batch)?;
         let t1 = Instant::now();
         let sync = shared.store.sync()?;
-        if std::env::var("COOPLEDGER_TIMING").is_ok() { eprintln!("apply {:?} sync {:?}", t1 - t0, sync); }
-        tracing::debug!(events, ops, sync_us = sync.as_micros() as u64, head = head.seq, "group commit");
+        if std::env::var("COOPLEDGER_TIMING").is_ok() {
+            eprintln!("apply {:?} sync {:?}", t1 - t0, sync);
+        }
+        tracing::debug!(
+            events,
+            ops,
+            sync_us = sync.as_micros() as u64,
+            head = head.seq,
+            "group commit"
+        );
         shared.metrics.record_group(events as u64, sync);
         Ok(())
     }
@@ -401,7 +447,11 @@ fn facts_before(
     if current == 0 || matches!(stream, Stream::Partner(_)) {
         return Ok(StreamFacts::new());
     }
-    if !is_cached(stream) && payload.as_fact().is_some_and(proto_events::Fact::starts_stream) {
+    if !is_cached(stream)
+        && payload
+            .as_fact()
+            .is_some_and(proto_events::Fact::starts_stream)
+    {
         // The event will be refused (its stream exists); no need to read the stream.
         return Ok(StreamFacts::new());
     }
@@ -410,19 +460,30 @@ fn facts_before(
 
 /// The recording time: the later of the clock and the head (never decreasing), or for an
 /// import the exported time, which must not go back either.
-fn recording_time(head: Head, recorded: Option<&RecordedMeta>, now: Timestamp) -> Result<Timestamp, Violation> {
+fn recording_time(
+    head: Head,
+    recorded: Option<&RecordedMeta>,
+    now: Timestamp,
+) -> Result<Timestamp, Violation> {
     match recorded {
         Some(meta) if meta.recorded_at < head.recorded_at => Err(Violation::new(
             "recorded_at",
             Rule::RecordedAtBeforeHead,
-            format_args!("{} is before the head's {}", meta.recorded_at, head.recorded_at),
+            format_args!(
+                "{} is before the head's {}",
+                meta.recorded_at, head.recorded_at
+            ),
         )),
         Some(meta) => Ok(meta.recorded_at),
         None => Ok(now.max(head.recorded_at)),
     }
 }
 
-fn check_import(meta: &RecordedMeta, event: &RecordedEvent, verify_hashes: bool) -> Result<(), Violation> {
+fn check_import(
+    meta: &RecordedMeta,
+    event: &RecordedEvent,
+    verify_hashes: bool,
+) -> Result<(), Violation> {
     if !verify_hashes {
         return Ok(());
     }
@@ -452,7 +513,12 @@ fn check_import(meta: &RecordedMeta, event: &RecordedEvent, verify_hashes: bool)
 
 /// An event id already recorded: the original receipt if the content is identical, else a
 /// conflict.
-fn idempotent(staging: &Staging<'_>, seq: u64, event: &NewEvent, id: Uuid) -> Result<Outcome, Error> {
+fn idempotent(
+    staging: &Staging<'_>,
+    seq: u64,
+    event: &NewEvent,
+    id: Uuid,
+) -> Result<Outcome, Error> {
     let original = match staging.staged_event(seq) {
         Some(e) => e.clone(),
         None => staging.record(seq)?,
@@ -465,7 +531,10 @@ fn idempotent(staging: &Staging<'_>, seq: u64, event: &NewEvent, id: Uuid) -> Re
         && original.payload == event.payload;
     if same && staging.staged_event(seq).is_some() {
         // Staged by this group: its hash is known once its request is hashed.
-        Ok(Outcome::Staged { seq, recorded: None })
+        Ok(Outcome::Staged {
+            seq,
+            recorded: None,
+        })
     } else if same {
         Ok(Outcome::Existing(Receipt::of(&original)))
     } else {

@@ -155,7 +155,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -294,9 +296,10 @@ impl Store {
         start: &[u8],
         end: &[u8],
     ) -> impl DoubleEndedIterator<Item = Result<(Value, Value), StoreError>> + use<> {
-        self.db
-            .range(start.to_vec()..end.to_vec())
-            .map(|r| r.map(|(k, v)| (Value(k), Value(v))).map_err(StoreError::from))
+        self.db.range(start.to_vec()..end.to_vec()).map(|r| {
+            r.map(|(k, v)| (Value(k), Value(v)))
+                .map_err(StoreError::from)
+        })
     }
 
     /// Iterates every key starting with `prefix`.
@@ -304,9 +307,10 @@ impl Store {
         &self,
         prefix: &[u8],
     ) -> impl DoubleEndedIterator<Item = Result<(Value, Value), StoreError>> + use<> {
-        self.db
-            .scan_prefix(prefix)
-            .map(|r| r.map(|(k, v)| (Value(k), Value(v))).map_err(StoreError::from))
+        self.db.scan_prefix(prefix).map(|r| {
+            r.map(|(k, v)| (Value(k), Value(v)))
+                .map_err(StoreError::from)
+        })
     }
 
     /// Approximate bytes on disk.
@@ -354,7 +358,10 @@ fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 fn write_marker(dir: &Path, marker: &Path) -> Result<(), StoreError> {
-    let mut file = OpenOptions::new().write(true).create_new(true).open(marker)?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker)?;
     writeln!(
         file,
         "# This directory is a coopledger ledger (sled 0.34.7). Do not edit.\nformat = {FORMAT_VERSION}"

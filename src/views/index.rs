@@ -12,18 +12,22 @@ static COUNTRIES: LazyLock<Vec<CountryCode>> = LazyLock::new(CountryCode::all);
 static LOOKUP: LazyLock<Vec<u16>> = LazyLock::new(|| {
     let mut table = vec![u16::MAX; 26 * 26];
     for (i, c) in COUNTRIES.iter().enumerate() {
-        if let (Some(slot), Ok(i)) = (slot(*c), u16::try_from(i)) {
-            if let Some(entry) = table.get_mut(slot) {
-                *entry = i;
-            }
+        if let (Some(slot), Ok(i)) = (slot(*c), u16::try_from(i))
+            && let Some(entry) = table.get_mut(slot)
+        {
+            *entry = i;
         }
     }
     table
 });
 
 /// Programme region index of each country index.
-static REGION_OF: LazyLock<Vec<u8>> =
-    LazyLock::new(|| COUNTRIES.iter().map(|c| region_index(programme_region(*c))).collect());
+static REGION_OF: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    COUNTRIES
+        .iter()
+        .map(|c| region_index(programme_region(*c)))
+        .collect()
+});
 
 fn slot(c: CountryCode) -> Option<usize> {
     let [a, b] = *c.as_str().as_bytes() else {

@@ -84,11 +84,11 @@ impl Touched {
         if self.seen.len() <= i {
             self.seen.resize(country_count().max(i + 1), false);
         }
-        if let Some(seen) = self.seen.get_mut(i) {
-            if !*seen {
-                *seen = true;
-                self.list.push(i);
-            }
+        if let Some(seen) = self.seen.get_mut(i)
+            && !*seen
+        {
+            *seen = true;
+            self.list.push(i);
         }
     }
 
@@ -121,8 +121,14 @@ pub struct Tracker {
 
 #[derive(Debug)]
 enum Change {
-    Contribution { before: Contribution, after: Contribution },
-    Participation { index: usize, old: Participation },
+    Contribution {
+        before: Contribution,
+        after: Contribution,
+    },
+    Participation {
+        index: usize,
+        old: Participation,
+    },
 }
 
 impl Tracker {
@@ -228,7 +234,12 @@ impl ViewState {
 
     /// Adds a meeting or activity whose stream this fact starts: the fast path of folding, which
     /// needs no earlier facts.
-    pub fn add_new_entity(&mut self, fact: &Fact, on_or_before: Option<Date>, tracker: &mut Tracker) {
+    pub fn add_new_entity(
+        &mut self,
+        fact: &Fact,
+        on_or_before: Option<Date>,
+        tracker: &mut Tracker,
+    ) {
         let after = fact_contribution(fact, on_or_before);
         if after == Contribution::None {
             return;
@@ -254,7 +265,9 @@ impl ViewState {
             countries.iter().map(|c| country_index(*c)).collect();
         let n = country_count();
         for &i in &indices {
-            let Some(row) = self.row_mut(i, tracker) else { continue };
+            let Some(row) = self.row_mut(i, tracker) else {
+                continue;
+            };
             match c {
                 Contribution::Meeting { .. } => row.meetings += sign,
                 Contribution::Activity { kind, .. } => {
@@ -282,7 +295,10 @@ impl ViewState {
                     }
                 }
             }
-            debug_assert!(row.meetings >= 0 && row.activities >= 0, "negative counter in row {i}");
+            debug_assert!(
+                row.meetings >= 0 && row.activities >= 0,
+                "negative counter in row {i}"
+            );
         }
         if let Contribution::Activity {
             beneficiaries,

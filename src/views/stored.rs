@@ -108,7 +108,10 @@ pub fn write(state: &ViewState, touched: &Touched, batch: &mut Batch) -> Result<
         counted: r.counted,
     };
     batch.put(keys::view(REGION, &[]), framed(encode_value(&regions)?));
-    batch.put(keys::view(SEQUENCE, &[]), framed(state.as_of.to_be_bytes().to_vec()));
+    batch.put(
+        keys::view(SEQUENCE, &[]),
+        framed(state.as_of.to_be_bytes().to_vec()),
+    );
     Ok(())
 }
 
@@ -139,7 +142,8 @@ pub fn load(store: &Store) -> Result<Option<ViewState>, Error> {
         as_of: u64::from_be_bytes(seq),
         ..ViewState::default()
     };
-    let corrupt = |what: &str, e: &dyn std::fmt::Display| Error::CorruptView(format!("{what}: {e}"));
+    let corrupt =
+        |what: &str, e: &dyn std::fmt::Display| Error::CorruptView(format!("{what}: {e}"));
     if let Some(bytes) = store.get(&keys::view(REGION, &[]))? {
         let Some(body) = unframed(&bytes) else {
             return Ok(None);
@@ -163,7 +167,10 @@ pub fn load(store: &Store) -> Result<Option<ViewState>, Error> {
     }
     for item in store.prefix(&keys::view(COUNTRY, &[])) {
         let (key, value) = item?;
-        let code = key.get(2..).and_then(|b| std::str::from_utf8(b).ok()).and_then(CountryCode::parse);
+        let code = key
+            .get(2..)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(CountryCode::parse);
         let (Some(code), Some(body)) = (code, unframed(&value)) else {
             return Err(corrupt("country row key", &format_args!("{:?}", &*key)));
         };

@@ -15,11 +15,24 @@ fn appends_get_gap_free_sequences_and_survive_reopen() {
     let dir = tempdir();
     let mut ledger = Ledger::open(dir.path()).expect("open");
     let receipts = ledger
-        .append(events(&[joined("CV", "2016-07-21"), joined("GH", "2016-07-21")]))
+        .append(events(&[
+            joined("CV", "2016-07-21"),
+            joined("GH", "2016-07-21"),
+        ]))
         .expect("append");
-    assert_eq!(receipts.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        receipts.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
     let more = ledger
-        .append(events(&[activity(id(1), "workshop", &["CV", "GH"], &["ES"], 30, "2018-07-16")]))
+        .append(events(&[activity(
+            id(1),
+            "workshop",
+            &["CV", "GH"],
+            &["ES"],
+            30,
+            "2018-07-16",
+        )]))
         .expect("append");
     assert_eq!(more[0].seq, 3);
     drop(ledger);
@@ -34,18 +47,20 @@ fn appends_get_gap_free_sequences_and_survive_reopen() {
     assert_eq!(view.counterparts[&cc("ES")].activities, 1);
     let regions = reader.views().interregional_view();
     assert_eq!(regions.interregional.events, 1);
-    println!("{}", serde_json::to_string_pretty(&view).unwrap());
-    println!("{}", serde_json::to_string_pretty(&regions).unwrap());
 }
 
 #[test]
 fn reused_id_returns_original_receipt_or_conflicts() {
     let dir = tempdir();
     let mut ledger = Ledger::open(dir.path()).expect("open");
-    let first = ledger.append(events(&[with_id(joined("CV", "2016-07-21"), id(7))])).expect("append");
+    let first = ledger
+        .append(events(&[with_id(joined("CV", "2016-07-21"), id(7))]))
+        .expect("append");
     drop(ledger);
     let mut ledger = Ledger::open(dir.path()).expect("reopen");
-    let again = ledger.append(events(&[with_id(joined("CV", "2016-07-21"), id(7))])).expect("retry");
+    let again = ledger
+        .append(events(&[with_id(joined("CV", "2016-07-21"), id(7))]))
+        .expect("retry");
     assert_eq!(first, again);
     assert_eq!(ledger.reader().head().seq, 1);
     let other = ledger.append(events(&[with_id(joined("CV", "2016-07-22"), id(7))]));
@@ -74,7 +89,10 @@ fn a_foreign_directory_is_refused_and_left_untouched() {
     let result = Ledger::open(dir.path());
     let err = result.err().expect("a foreign directory must be refused");
     assert!(err.to_string().contains("not a coopledger ledger"), "{err}");
-    let names: Vec<_> = std::fs::read_dir(dir.path()).expect("list").map(|e| e.expect("entry").file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("notes.txt")]);
 }
 
@@ -85,7 +103,9 @@ fn an_unknown_format_version_is_refused() {
     let marker = dir.path().join(coopledger::store::MARKER_FILE);
     let text = std::fs::read_to_string(&marker).expect("marker");
     std::fs::write(&marker, text.replace("format = 1", "format = 99")).expect("rewrite");
-    let err = Ledger::open(dir.path()).err().expect("format 99 must be refused");
+    let err = Ledger::open(dir.path())
+        .err()
+        .expect("format 99 must be refused");
     assert!(err.to_string().contains("format version 99"), "{err}");
 }
 
@@ -106,7 +126,9 @@ fn a_changed_byte_is_named_by_verify() {
     let dir = tempdir();
     let mut ledger = Ledger::open(dir.path()).expect("open");
     let mut synth = coopledger::synth::Synth::new(5);
-    ledger.append((0..20).map(|_| synth.activity()).collect()).expect("append");
+    ledger
+        .append((0..20).map(|_| synth.activity()).collect())
+        .expect("append");
     drop(ledger);
     tamper(dir.path(), 7, 40);
     match coopledger::verify_store(dir.path(), &mut |_| {}) {
@@ -115,7 +137,10 @@ fn a_changed_byte_is_named_by_verify() {
     }
     match Ledger::open(dir.path()) {
         Err(Error::Corrupt { seq, .. }) => assert_eq!(seq, 7),
-        other => panic!("open must refuse the corrupt record 7, got {:?}", other.err()),
+        other => panic!(
+            "open must refuse the corrupt record 7, got {:?}",
+            other.err()
+        ),
     }
 }
 
@@ -124,7 +149,9 @@ fn a_rehashed_record_breaks_the_chain_at_the_next_one() {
     let dir = tempdir();
     let mut ledger = Ledger::open(dir.path()).expect("open");
     let mut synth = coopledger::synth::Synth::new(6);
-    ledger.append((0..10).map(|_| synth.activity()).collect()).expect("append");
+    ledger
+        .append((0..10).map(|_| synth.activity()).collect())
+        .expect("append");
     drop(ledger);
     // Rewrite record 4 with a consistent hash of its changed body: record 5's link then breaks.
     let db = sled::open(dir.path()).expect("sled");
@@ -134,7 +161,8 @@ fn a_rehashed_record_breaks_the_chain_at_the_next_one() {
     body[50] ^= 0x01;
     let prev: [u8; 32] = prev.try_into().expect("32 bytes");
     let hash = coopledger::ledger::frame::chain_hash(&prev, 4, &body);
-    db.insert(key, coopledger::ledger::frame::frame(&hash, &prev, &body)).expect("insert");
+    db.insert(key, coopledger::ledger::frame::frame(&hash, &prev, &body))
+        .expect("insert");
     db.flush().expect("flush");
     drop(db);
     match coopledger::verify_store(dir.path(), &mut |_| {}) {
@@ -146,10 +174,20 @@ fn a_rehashed_record_breaks_the_chain_at_the_next_one() {
 #[test]
 fn sixteen_tasks_append_to_shared_and_distinct_streams() {
     let dir = tempdir();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let handle = coopledger::LedgerHandle::open(dir.path()).expect("open");
     let case = id(900);
-    rt.block_on(handle.append(events(&[case_opened(case, &["CO", "ES"], "CO", "2019-01-10")]))).expect("case");
+    rt.block_on(handle.append(events(&[case_opened(
+        case,
+        &["CO", "ES"],
+        "CO",
+        "2019-01-10",
+    )])))
+    .expect("case");
     let results = rt.block_on(async {
         let mut tasks = Vec::new();
         for t in 0..16u64 {
@@ -196,14 +234,34 @@ fn sixteen_tasks_append_to_shared_and_distinct_streams() {
     seqs.sort_unstable();
     seqs.dedup();
     assert_eq!(seqs.len(), acked.len(), "a sequence was given twice");
-    assert_eq!(head, acked.len() as u64 + 1, "head counts the case and every acknowledged event");
-    assert_eq!(seqs, (2..=head).collect::<Vec<_>>(), "sequences are gap-free");
-    let stream = reader.read_stream(&coopledger::proto_events::Stream::Case(case), 1, 10_000).expect("stream");
+    assert_eq!(
+        head,
+        acked.len() as u64 + 1,
+        "head counts the case and every acknowledged event"
+    );
+    assert_eq!(
+        seqs,
+        (2..=head).collect::<Vec<_>>(),
+        "sequences are gap-free"
+    );
+    let stream = reader
+        .read_stream(&coopledger::proto_events::Stream::Case(case), 1, 10_000)
+        .expect("stream");
     let versions: Vec<u64> = stream.iter().map(|e| e.stream_version).collect();
-    assert_eq!(versions, (1..=stream.len() as u64).collect::<Vec<_>>(), "stream versions gap-free");
-    println!("{} appended, {conflicts} expected-version conflicts reported", acked.len());
+    assert_eq!(
+        versions,
+        (1..=stream.len() as u64).collect::<Vec<_>>(),
+        "stream versions gap-free"
+    );
+    println!(
+        "{} appended, {conflicts} expected-version conflicts reported",
+        acked.len()
+    );
     for (receipt, sent) in &acked {
-        let stored = reader.get(&receipt.event_id).expect("read").expect("acknowledged event present");
+        let stored = reader
+            .get(&receipt.event_id)
+            .expect("read")
+            .expect("acknowledged event present");
         assert_eq!(stored.payload, sent.payload);
         assert_eq!(stored.sequence, receipt.seq);
     }
@@ -218,10 +276,15 @@ fn a_batch_with_one_invalid_event_writes_nothing() {
     let good = activity(id(1), "workshop", &["CV", "GH"], &[], 20, "2018-07-16");
     let bad = json!({"type": "CaseClosed", "recorded_by": "test", "case_id": id(2),
         "closed_on": "2019-01-01", "outcome": "convicted"});
-    let err = ledger.append(events(&[good, bad])).expect_err("the closure of a case never opened must fail");
+    let err = ledger
+        .append(events(&[good, bad]))
+        .expect_err("the closure of a case never opened must fail");
     assert!(err.has_rule(Rule::CaseNotOpen), "{err}");
     let position = err.violations()[0].position.expect("position");
     assert_eq!(position.index, 1, "the second event is named");
     assert_eq!(ledger.reader().head().seq, 0, "nothing written");
-    assert!(ledger.reader().views().country_view(cc("CV")).is_none(), "views untouched");
+    assert!(
+        ledger.reader().views().country_view(cc("CV")).is_none(),
+        "views untouched"
+    );
 }
