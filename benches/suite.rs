@@ -89,8 +89,10 @@ fn raw_put_batch(store: &Store, first_seq: u64, frames: &[Vec<u8>]) {
 
 fn sqlite(dir: &Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(dir.join("events.sqlite")).expect("sqlite");
-    conn.pragma_update(None, "journal_mode", "WAL").expect("wal");
-    conn.pragma_update(None, "synchronous", "FULL").expect("full");
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .expect("wal");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("full");
     conn.execute_batch("CREATE TABLE events (seq INTEGER PRIMARY KEY, value BLOB NOT NULL)")
         .expect("table");
     conn
@@ -136,7 +138,11 @@ fn group_writer(mut put: impl FnMut(u64, &[Vec<u8>]) + Send + 'static) -> mpsc::
     tx
 }
 
-async fn concurrent_raw(tx: mpsc::Sender<Job>, frames: Arc<Vec<Vec<u8>>>, tasks: usize) -> Duration {
+async fn concurrent_raw(
+    tx: mpsc::Sender<Job>,
+    frames: Arc<Vec<Vec<u8>>>,
+    tasks: usize,
+) -> Duration {
     let started = Instant::now();
     let per = frames.len() / tasks;
     let mut handles = Vec::new();
@@ -196,7 +202,12 @@ fn main() {
         .build()
         .expect("runtime");
     let mut lines = Vec::new();
-    let sizes = [scale(128 * 40), scale(400), scale(200_000), scale(1_000_000)];
+    let sizes = [
+        scale(128 * 40),
+        scale(400),
+        scale(200_000),
+        scale(1_000_000),
+    ];
     println!("coopledger benchmark suite (sizes: {sizes:?})");
 
     let rounds = 3;
@@ -367,7 +378,9 @@ fn main() {
         let read_sqlite = || {
             let started = Instant::now();
             let mut bytes = 0usize;
-            let mut stmt = conn.prepare("SELECT value FROM events ORDER BY seq").expect("select");
+            let mut stmt = conn
+                .prepare("SELECT value FROM events ORDER BY seq")
+                .expect("select");
             let mut rows = stmt.query([]).expect("query");
             while let Some(row) = rows.next().expect("row") {
                 let v: Vec<u8> = row.get(0).expect("value");
@@ -386,7 +399,9 @@ fn main() {
             target: 0.4,
         });
         let started = Instant::now();
-        ledger.rebuild_views(ViewName::All, &mut |_| {}).expect("rebuild");
+        ledger
+            .rebuild_views(ViewName::All, &mut |_| {})
+            .expect("rebuild");
         let rebuild_t = started.elapsed();
         lines.push(Line {
             name: "rebuild both views (decode + hash + fold)",
@@ -413,7 +428,11 @@ fn main() {
             vs_sled,
             l.ledger / l.sqlite,
             l.target,
-            if vs_sled >= l.target { "ok" } else { "BELOW TARGET" }
+            if vs_sled >= l.target {
+                "ok"
+            } else {
+                "BELOW TARGET"
+            }
         );
     }
 }

@@ -68,7 +68,9 @@ pub enum DecodeError {
     #[error("unknown event type code {0}")]
     EventType(u16),
     /// A schema version of a known type that this build cannot read.
-    #[error("unsupported schema version {version} of {event_type} (this build reads 1..={current})")]
+    #[error(
+        "unsupported schema version {version} of {event_type} (this build reads 1..={current})"
+    )]
     SchemaVersion {
         /// The type.
         event_type: EventType,
@@ -229,7 +231,8 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<Prefix, DecodeError> {
     let (event_type, schema_version) = peek_header(bytes)?;
     let rest = bytes.get(HEADER_LEN..).unwrap_or_default();
     let ((sequence, stream_version, event_id, stream), _): ((u64, u64, Uuid, Stream), usize) =
-        bincode::serde::decode_from_slice(rest, CONFIG).map_err(|e| DecodeError::Body(e.to_string()))?;
+        bincode::serde::decode_from_slice(rest, CONFIG)
+            .map_err(|e| DecodeError::Body(e.to_string()))?;
     Ok(Prefix {
         event_type,
         schema_version,
@@ -381,9 +384,9 @@ fn next_fact<'de, A: SeqAccess<'de>>(
         (EventType::ActivityScheduled, 1) => {
             Fact::ActivityScheduled(next::<_, ActivityScheduled>(seq, "payload")?)
         }
-        (EventType::ActivityDelivered, 1) => Fact::ActivityDelivered(
-            next::<_, upcast::ActivityDeliveredV1>(seq, "payload")?.into(),
-        ),
+        (EventType::ActivityDelivered, 1) => {
+            Fact::ActivityDelivered(next::<_, upcast::ActivityDeliveredV1>(seq, "payload")?.into())
+        }
         (EventType::ActivityDelivered, 2) => {
             Fact::ActivityDelivered(next::<_, ActivityDelivered>(seq, "payload")?)
         }
@@ -423,7 +426,9 @@ impl<'de> Deserialize<'de> for FactOwned {
                 let version: u8 = next(&mut seq, "schema version")?;
                 let event_type = EventType::from_code(code)
                     .filter(|t| t.is_fact())
-                    .ok_or_else(|| de::Error::custom(format_args!("not a fact type code: {code}")))?;
+                    .ok_or_else(|| {
+                        de::Error::custom(format_args!("not a fact type code: {code}"))
+                    })?;
                 check_version(event_type, version).map_err(de::Error::custom)?;
                 next_fact(&mut seq, event_type, version).map(FactOwned)
             }
@@ -472,12 +477,18 @@ mod tests {
     #[test]
     fn garbage_headers_are_refused_by_name() {
         assert_eq!(decode_body(&[]), Err(DecodeError::TooShort { len: 0 }));
-        assert_eq!(decode_body(&[9, 0, 1, 1]), Err(DecodeError::FormatVersion(9)));
+        assert_eq!(
+            decode_body(&[9, 0, 1, 1]),
+            Err(DecodeError::FormatVersion(9))
+        );
         assert_eq!(decode_body(&[1, 0, 99, 1]), Err(DecodeError::EventType(99)));
         assert!(matches!(
             decode_body(&[1, 0, 1, 7]),
             Err(DecodeError::SchemaVersion { version: 7, .. })
         ));
-        assert!(matches!(decode_body(&[1, 0, 1, 1, 0xff]), Err(DecodeError::Body(_))));
+        assert!(matches!(
+            decode_body(&[1, 0, 1, 1, 0xff]),
+            Err(DecodeError::Body(_))
+        ));
     }
 }

@@ -30,10 +30,16 @@ impl CountryCode {
     /// Parses a code, accepting lower case; `None` unless it is an assigned ISO 3166-1 code.
     #[must_use]
     pub fn parse(code: &str) -> Option<Self> {
-        let [a, b] = *code.as_bytes() else { return None };
+        let [a, b] = *code.as_bytes() else {
+            return None;
+        };
         let upper = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
         let slot = slot(upper)?;
-        ASSIGNED.get(slot).copied().unwrap_or(false).then_some(Self(upper))
+        ASSIGNED
+            .get(slot)
+            .copied()
+            .unwrap_or(false)
+            .then_some(Self(upper))
     }
 
     /// The upper-case code, e.g. `"GH"`.
@@ -75,10 +81,10 @@ fn slot([a, b]: [u8; 2]) -> Option<usize> {
 static ASSIGNED: LazyLock<[bool; 26 * 26]> = LazyLock::new(|| {
     let mut table = [false; 26 * 26];
     for country in rust_iso3166::ALL {
-        if let [a, b] = *country.alpha2.as_bytes() {
-            if let Some(entry) = slot([a, b]).and_then(|i| table.get_mut(i)) {
-                *entry = true;
-            }
+        if let [a, b] = *country.alpha2.as_bytes()
+            && let Some(entry) = slot([a, b]).and_then(|i| table.get_mut(i))
+        {
+            *entry = true;
         }
     }
     table
@@ -197,11 +203,17 @@ mod tests {
 
     #[test]
     fn lower_case_is_normalised_and_unknown_codes_refused() {
-        assert_eq!(CountryCode::parse("gh").map(|c| c.to_string()), Some("GH".into()));
+        assert_eq!(
+            CountryCode::parse("gh").map(|c| c.to_string()),
+            Some("GH".into())
+        );
         assert_eq!(CountryCode::parse("XX"), None);
         assert_eq!(CountryCode::parse("GHA"), None);
         assert_eq!(CountryCode::parse("é"), None);
-        assert_eq!(CurrencyCode::parse("eur").map(|c| c.to_string()), Some("EUR".into()));
+        assert_eq!(
+            CurrencyCode::parse("eur").map(|c| c.to_string()),
+            Some("EUR".into())
+        );
         assert_eq!(CurrencyCode::parse("EURO"), None);
         assert_eq!(CurrencyCode::parse("ZZZ"), None);
     }

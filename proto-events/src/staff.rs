@@ -37,7 +37,14 @@ const ENVELOPE_FIELDS: [&str; 7] = [
     "causation_id",
 ];
 /// Fields the ledger adds when it writes a recorded event (`log --json`, `export`).
-const RECORDED_FIELDS: [&str; 6] = ["seq", "stream", "version", "recorded_at", "prev_hash", "hash"];
+const RECORDED_FIELDS: [&str; 6] = [
+    "seq",
+    "stream",
+    "version",
+    "recorded_at",
+    "prev_hash",
+    "hash",
+];
 
 /// Date fields of the payload structs: a serde error on one of them is an impossible date.
 const DATE_FIELDS: [&str; 11] = [
@@ -114,19 +121,23 @@ pub fn parse_text(text: &str, mode: Mode, today: Date) -> Result<Vec<ParsedEvent
         }
     }
     check_duplicate_ids(&events, &mut errors);
-    if errors.is_empty() { Ok(events) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(events)
+    } else {
+        Err(errors)
+    }
 }
 
 fn check_duplicate_ids(events: &[ParsedEvent], errors: &mut Vec<Violation>) {
     let mut seen = BTreeSet::new();
     for e in events {
-        if let Some(id) = e.event.event_id {
-            if !seen.insert(id) {
-                let mut v = Violation::new("event_id", Rule::DuplicateEventId, id);
-                v.position = Some(e.position);
-                v.event_id = Some(id);
-                errors.push(v);
-            }
+        if let Some(id) = e.event.event_id
+            && !seen.insert(id)
+        {
+            let mut v = Violation::new("event_id", Rule::DuplicateEventId, id);
+            v.position = Some(e.position);
+            v.event_id = Some(id);
+            errors.push(v);
         }
     }
 }
@@ -205,8 +216,8 @@ pub fn parse_event(
             format_args!("{} bytes, at most {MAX_EVENT_TEXT}", raw.len()),
         )]);
     }
-    let value: Value = serde_json::from_str(raw)
-        .map_err(|e| vec![Violation::new("", Rule::Syntax, e)])?;
+    let value: Value =
+        serde_json::from_str(raw).map_err(|e| vec![Violation::new("", Rule::Syntax, e)])?;
     let Value::Object(object) = value else {
         return Err(vec![Violation::new("", Rule::NotAnObject, quote(&value))]);
     };
@@ -233,10 +244,15 @@ pub fn from_object(
         v
     };
     let type_name: Option<String> = take(&mut object, "type").map_err(with_id)?;
-    let type_name = type_name
-        .ok_or_else(|| with_id(Violation::new("type", Rule::MissingField, "absent")))?;
-    let event_type = EventType::from_name(&type_name)
-        .ok_or_else(|| with_id(Violation::new("type", Rule::UnknownType, quote_str(&type_name))))?;
+    let type_name =
+        type_name.ok_or_else(|| with_id(Violation::new("type", Rule::MissingField, "absent")))?;
+    let event_type = EventType::from_name(&type_name).ok_or_else(|| {
+        with_id(Violation::new(
+            "type",
+            Rule::UnknownType,
+            quote_str(&type_name),
+        ))
+    })?;
     let recorded_by: Option<String> = take(&mut object, "recorded_by").map_err(with_id)?;
     let recorded_by = recorded_by
         .ok_or_else(|| with_id(Violation::new("recorded_by", Rule::MissingField, "absent")))?;
@@ -270,7 +286,8 @@ fn take_recorded(object: &mut Map<String, Value>) -> Result<Option<RecordedMeta>
     let stream_version = required(object, "version")?;
     let recorded_at = required(object, "recorded_at")?;
     let hash: String = required(object, "hash")?;
-    let hash = parse_hash(&hash).ok_or_else(|| Violation::new("hash", Rule::InvalidValue, quote_str(&hash)))?;
+    let hash = parse_hash(&hash)
+        .ok_or_else(|| Violation::new("hash", Rule::InvalidValue, quote_str(&hash)))?;
     // The stream and previous hash follow from the event and the log; they are read to be
     // accepted, not trusted.
     let _: Option<String> = take(object, "stream")?;
@@ -310,12 +327,18 @@ pub fn hex(hash: &Hash) -> String {
     out
 }
 
-fn required<T: DeserializeOwned>(object: &mut Map<String, Value>, field: &str) -> Result<T, Violation> {
+fn required<T: DeserializeOwned>(
+    object: &mut Map<String, Value>,
+    field: &str,
+) -> Result<T, Violation> {
     take(object, field)?.ok_or_else(|| Violation::new(field, Rule::MissingField, "absent"))
 }
 
 /// Removes `field` and deserialises it; absent (or `null`) is `None`.
-fn take<T: DeserializeOwned>(object: &mut Map<String, Value>, field: &str) -> Result<Option<T>, Violation> {
+fn take<T: DeserializeOwned>(
+    object: &mut Map<String, Value>,
+    field: &str,
+) -> Result<Option<T>, Violation> {
     match object.shift_remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => serde_json::from_value(value.clone())
@@ -325,7 +348,10 @@ fn take<T: DeserializeOwned>(object: &mut Map<String, Value>, field: &str) -> Re
 }
 
 /// Deserialises a payload struct from the remaining fields of an object.
-fn payload_from_object(event_type: EventType, object: Map<String, Value>) -> Result<Payload, Violation> {
+fn payload_from_object(
+    event_type: EventType,
+    object: Map<String, Value>,
+) -> Result<Payload, Violation> {
     let value = Value::Object(object);
     let payload = match event_type {
         EventType::EventCorrected => {
@@ -429,17 +455,19 @@ fn fact_from_value(event_type: EventType, value: &Value, prefix: &str) -> Result
 
 /// Deserialises `value` as `T`, turning the first error into a violation naming its field path.
 fn de_path<T: DeserializeOwned>(value: &Value, prefix: &str) -> Result<T, Violation> {
-    serde_path_to_error::deserialize(value).map_err(|e: serde_path_to_error::Error<serde_json::Error>| {
-        let path = e.path().to_string();
-        let message = e.inner().to_string();
-        let (field, rule, quoted) = classify_message(&path, &message, value);
-        let field = if field.is_empty() {
-            prefix.trim_end_matches('.').to_owned()
-        } else {
-            format!("{prefix}{field}")
-        };
-        Violation::new(field, rule, quoted)
-    })
+    serde_path_to_error::deserialize(value).map_err(
+        |e: serde_path_to_error::Error<serde_json::Error>| {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            let (field, rule, quoted) = classify_message(&path, &message, value);
+            let field = if field.is_empty() {
+                prefix.trim_end_matches('.').to_owned()
+            } else {
+                format!("{prefix}{field}")
+            };
+            Violation::new(field, rule, quoted)
+        },
+    )
 }
 
 fn classify(field: &str, message: &str, value: &Value) -> Violation {
@@ -470,7 +498,9 @@ fn classify_message(path: &str, message: &str, root: &Value) -> (String, Rule, S
         return (field, Rule::MissingField, "absent".to_owned());
     }
     let rule = rule_of(path, message);
-    if let (Rule::CountryCode | Rule::CurrencyCode, Some(code)) = (rule, between(message, ": \"", "\"")) {
+    if let (Rule::CountryCode | Rule::CurrencyCode, Some(code)) =
+        (rule, between(message, ": \"", "\""))
+    {
         // Inside a buffered (internally tagged) value the path stops at the object; find the
         // member holding the bad code so the error names it.
         let field = lookup(root, path)
@@ -604,7 +634,10 @@ pub fn payload_to_object(payload: &Payload) -> Map<String, Value> {
         Payload::Corrected(c) => {
             let mut map = Map::new();
             map.insert("target".into(), Value::String(c.target.to_string()));
-            map.insert("replacement".into(), Value::Object(fact_to_object(&c.replacement)));
+            map.insert(
+                "replacement".into(),
+                Value::Object(fact_to_object(&c.replacement)),
+            );
             map.insert("reason".into(), Value::String(c.reason.clone()));
             map
         }
@@ -630,16 +663,25 @@ fn strip_nulls(map: &mut Map<String, Value>) {
 #[must_use]
 pub fn to_staff_object(event: &NewEvent) -> Map<String, Value> {
     let mut map = Map::new();
-    map.insert("type".into(), Value::String(event.payload.event_type().name().into()));
+    map.insert(
+        "type".into(),
+        Value::String(event.payload.event_type().name().into()),
+    );
     if let Some(id) = event.event_id {
         map.insert("event_id".into(), Value::String(id.to_string()));
     }
-    map.insert("recorded_by".into(), Value::String(event.recorded_by.clone()));
+    map.insert(
+        "recorded_by".into(),
+        Value::String(event.recorded_by.clone()),
+    );
     if let Some(source) = &event.source {
         map.insert("source".into(), Value::String(source.clone()));
     }
     if event.expected_version != ExpectedVersion::Any {
-        map.insert("expected_version".into(), serde_json::json!(event.expected_version));
+        map.insert(
+            "expected_version".into(),
+            serde_json::json!(event.expected_version),
+        );
     }
     insert_ids(&mut map, event.correlation_id, event.causation_id);
     map.extend(payload_to_object(&event.payload));
@@ -665,7 +707,10 @@ pub fn recorded_to_object(event: &RecordedEvent) -> Map<String, Value> {
     map.insert("event_id".into(), Value::String(env.event_id.to_string()));
     map.insert("stream".into(), Value::String(env.stream.to_string()));
     map.insert("version".into(), Value::from(event.stream_version));
-    map.insert("recorded_at".into(), Value::String(env.recorded_at.to_string()));
+    map.insert(
+        "recorded_at".into(),
+        Value::String(env.recorded_at.to_string()),
+    );
     map.insert("hash".into(), Value::String(hex(&event.hash)));
     map.insert("prev_hash".into(), Value::String(hex(&event.prev_hash)));
     map.insert("type".into(), Value::String(env.event_type.name().into()));
@@ -703,6 +748,7 @@ pub mod hex_hash {
     /// Unless the text is 64 hex digits.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
         let text = String::deserialize(d)?;
-        parse_hash(&text).ok_or_else(|| de::Error::custom(format_args!("not a SHA-256 in hex: {text:?}")))
+        parse_hash(&text)
+            .ok_or_else(|| de::Error::custom(format_args!("not a SHA-256 in hex: {text:?}")))
     }
 }

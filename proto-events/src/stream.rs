@@ -55,7 +55,9 @@ impl fmt::Display for Stream {
 
 /// A text that is not a stream name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a stream name (expected country/CC, partner/SLUG, meeting/UUID, activity/UUID or case/UUID): {0:?}")]
+#[error(
+    "not a stream name (expected country/CC, partner/SLUG, meeting/UUID, activity/UUID or case/UUID): {0:?}"
+)]
 pub struct InvalidStream(pub String);
 
 impl FromStr for Stream {
@@ -145,7 +147,13 @@ mod tests {
             let stream: Stream = text.parse().expect(text);
             assert_eq!(stream.to_string(), text);
         }
-        for bad in ["country/XX", "partner/Bad Slug", "meeting/nope", "nothing", "case/"] {
+        for bad in [
+            "country/XX",
+            "partner/Bad Slug",
+            "meeting/nope",
+            "nothing",
+            "case/",
+        ] {
             assert!(bad.parse::<Stream>().is_err(), "{bad} was accepted");
         }
     }

@@ -281,7 +281,11 @@ impl fmt::Display for Violation {
         } else if let Some(id) = self.event_id {
             write!(f, "event {id}: ")?;
         }
-        let field = if self.field.is_empty() { "(event)" } else { &self.field };
+        let field = if self.field.is_empty() {
+            "(event)"
+        } else {
+            &self.field
+        };
         write!(f, "{field}: {} ({})", self.rule, self.value)
     }
 }
@@ -322,8 +326,11 @@ struct Checker {
 
 impl Checker {
     fn push(&mut self, field: &str, rule: Rule, value: impl fmt::Display) {
-        self.out
-            .push(Violation::new(format!("{}{field}", self.prefix), rule, value));
+        self.out.push(Violation::new(
+            format!("{}{field}", self.prefix),
+            rule,
+            value,
+        ));
     }
 
     fn text(&mut self, field: &str, text: &str, max: usize) {
@@ -332,7 +339,11 @@ impl Checker {
             self.push(field, Rule::EmptyText, format_args!("{text:?}"));
         }
         if chars > max {
-            self.push(field, Rule::TextTooLong, format_args!("{chars} characters, at most {max}"));
+            self.push(
+                field,
+                Rule::TextTooLong,
+                format_args!("{chars} characters, at most {max}"),
+            );
         }
         if let Some(c) = text.chars().find(|c| c.is_control()) {
             self.push(field, Rule::ControlCharacter, c.escape_unicode());
@@ -341,7 +352,11 @@ impl Checker {
 
     fn date(&mut self, field: &str, date: Date, happened: bool) {
         if date < earliest_date() {
-            self.push(field, Rule::DateTooEarly, format_args!("{date} is before 2000-01-01"));
+            self.push(
+                field,
+                Rule::DateTooEarly,
+                format_args!("{date} is before 2000-01-01"),
+            );
         }
         let today = self.today;
         if happened && date > today {
@@ -357,7 +372,11 @@ impl Checker {
         self.date("start", start, happened);
         self.date("end", end, happened);
         if start > end {
-            self.push("start", Rule::StartAfterEnd, format_args!("{start} > end {end}"));
+            self.push(
+                "start",
+                Rule::StartAfterEnd,
+                format_args!("{start} > end {end}"),
+            );
         } else {
             // Both dates are valid and ordered, so the span is small and cannot overflow.
             let days = (end - start).get_days() + 1;
@@ -375,7 +394,11 @@ impl Checker {
     fn countries(&mut self, field: &str, list: &[CountryCode]) -> BTreeSet<CountryCode> {
         let mut seen = BTreeSet::new();
         if list.len() > MAX_LIST {
-            self.push(field, Rule::TooManyItems, format_args!("{} entries, at most {MAX_LIST}", list.len()));
+            self.push(
+                field,
+                Rule::TooManyItems,
+                format_args!("{} entries, at most {MAX_LIST}", list.len()),
+            );
         }
         for (i, c) in list.iter().enumerate() {
             if !seen.insert(*c) {
@@ -417,14 +440,14 @@ impl Checker {
                 );
             }
         }
-        if let (Some(w), Some(m)) = (p.women, p.men) {
-            if u64::from(w) + u64::from(m) > u64::from(p.total) {
-                self.push(
-                    field,
-                    Rule::ParticipantsBreakdown,
-                    format_args!("women {w} + men {m} > total {}", p.total),
-                );
-            }
+        if let (Some(w), Some(m)) = (p.women, p.men)
+            && u64::from(w) + u64::from(m) > u64::from(p.total)
+        {
+            self.push(
+                field,
+                Rule::ParticipantsBreakdown,
+                format_args!("women {w} + men {m} > total {}", p.total),
+            );
         }
     }
 
@@ -456,7 +479,11 @@ impl Checker {
 
     fn partner(&mut self, e: &PartnerRegistered) {
         if !is_valid_slug(&e.partner) {
-            self.push("partner", Rule::InvalidSlug, format_args!("{:?}", e.partner));
+            self.push(
+                "partner",
+                Rule::InvalidSlug,
+                format_args!("{:?}", e.partner),
+            );
         }
         self.text("name", &e.name, MAX_NAME);
         if e.roles.is_empty() {
@@ -506,7 +533,11 @@ impl Checker {
         let others = self.countries("other_countries", &e.other_countries);
         for (i, c) in e.other_countries.iter().enumerate() {
             if beneficiaries.contains(c) {
-                self.push(&format!("other_countries[{i}]"), Rule::BeneficiaryAlsoOther, c);
+                self.push(
+                    &format!("other_countries[{i}]"),
+                    Rule::BeneficiaryAlsoOther,
+                    c,
+                );
             }
         }
         if needs_two(e.kind) {
@@ -539,15 +570,21 @@ impl Checker {
     fn milestone(&mut self, e: &CaseMilestoneRecorded) {
         self.date("on", e.on, true);
         match &e.milestone {
-            Milestone::MlaRequestSent { from, to } | Milestone::ExtraditionRequested { from, to } => {
+            Milestone::MlaRequestSent { from, to }
+            | Milestone::ExtraditionRequested { from, to } => {
                 if from == to {
                     self.push("milestone.to", Rule::SameCountry, to);
                 }
             }
-            Milestone::JitAgreementSigned { countries } | Milestone::ControlledDelivery { countries } => {
+            Milestone::JitAgreementSigned { countries }
+            | Milestone::ControlledDelivery { countries } => {
                 let distinct = self.countries("milestone.countries", countries);
                 if distinct.is_empty() {
-                    self.push("milestone.countries", Rule::TooFewCountries, "no countries, at least 1");
+                    self.push(
+                        "milestone.countries",
+                        Rule::TooFewCountries,
+                        "no countries, at least 1",
+                    );
                 }
             }
             Milestone::Seizure { quantity_kg, .. } => {

@@ -383,7 +383,8 @@ impl Milestone {
     #[must_use]
     pub fn countries(&self) -> Vec<CountryCode> {
         match self {
-            Milestone::MlaRequestSent { from, to } | Milestone::ExtraditionRequested { from, to } => {
+            Milestone::MlaRequestSent { from, to }
+            | Milestone::ExtraditionRequested { from, to } => {
                 vec![*from, *to]
             }
             Milestone::JitAgreementSigned { countries }
@@ -518,7 +519,9 @@ pub mod forms {
     impl From<Milestone> for MilestoneJson {
         fn from(m: Milestone) -> Self {
             match m {
-                Milestone::MlaRequestSent { from, to } => MilestoneJson::MlaRequestSent { from, to },
+                Milestone::MlaRequestSent { from, to } => {
+                    MilestoneJson::MlaRequestSent { from, to }
+                }
                 Milestone::MlaRequestExecuted { country } => {
                     MilestoneJson::MlaRequestExecuted { country }
                 }
@@ -563,7 +566,9 @@ pub mod forms {
     impl From<MilestoneJson> for Milestone {
         fn from(m: MilestoneJson) -> Self {
             match m {
-                MilestoneJson::MlaRequestSent { from, to } => Milestone::MlaRequestSent { from, to },
+                MilestoneJson::MlaRequestSent { from, to } => {
+                    Milestone::MlaRequestSent { from, to }
+                }
                 MilestoneJson::MlaRequestExecuted { country } => {
                     Milestone::MlaRequestExecuted { country }
                 }

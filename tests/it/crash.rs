@@ -36,7 +36,10 @@ fn crash_child_process() {
     loop {
         let n = rng.random_range(1..=6);
         let events: Vec<_> = (0..n).map(|_| synth.activity()).collect();
-        let ids: Vec<String> = events.iter().map(|e| e.event_id.expect("synth sets ids").to_string()).collect();
+        let ids: Vec<String> = events
+            .iter()
+            .map(|e| e.event_id.expect("synth sets ids").to_string())
+            .collect();
         println!("try {}", ids.join(" "));
         let staff: Vec<String> = events
             .iter()
@@ -68,7 +71,12 @@ fn acknowledged_appends_survive_sigkill() {
     for kill in 0..KILLS {
         let child_seed = seed.wrapping_add(kill as u64 * 7919);
         let mut child = Command::new(&exe)
-            .args(["crash::crash_child_process", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash::crash_child_process",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, format!("{}|{child_seed}", path.display()))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -99,21 +107,36 @@ fn acknowledged_appends_survive_sigkill() {
         pump.join().expect("pump thread");
         for line in incoming.try_iter() {
             if let Some(rest) = line.strip_prefix("try ") {
-                batches.push(rest.split(' ').map(|id| id.parse().expect("uuid")).collect());
+                batches.push(
+                    rest.split(' ')
+                        .map(|id| id.parse().expect("uuid"))
+                        .collect(),
+                );
             } else if let Some(rest) = line.strip_prefix("ack ") {
                 let mut parts = rest.splitn(3, ' ');
                 let seq: u64 = parts.next().and_then(|s| s.parse().ok()).expect("seq");
                 let id: Uuid = parts.next().and_then(|s| s.parse().ok()).expect("id");
-                let staff: Value = serde_json::from_str(parts.next().expect("staff")).expect("json");
+                let staff: Value =
+                    serde_json::from_str(parts.next().expect("staff")).expect("json");
                 acked.insert(id, (seq, staff));
             }
         }
         check_store(&path, &acked, &batches, seed, kill);
     }
-    assert!(acked.len() >= KILLS, "too few acknowledged events to mean anything: {}", acked.len());
+    assert!(
+        acked.len() >= KILLS,
+        "too few acknowledged events to mean anything: {}",
+        acked.len()
+    );
 }
 
-fn check_store(path: &std::path::Path, acked: &BTreeMap<Uuid, (u64, Value)>, batches: &[Vec<Uuid>], seed: u64, kill: usize) {
+fn check_store(
+    path: &std::path::Path,
+    acked: &BTreeMap<Uuid, (u64, Value)>,
+    batches: &[Vec<Uuid>],
+    seed: u64,
+    kill: usize,
+) {
     let context = format!("seed {seed}, after kill {kill}");
     let ledger = Ledger::open(path).unwrap_or_else(|e| panic!("reopen failed ({context}): {e}"));
     let reader = ledger.reader();
@@ -133,13 +156,20 @@ fn check_store(path: &std::path::Path, acked: &BTreeMap<Uuid, (u64, Value)>, bat
                 stored.insert(k, v);
             }
         }
-        assert_eq!(&Value::Object(stored), staff, "content of {id} changed ({context})");
+        assert_eq!(
+            &Value::Object(stored),
+            staff,
+            "content of {id} changed ({context})"
+        );
     }
     for batch in batches {
         let present: BTreeSet<bool> = batch
             .iter()
             .map(|id| reader.get(id).expect("read").is_some())
             .collect();
-        assert!(present.len() <= 1, "batch {batch:?} is partly present ({context})");
+        assert!(
+            present.len() <= 1,
+            "batch {batch:?} is partly present ({context})"
+        );
     }
 }

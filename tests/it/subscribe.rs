@@ -60,7 +60,10 @@ fn catch_up_then_live_with_concurrent_appends_has_no_gap_and_no_duplicate() {
     });
     for (from, seqs) in seen {
         let expected: Vec<u64> = (from..=total as u64).collect();
-        assert_eq!(seqs, expected, "subscription from {from}: every sequence once, in order");
+        assert_eq!(
+            seqs, expected,
+            "subscription from {from}: every sequence once, in order"
+        );
     }
     rt.block_on(handle.close());
 }
@@ -95,12 +98,22 @@ fn a_subscriber_that_falls_behind_is_dropped_and_resumes_where_it_stopped() {
                 other => panic!("expected to be dropped, got {other:?}"),
             }
         };
-        assert_eq!(dropped_at, last, "the drop names the last sequence delivered");
+        assert_eq!(
+            dropped_at, last,
+            "the drop names the last sequence delivered"
+        );
         assert!(sub.next().await.is_none(), "a dropped subscription ends");
         let mut resumed = handle.subscribe(dropped_at + 1);
         let mut seqs = Vec::new();
         while seqs.len() < (21 - dropped_at) as usize {
-            seqs.push(resumed.next().await.expect("event").expect("no error").sequence);
+            seqs.push(
+                resumed
+                    .next()
+                    .await
+                    .expect("event")
+                    .expect("no error")
+                    .sequence,
+            );
         }
         assert_eq!(seqs, (dropped_at + 1..=21).collect::<Vec<_>>());
     });
