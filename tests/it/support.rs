@@ -38,7 +38,14 @@ pub fn meeting(meeting_id: Uuid, countries: &[&str], start: &str) -> Value {
            "venue": {"city": "Rio de Janeiro", "country": "BR"}, "countries": countries})
 }
 
-pub fn activity(activity_id: Uuid, kind: &str, beneficiaries: &[&str], others: &[&str], total: u32, start: &str) -> Value {
+pub fn activity(
+    activity_id: Uuid,
+    kind: &str,
+    beneficiaries: &[&str],
+    others: &[&str],
+    total: u32,
+    start: &str,
+) -> Value {
     json!({"type": "ActivityDelivered", "recorded_by": "test", "activity_id": activity_id,
            "kind": kind, "title": "Activity", "pillar": "capacity_building",
            "start": start, "end": start, "venue": "virtual",
