@@ -2,6 +2,7 @@
 //! product through a real sled directory, the built binary or a real HTTP port.
 
 mod crash;
+mod examples;
 mod ledger;
 mod subscribe;
 mod support;
