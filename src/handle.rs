@@ -160,10 +160,7 @@ fn writer_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
     tracing::debug!("writer stopped");
 }
 
-fn run_group(
-    ledger: &mut Ledger,
-    appends: Vec<(Request, Reply)>,
-) {
+fn run_group(ledger: &mut Ledger, appends: Vec<(Request, Reply)>) {
     if appends.is_empty() {
         return;
     }

@@ -23,6 +23,7 @@ pub mod entity;
 pub mod error;
 mod failpoint;
 pub mod handle;
+pub mod http;
 pub mod ledger;
 pub mod metrics;
 pub mod store;

@@ -723,6 +723,42 @@ pub fn recorded_to_object(event: &RecordedEvent) -> Map<String, Value> {
     map
 }
 
+/// Reads back a recorded event from its JSON line (`log --json`, `export`, the HTTP API). The
+/// hashes are taken as written: check them with the ledger or a proof, not here.
+///
+/// # Errors
+/// The first structural problem.
+pub fn recorded_from_object(mut object: Map<String, Value>) -> Result<RecordedEvent, Violation> {
+    let stream: String = required(&mut object, "stream")?;
+    let stream: crate::Stream = stream.parse().map_err(|e: crate::stream::InvalidStream| {
+        Violation::new("stream", Rule::InvalidValue, e)
+    })?;
+    let prev: String = required(&mut object, "prev_hash")?;
+    let prev_hash = parse_hash(&prev)
+        .ok_or_else(|| Violation::new("prev_hash", Rule::InvalidValue, quote_str(&prev)))?;
+    let (event, recorded) = from_object(object, Mode::Export)?;
+    let meta = recorded.ok_or_else(|| Violation::new("seq", Rule::MissingField, "absent"))?;
+    let event_type = event.payload.event_type();
+    Ok(RecordedEvent {
+        sequence: meta.sequence,
+        stream_version: meta.stream_version,
+        envelope: crate::Envelope {
+            event_id: event.event_id.unwrap_or_default(),
+            stream,
+            event_type,
+            schema_version: event_type.schema_version(),
+            recorded_by: event.recorded_by,
+            recorded_at: meta.recorded_at,
+            source: event.source,
+            correlation_id: event.correlation_id,
+            causation_id: event.causation_id,
+        },
+        payload: event.payload,
+        prev_hash,
+        hash: meta.hash,
+    })
+}
+
 /// Whether `field` is one of the envelope fields of the staff form.
 #[must_use]
 pub fn is_envelope_field(field: &str) -> bool {

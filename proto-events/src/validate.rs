@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::country::CountryCode;
@@ -44,7 +44,7 @@ pub fn earliest_date() -> Date {
 }
 
 /// A rule an event broke. The snake_case name is stable: scripts may match on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Rule {
@@ -227,7 +227,7 @@ impl fmt::Display for Rule {
 }
 
 /// Where an event sits in the text it came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     /// 0-based index of the event in its file or request.
     pub index: usize,
@@ -236,7 +236,7 @@ pub struct Position {
 }
 
 /// One broken rule: which event, which field, which rule, which value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     /// Where the event is in its input, when it came from text.
     pub position: Option<Position>,

@@ -67,6 +67,9 @@ impl From<Error> for CliError {
             Error::Corrupt { seq, reason } => {
                 format!("verification failed: record {seq} is corrupt: {reason}")
             }
+            Error::Store(StoreError::InUse(_)) => format!(
+                "error: {e}\nhint: if `coopledger serve` holds it, pass --server URL (or set COOPLEDGER_SERVER)"
+            ),
             other => format!("error: {other}"),
         };
         CliError { code, message }

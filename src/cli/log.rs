@@ -171,7 +171,12 @@ fn json_line(event: &RecordedEvent, out: &mut impl Write) -> Result<(), CliError
     Ok(())
 }
 
-fn write_events(cli: &Cli, events: &[RecordedEvent], out: &mut impl Write) -> Result<(), CliError> {
+/// Writes events as a table, or as JSON Lines with `--json`.
+pub fn write_events(
+    cli: &Cli,
+    events: &[RecordedEvent],
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     if cli.json {
         for event in events {
             json_line(event, out)?;

@@ -7,6 +7,8 @@ mod import;
 mod input;
 mod log;
 mod progress;
+mod remote;
+mod serve;
 mod table;
 mod verify;
 mod views;
@@ -50,6 +52,13 @@ pub struct Cli {
     /// Less logging on stderr (-q errors only, -qq nothing).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub quiet: u8,
+    /// Work through a running `coopledger serve` instead of opening the store (append, log,
+    /// country, countries, regions, verify).
+    #[arg(long, env = "COOPLEDGER_SERVER", global = true)]
+    pub server: Option<String>,
+    /// The bearer token for --server.
+    #[arg(long, env = "COOPLEDGER_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -139,6 +148,19 @@ pub enum Command {
         /// Which view.
         #[arg(value_enum, default_value_t = ViewArg::All)]
         view: ViewArg,
+    },
+    /// Serve the HTTP API with the ledger embedded (until SIGINT or SIGTERM).
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the URL is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Tokens file: one `ROLE TOKEN` a line (roles staff and reader). Without it, appends
+        /// are refused.
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+        /// Let reads through without a token (appends always need a staff token).
+        #[arg(long)]
+        public_reads: bool,
     },
     /// Record the CRIMJUST story and a synthetic programme, then print views and verify.
     Demo {
@@ -232,6 +254,11 @@ fn init_tracing(verbose: u8, quiet: u8) {
 
 fn run(cli: &Cli) -> Result<(), CliError> {
     let out = &mut std::io::stdout().lock();
+    if let Some(server) = &cli.server {
+        if let Some(result) = remote::run(cli, server, out) {
+            return result;
+        }
+    }
     match &cli.command {
         Command::Append { files } => append::run(cli, files, out),
         Command::Import {
@@ -272,6 +299,11 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             verify::rebuild(cli, which, out)
         }
         Command::Demo { synthetic } => demo::run(cli, *synthetic, out),
+        Command::Serve {
+            addr,
+            tokens,
+            public_reads,
+        } => serve::run(cli, addr, tokens.as_deref(), *public_reads, out),
     }
 }
 

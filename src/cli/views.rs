@@ -114,6 +114,16 @@ pub fn countries(cli: &Cli, at: &AsOfArgs, out: &mut impl Write) -> Result<(), C
     if cli.json {
         return json(&all, out);
     }
+    write_countries(&all, views.as_of, out)?;
+    Ok(())
+}
+
+/// Writes every country's view as one table.
+pub fn write_countries(
+    all: &[CountryView],
+    as_of: u64,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let mut table = Table::new(&[
         "CC",
         "NAME",
@@ -126,7 +136,7 @@ pub fn countries(cli: &Cli, at: &AsOfArgs, out: &mut impl Write) -> Result<(), C
         "OPEN",
         "CLOSED",
     ]);
-    for v in &all {
+    for v in all {
         table.row(vec![
             v.country.to_string(),
             v.name.clone(),
@@ -143,13 +153,7 @@ pub fn countries(cli: &Cli, at: &AsOfArgs, out: &mut impl Write) -> Result<(), C
         ]);
     }
     table.write(out, 0)?;
-    writeln!(
-        out,
-        "{} countries, as of sequence {}",
-        all.len(),
-        views.as_of
-    )?;
-    Ok(())
+    writeln!(out, "{} countries, as of sequence {as_of}", all.len())
 }
 
 /// `coopledger regions`.

@@ -311,6 +311,12 @@ impl Reader {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Why the ledger refuses writes, if an earlier write or sync failed.
+    #[must_use]
+    pub fn poison_reason(&self) -> Option<String> {
+        self.shared.poison_reason()
+    }
+
     /// The ledger's metrics.
     #[must_use]
     pub fn metrics(&self) -> &crate::metrics::Metrics {

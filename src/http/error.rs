@@ -1,0 +1,117 @@
+//! Errors as HTTP responses: a status and a JSON body naming what is wrong.
+//!
+//! Body: `{"error": KIND, "message": TEXT, "violations": [...]}` where violations (for `invalid`
+//! and `conflict`) have the structure of [`proto_events::Violation`]: position (index and line),
+//! event id, field path, rule, offending value.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use proto_events::Violation;
+use serde::Serialize;
+
+use crate::error::Error;
+
+/// An error response.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The status.
+    pub status: StatusCode,
+    /// A stable, snake_case kind.
+    pub kind: &'static str,
+    /// A human-readable message.
+    pub message: String,
+    /// Rule violations, for invalid input and conflicts.
+    pub violations: Vec<Violation>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    violations: &'a [Violation],
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            kind,
+            message: message.into(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// 400: a malformed query or path.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 422 with the violations of the staff input.
+    pub fn invalid(violations: Vec<Violation>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            kind: "invalid",
+            message: summary(&violations),
+            violations,
+        }
+    }
+}
+
+fn summary(violations: &[Violation]) -> String {
+    let first = violations
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    match violations.len() {
+        0 => "invalid input".into(),
+        1 => first,
+        n => format!("{first} (and {} more)", n - 1),
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Invalid(v) => ApiError::invalid(v),
+            Error::Conflict(v) => ApiError {
+                status: StatusCode::CONFLICT,
+                kind: "conflict",
+                message: summary(&v),
+                violations: v,
+            },
+            Error::Limit(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "limit", m),
+            Error::NotFound(m) => ApiError::not_found(m),
+            Error::Poisoned(_) | Error::Closed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
+            Error::Corrupt { .. } | Error::CorruptView(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt", e.to_string())
+            }
+            other => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "storage",
+                other.to_string(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: self.kind,
+            message: &self.message,
+            violations: &self.violations,
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}

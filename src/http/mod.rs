@@ -1,0 +1,244 @@
+//! The HTTP API (axum on tokio): the views for an API layer, recorded events, a live feed, and
+//! guarded appends. The ledger is embedded: the server process holds the store.
+//!
+//! Every view body carries `as_of_sequence`; view endpoints take `?as_of=SEQ`, `?at=TIME` or
+//! `?on=DATE`. `GET /v1/openapi.json` describes every response. Appends need a `staff` bearer
+//! token; reads need a `reader` or `staff` token unless reads are public.
+
+pub mod auth;
+pub mod error;
+mod events;
+mod feed;
+pub mod metrics;
+mod views;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::handle::LedgerHandle;
+use auth::{Role, Tokens};
+use error::ApiError;
+
+/// The OpenAPI 3.1 document of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Accepted tokens; `None` disables appends (and leaves reads open).
+    pub tokens: Option<Tokens>,
+    /// Whether reads need no token.
+    pub public_reads: bool,
+    /// The largest request body (staff JSON of one batch).
+    pub body_limit: usize,
+    /// The longest a request may take (the feed excepted).
+    pub timeout: Duration,
+    /// Requests served at once (the feed excepted); more wait.
+    pub concurrency: usize,
+    /// Live feeds open at once; more get 503.
+    pub max_feeds: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tokens: None,
+            public_reads: false,
+            body_limit: 32 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+            concurrency: 512,
+            max_feeds: 256,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) ledger: LedgerHandle,
+    config: Arc<Config>,
+    pub(crate) metrics: Arc<metrics::HttpMetrics>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) feeds: Arc<tokio::sync::Semaphore>,
+}
+
+/// The router with every route and layer, for `serve` and for tests.
+pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bool>) -> Router {
+    let state = AppState {
+        ledger,
+        feeds: Arc::new(tokio::sync::Semaphore::new(config.max_feeds)),
+        metrics: Arc::new(metrics::HttpMetrics::default()),
+        shutdown,
+        config: Arc::new(config.clone()),
+    };
+    let api = Router::new()
+        .route("/v1/countries", get(views::countries))
+        .route("/v1/countries/{cc}", get(views::country))
+        .route("/v1/regions", get(views::regions))
+        .route("/v1/events", get(events::list).post(events::append))
+        .route("/v1/events/{id}", get(events::one))
+        .route("/v1/streams/{*stream}", get(events::stream))
+        .route("/v1/head", get(events::head))
+        .route("/v1/verify", get(events::verify))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::exposition))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.timeout,
+        ))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(config.concurrency));
+    Router::new()
+        .route("/v1/feed", get(feed::feed))
+        .merge(api)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` resolves; then stops accepting, ends live feeds, lets
+/// in-flight requests (appends included) finish, and closes the ledger's writer once the last
+/// append is durable.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    listener: TcpListener,
+    ledger: LedgerHandle,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    let app = router(ledger.clone(), config, stopped);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new requests; finishing those in flight");
+        let _ = stop.send(true);
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await?;
+    ledger.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Authentication, authorisation and request metrics, before any handler runs.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = match authorise(
+        &state.config,
+        request.method(),
+        request.uri().path(),
+        request.headers(),
+    ) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    };
+    state
+        .metrics
+        .record(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+fn authorise(
+    config: &Config,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let open = matches!(path, "/healthz" | "/v1/openapi.json");
+    let append = method == Method::POST;
+    if open {
+        return Ok(());
+    }
+    let Some(tokens) = &config.tokens else {
+        if append {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "appends_disabled",
+                "appends are disabled: the server was started without --tokens",
+            ));
+        }
+        return Ok(());
+    };
+    if !append && config.public_reads {
+        return Ok(());
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auth::bearer);
+    let Some(role) = presented.and_then(|t| tokens.role(t)) else {
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            if presented.is_some() {
+                "unknown token"
+            } else {
+                "a bearer token is required (Authorization: Bearer TOKEN)"
+            },
+        );
+        e.status = StatusCode::UNAUTHORIZED;
+        return Err(e);
+    };
+    let needed = if append { Role::Staff } else { Role::Reader };
+    if role < needed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token may read but not append",
+        ));
+    }
+    Ok(())
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.ledger.reader().poison_reason() {
+        None => (StatusCode::OK, "ok\n").into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unavailable: {reason}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint (see /v1/openapi.json)")
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+    .into_response()
+}
