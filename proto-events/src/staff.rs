@@ -100,6 +100,8 @@ pub enum Mode {
 /// # Errors
 /// Every violation of every event, each with its position.
 pub fn parse_text(text: &str, mode: Mode, today: Date) -> Result<Vec<ParsedEvent>, Vec<Violation>> {
+    // A byte-order mark is not JSON, but editors write it; it changes nothing.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut events = Vec::new();
     let mut errors = Vec::new();
     for item in split(text) {
@@ -161,8 +163,17 @@ fn split(text: &str) -> Vec<Result<(Position, &str), Violation>> {
             Err(e) => vec![Err(syntax(e.line(), 0, &e.to_string()))],
         };
     }
-    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    if serde_json::from_str::<&RawValue>(first_line).is_ok() {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first_line = lines.clone().next().unwrap_or("");
+    // JSONL when the first line is a whole value, or when every line looks like one object (so
+    // that a broken first line does not hide the problems of the others); otherwise one
+    // (pretty-printed) object.
+    let one_object_a_line = lines.clone().nth(1).is_some()
+        && lines.all(|l| {
+            let l = l.trim();
+            l.starts_with('{') && l.ends_with('}')
+        });
+    if one_object_a_line || serde_json::from_str::<&RawValue>(first_line).is_ok() {
         // JSONL: every non-blank line is one event; a bad line does not hide the others.
         text.lines()
             .enumerate()
@@ -216,8 +227,15 @@ pub fn parse_event(
             format_args!("{} bytes, at most {MAX_EVENT_TEXT}", raw.len()),
         )]);
     }
-    let value: Value =
-        serde_json::from_str(raw).map_err(|e| vec![Violation::new("", Rule::Syntax, e)])?;
+    let value: Value = serde_json::from_str::<Strict>(raw)
+        .map(|s| s.0)
+        .map_err(|e| {
+            let message = e.to_string();
+            match between(&message, DUPLICATE_FIELD, "`") {
+                Some(name) => vec![Violation::new(name, Rule::DuplicateField, quote_str(name))],
+                None => vec![Violation::new("", Rule::Syntax, message)],
+            }
+        })?;
     let Value::Object(object) = value else {
         return Err(vec![Violation::new("", Rule::NotAnObject, quote(&value))]);
     };
@@ -227,6 +245,74 @@ pub fn parse_event(
         Ok((event, recorded))
     } else {
         Err(violations)
+    }
+}
+
+/// The prefix of the error for a key given twice in one object.
+const DUPLICATE_FIELD: &str = "duplicate field `";
+
+/// A JSON value that refuses a key given twice in one object, at any depth: serde_json would
+/// keep the last one and silently drop the other, which a ledger must never do.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, SeqAccess, Visitor};
+        struct StrictVisitor;
+        impl<'de> Visitor<'de> for StrictVisitor {
+            type Value = Strict;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Strict, E> {
+                Ok(Strict(Value::Bool(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Strict, E> {
+                Ok(Strict(Value::from(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Strict, E> {
+                Ok(Strict(Value::from(v)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Strict, E> {
+                Ok(Strict(
+                    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+                ))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Strict, E> {
+                Ok(Strict(Value::String(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Strict, E> {
+                Ok(Strict(Value::String(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Strict, E> {
+                Ok(Strict(Value::Null))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Strict, E> {
+                Ok(Strict(Value::Null))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Strict, D::Error> {
+                <Strict as serde::Deserialize>::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+                let mut items = Vec::new();
+                while let Some(Strict(v)) = seq.next_element()? {
+                    items.push(v);
+                }
+                Ok(Strict(Value::Array(items)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
+                let mut object = Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if object.contains_key(&key) {
+                        return Err(de::Error::custom(format_args!("{DUPLICATE_FIELD}{key}`")));
+                    }
+                    let Strict(value) = map.next_value()?;
+                    object.insert(key, value);
+                }
+                Ok(Strict(Value::Object(object)))
+            }
+        }
+        d.deserialize_any(StrictVisitor)
     }
 }
 

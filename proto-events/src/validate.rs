@@ -58,6 +58,8 @@ pub enum Rule {
     UnknownField,
     /// A required field is absent.
     MissingField,
+    /// A field given twice in one object (the JSON would silently keep only one).
+    DuplicateField,
     /// A field has the wrong JSON type or an unknown enum value.
     InvalidValue,
     /// Not an ISO 3166-1 alpha-2 code.
@@ -170,6 +172,7 @@ impl Rule {
             Rule::UnknownType => "unknown_type",
             Rule::UnknownField => "unknown_field",
             Rule::MissingField => "missing_field",
+            Rule::DuplicateField => "duplicate_field",
             Rule::InvalidValue => "invalid_value",
             Rule::CountryCode => "country_code",
             Rule::CurrencyCode => "currency_code",

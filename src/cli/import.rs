@@ -187,8 +187,11 @@ fn flush(
         err.message = format!("{}\n{}", err.message, done_so_far(summary));
         err
     })?;
+    // Two identical lines without ids share one derived id: the second is the first's receipt
+    // again, so a sequence counts as new only once.
+    let mut seen = std::collections::HashSet::new();
     for receipt in receipts {
-        if receipt.seq > head {
+        if receipt.seq > head && seen.insert(receipt.seq) {
             summary.new += 1;
         } else {
             summary.existing += 1;

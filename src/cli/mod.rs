@@ -254,10 +254,10 @@ fn init_tracing(verbose: u8, quiet: u8) {
 
 fn run(cli: &Cli) -> Result<(), CliError> {
     let out = &mut std::io::stdout().lock();
-    if let Some(server) = &cli.server {
-        if let Some(result) = remote::run(cli, server, out) {
-            return result;
-        }
+    if let Some(server) = &cli.server
+        && let Some(result) = remote::run(cli, server, out)
+    {
+        return result;
     }
     match &cli.command {
         Command::Append { files } => append::run(cli, files, out),

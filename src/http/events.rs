@@ -183,10 +183,10 @@ pub async fn append(State(state): State<AppState>, body: Bytes) -> Result<Respon
         let mut e = ApiError::from(e);
         // The ledger knows positions in the batch; the caller knows lines of its body.
         for v in &mut e.violations {
-            if let Some(p) = &mut v.position {
-                if p.line == 0 {
-                    p.line = lines.get(p.index).copied().unwrap_or(0);
-                }
+            if let Some(p) = &mut v.position
+                && p.line == 0
+            {
+                p.line = lines.get(p.index).copied().unwrap_or(0);
             }
         }
         e

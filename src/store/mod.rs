@@ -185,6 +185,7 @@ impl Store {
         if !create && !matches!(empty, Ok(false)) {
             return Err(StoreError::Missing(dir.to_owned()));
         }
+        let created = !matches!(empty, Ok(false));
         prepare_dir(dir)?;
         let db = sled::Config::new()
             .path(dir)
@@ -206,7 +207,11 @@ impl Store {
             synced_files: Mutex::new((BTreeSet::new(), None)),
             counters: SyncCounters::default(),
         };
-        store.sync()?;
+        if created {
+            // A new store's files must be durable before anything is acknowledged in it; an
+            // existing one was synced by whoever wrote it.
+            store.sync()?;
+        }
         Ok(store)
     }
 

@@ -1,8 +1,11 @@
 //! Integration tests, in one binary (one link, shared helpers). Each module exercises the
 //! product through a real sled directory, the built binary or a real HTTP port.
 
+mod cli;
 mod crash;
 mod examples;
+mod http;
 mod ledger;
 mod subscribe;
 mod support;
+mod views_model;
