@@ -29,6 +29,10 @@ type Reply = oneshot::Sender<Result<Vec<Receipt>, Error>>;
 enum Job {
     Append(Request, Reply),
     Rebuild(ViewName, oneshot::Sender<Result<u64, Error>>),
+    Checkpoint(
+        Arc<crate::audit::checkpoint::Key>,
+        oneshot::Sender<Result<String, Error>>,
+    ),
 }
 
 /// A cloneable async handle to one open ledger. See the module documentation.
@@ -107,6 +111,22 @@ impl LedgerHandle {
         rx.await.map_err(|_| Error::Closed)?
     }
 
+    /// Signs and stores a checkpoint of the head on the writer thread.
+    ///
+    /// # Errors
+    /// As [`Ledger::sign_checkpoint`].
+    pub async fn sign_checkpoint(
+        &self,
+        key: Arc<crate::audit::checkpoint::Key>,
+    ) -> Result<String, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Checkpoint(key, tx))
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
     /// History from sequence `from` (1-based), then live appends.
     #[must_use]
     pub fn subscribe(&self, from: u64) -> Subscription {
@@ -149,6 +169,10 @@ fn writer_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
                     // A rebuild is not grouped: flush the appends taken so far first.
                     run_group(&mut ledger, std::mem::take(&mut appends));
                     let _ = reply.send(ledger.rebuild_views(which, &mut |_| {}));
+                }
+                Job::Checkpoint(key, reply) => {
+                    run_group(&mut ledger, std::mem::take(&mut appends));
+                    let _ = reply.send(ledger.sign_checkpoint(&key));
                 }
             }
             if events < GROUP_MAX_EVENTS {

@@ -19,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod entity;
 pub mod error;
 mod failpoint;

@@ -1,6 +1,7 @@
 //! Argument parsing, dispatch, tracing set-up and exit codes.
 
 mod append;
+mod audit;
 mod demo;
 mod exit;
 mod import;
@@ -135,8 +136,54 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         top: usize,
     },
-    /// Recompute the whole hash chain.
-    Verify,
+    /// Recompute the whole hash chain; with a signed checkpoint, also check its signature, a
+    /// consistency proof from it to the head, and the whole Merkle tree.
+    Verify {
+        /// A signed checkpoint (from `coopledger checkpoint`) to check the log against.
+        #[arg(long, requires = "pubkey")]
+        checkpoint: Option<PathBuf>,
+        /// The verifier key of the checkpoint's signer (the `.pub` file of `keygen`).
+        #[arg(long, requires = "checkpoint")]
+        pubkey: Option<PathBuf>,
+    },
+    /// Write a new Ed25519 key pair for signing checkpoints: FILE (private) and FILE.pub.
+    Keygen {
+        /// Where to write the private key (the verifier key goes to FILE.pub).
+        #[arg(long)]
+        out: PathBuf,
+        /// The key's name, which is the checkpoints' origin (e.g. crimjust.example.org/ledger).
+        #[arg(long, default_value = "coopledger.local/ledger")]
+        name: String,
+    },
+    /// Sign and store a checkpoint of the current head (C2SP signed note).
+    Checkpoint {
+        /// The private key file from `keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Print a Merkle proof as JSON.
+    Prove {
+        #[command(subcommand)]
+        proof: ProofArg,
+    },
+    /// Print a receipt bundle (event, record, inclusion proof, signed checkpoint) that anyone
+    /// can check with the public key alone.
+    Receipt {
+        /// The event.
+        event_id: uuid::Uuid,
+        /// Sign a new checkpoint of the head with this key (otherwise the latest stored
+        /// checkpoint that includes the event is used).
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Check a receipt bundle without the ledger.
+    VerifyReceipt {
+        /// The receipt file (`-` reads stdin).
+        file: PathBuf,
+        /// The verifier key of the checkpoint's signer.
+        #[arg(long)]
+        pubkey: PathBuf,
+    },
     /// Write the whole log as portable JSONL (the `log --json` lines).
     Export {
         /// First sequence.
@@ -161,12 +208,38 @@ pub enum Command {
         /// Let reads through without a token (appends always need a staff token).
         #[arg(long)]
         public_reads: bool,
+        /// Sign checkpoints of the head with this key on `GET /v1/checkpoint`.
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
     /// Record the CRIMJUST story and a synthetic programme, then print views and verify.
     Demo {
         /// Synthetic events to add to the story.
         #[arg(long, default_value_t = 3_000)]
         synthetic: usize,
+    },
+}
+
+/// Which proof.
+#[derive(Subcommand, Debug)]
+pub enum ProofArg {
+    /// That record SEQ is in the tree of SIZE records.
+    Inclusion {
+        /// The record's sequence.
+        #[arg(long)]
+        seq: u64,
+        /// The tree size (the head by default).
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// That the tree of TO records extends the tree of FROM records.
+    Consistency {
+        /// The older tree size.
+        #[arg(long)]
+        from: u64,
+        /// The newer tree size.
+        #[arg(long)]
+        to: u64,
     },
 }
 
@@ -288,7 +361,15 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Country { country, at } => views::country(cli, country, at, out),
         Command::Countries { at } => views::countries(cli, at, out),
         Command::Regions { at, top } => views::regions(cli, at, *top, out),
-        Command::Verify => verify::run(cli, out),
+        Command::Verify { checkpoint, pubkey } => match (checkpoint, pubkey) {
+            (Some(checkpoint), Some(pubkey)) => audit::verify_against(cli, checkpoint, pubkey, out),
+            _ => verify::run(cli, out),
+        },
+        Command::Keygen { out: file, name } => audit::keygen(file, name, out),
+        Command::Checkpoint { key } => audit::checkpoint(cli, key, out),
+        Command::Prove { proof } => audit::prove(cli, proof, out),
+        Command::Receipt { event_id, key } => audit::receipt(cli, event_id, key.as_deref(), out),
+        Command::VerifyReceipt { file, pubkey } => audit::verify_receipt(file, pubkey, out),
         Command::Export { from } => log::export(cli, *from, out),
         Command::Rebuild { view } => {
             let which = match view {
@@ -303,7 +384,17 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             addr,
             tokens,
             public_reads,
-        } => serve::run(cli, addr, tokens.as_deref(), *public_reads, out),
+            key,
+        } => serve::run(
+            cli,
+            &serve::Options {
+                addr,
+                tokens: tokens.as_deref(),
+                public_reads: *public_reads,
+                key: key.as_deref(),
+            },
+            out,
+        ),
     }
 }
 

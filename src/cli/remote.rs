@@ -42,7 +42,10 @@ pub fn run(cli: &Cli, server: &str, out: &mut impl Write) -> Option<Result<(), C
         Command::Country { country, at } => remote.country(country, at, out),
         Command::Countries { at } => remote.countries(at, out),
         Command::Regions { at, top } => remote.regions(at, *top, out),
-        Command::Verify => remote.verify(out),
+        Command::Verify {
+            checkpoint: None, ..
+        } => remote.verify(out),
+        Command::Keygen { .. } | Command::VerifyReceipt { .. } => return None,
         other => Err(CliError::invalid(format!(
             "error: `{}` is not available through --server; run it against the store while no server holds it",
             command_name(other)
@@ -57,6 +60,10 @@ fn command_name(command: &Command) -> &'static str {
         Command::Export { .. } => "export",
         Command::Rebuild { .. } => "rebuild",
         Command::Demo { .. } => "demo",
+        Command::Verify { .. } => "verify --checkpoint",
+        Command::Checkpoint { .. } => "checkpoint",
+        Command::Prove { .. } => "prove",
+        Command::Receipt { .. } => "receipt",
         _ => "this command",
     }
 }

@@ -9,14 +9,27 @@ use coopledger::http::{self, Config, auth::Tokens};
 use super::exit::{CliError, Code};
 use super::{Cli, open_or_create};
 
+/// What `serve` was asked for.
+pub struct Options<'a> {
+    pub addr: &'a str,
+    pub tokens: Option<&'a Path>,
+    pub public_reads: bool,
+    pub key: Option<&'a Path>,
+}
+
 /// Serves until a signal, then shuts down gracefully: appends in flight finish and are durable.
-pub fn run(
-    cli: &Cli,
-    addr: &str,
-    tokens: Option<&Path>,
-    public_reads: bool,
-    out: &mut impl Write,
-) -> Result<(), CliError> {
+pub fn run(cli: &Cli, options: &Options<'_>, out: &mut impl Write) -> Result<(), CliError> {
+    let Options {
+        addr,
+        tokens,
+        public_reads,
+        key,
+    } = *options;
+    let key = key
+        .map(coopledger::audit::checkpoint::Key::load)
+        .transpose()
+        .map_err(|e| CliError::invalid(format!("error: {e}")))?
+        .map(std::sync::Arc::new);
     let tokens = tokens
         .map(Tokens::load)
         .transpose()
@@ -55,6 +68,7 @@ pub fn run(
         let config = Config {
             tokens,
             public_reads,
+            key,
             ..Config::default()
         };
         http::serve(

@@ -10,6 +10,7 @@ pub mod error;
 mod events;
 mod feed;
 pub mod metrics;
+mod proofs;
 mod views;
 
 use std::future::Future;
@@ -37,7 +38,7 @@ use error::ApiError;
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// How the server runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// Accepted tokens; `None` disables appends (and leaves reads open).
     pub tokens: Option<Tokens>,
@@ -51,6 +52,8 @@ pub struct Config {
     pub concurrency: usize,
     /// Live feeds open at once; more get 503.
     pub max_feeds: usize,
+    /// The key that signs checkpoints of the head on `GET /v1/checkpoint`.
+    pub key: Option<std::sync::Arc<crate::audit::checkpoint::Key>>,
 }
 
 impl Default for Config {
@@ -62,7 +65,22 @@ impl Default for Config {
             timeout: Duration::from_secs(30),
             concurrency: 512,
             max_feeds: 256,
+            key: None,
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("tokens", &self.tokens.is_some())
+            .field("public_reads", &self.public_reads)
+            .field("body_limit", &self.body_limit)
+            .field("timeout", &self.timeout)
+            .field("concurrency", &self.concurrency)
+            .field("max_feeds", &self.max_feeds)
+            .field("key", &self.key.as_ref().map(|k| k.name().to_owned()))
+            .finish()
     }
 }
 
@@ -70,7 +88,7 @@ impl Default for Config {
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) ledger: LedgerHandle,
-    config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     pub(crate) metrics: Arc<metrics::HttpMetrics>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) feeds: Arc<tokio::sync::Semaphore>,
@@ -94,6 +112,9 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
         .route("/v1/streams/{*stream}", get(events::stream))
         .route("/v1/head", get(events::head))
         .route("/v1/verify", get(events::verify))
+        .route("/v1/checkpoint", get(proofs::checkpoint))
+        .route("/v1/proofs/inclusion", get(proofs::inclusion))
+        .route("/v1/proofs/consistency", get(proofs::consistency))
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::exposition))

@@ -65,6 +65,9 @@ pub struct Options {
     pub feed_capacity: usize,
     /// Whether a missing or empty directory becomes a new ledger (otherwise it is an error).
     pub create: bool,
+    /// Whether the Merkle tree is kept (proofs and checkpoints need it). Without it appends skip
+    /// the tiles; the next open with the tree catches them up from the records.
+    pub merkle: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
         Options {
             feed_capacity: FEED_CAPACITY,
             create: true,
+            merkle: true,
         }
     }
 }
@@ -194,6 +198,11 @@ impl Ledger {
         let catalog = load_catalog(&store)?;
         reader::check_stored_head(&store, catalog.head())?;
         let head = catalog.head();
+        let tree = if options.merkle {
+            Some(load_tree(&store, head.seq)?)
+        } else {
+            None
+        };
         let (feed, _) = broadcast::channel(options.feed_capacity.max(1));
         let stored_views = stored::load(&store).ok().flatten();
         let shared = Arc::new(Shared {
@@ -205,7 +214,7 @@ impl Ledger {
             metrics: Metrics::default(),
         });
         let mut ledger = Ledger {
-            writer: Writer::new(ViewState::default()),
+            writer: Writer::new(ViewState::default(), tree),
             shared,
         };
         match stored_views {
@@ -387,6 +396,51 @@ impl Reader {
         }
         Ok(Arc::new(fold(self, upto, date, &mut |_| {})?))
     }
+}
+
+/// Loads the Merkle frontier and brings the tiles up to the head: a store written without the
+/// tree (or before it existed) has its missing leaves hashed from the records now.
+fn load_tree(store: &Store, head: u64) -> Result<crate::audit::tiles::Frontier, Error> {
+    let mut tree = crate::audit::tiles::Frontier::load(store)?;
+    if tree.size() > head {
+        return Err(Error::Corrupt {
+            seq: head,
+            reason: format!(
+                "the Merkle tiles cover {} records but the log holds {head} (records removed?)",
+                tree.size()
+            ),
+        });
+    }
+    if tree.size() == head {
+        return Ok(tree);
+    }
+    tracing::info!(
+        from = tree.size() + 1,
+        to = head,
+        "extending the Merkle tree from the records"
+    );
+    while tree.size() < head {
+        let from = tree.size() + 1;
+        let to = head.min(from + MAX_PAGE as u64 - 1);
+        for item in store.range(&keys::event(from), &keys::event(to + 1)) {
+            let (key, value) = item?;
+            let seq = keys::event_seq(&key).unwrap_or(0);
+            let frame = Frame::parse(seq, &value)?;
+            frame.check(seq)?;
+            tree.push(crate::audit::tiles::leaf_hash(frame.body));
+        }
+        if tree.size() != to {
+            return Err(Error::Corrupt {
+                seq: tree.size() + 1,
+                reason: "record missing from the log".into(),
+            });
+        }
+        let mut batch = Batch::default();
+        tree.write(&mut batch);
+        store.apply(batch)?;
+    }
+    store.sync()?;
+    Ok(tree)
 }
 
 /// Rebuilds the catalogue from every record, checking each record's hash, the links of the

@@ -15,9 +15,10 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::catalog::Head;
-use super::frame::{chain_hash, frame};
+use super::frame::{FRAME_HEADER, chain_hash, frame};
 use super::rules;
 use super::staging::{StagedRecord, Staging};
+use crate::audit::tiles::{Frontier, leaf_hash};
 use crate::entity::{StreamFacts, apply_to_facts, is_cached};
 use crate::error::Error;
 use crate::store::{Batch, keys};
@@ -114,15 +115,18 @@ impl Request {
 pub struct Writer {
     views: ViewState,
     tracker: Tracker,
+    /// The Merkle tree's frontier; `None` when the ledger runs without the tree.
+    tree: Option<Frontier>,
 }
 
 impl Writer {
     /// A writer continuing from `views`.
     #[must_use]
-    pub fn new(views: ViewState) -> Self {
+    pub fn new(views: ViewState, tree: Option<Frontier>) -> Self {
         Writer {
             views,
             tracker: Tracker::with_undo(),
+            tree,
         }
     }
 
@@ -158,7 +162,6 @@ impl Writer {
         let head = staging.head();
         let records = staging.into_records();
         drop(catalog);
-        let t_stage = started.elapsed();
         if records.is_empty() {
             return results;
         }
@@ -174,16 +177,7 @@ impl Writer {
                 .map(|r| r.and_then(|_| Err(Error::Poisoned(reason.clone()))))
                 .collect();
         }
-        let t_write = started.elapsed();
         self.commit(shared, records, started);
-        if std::env::var("COOPLEDGER_TIMING").is_ok() {
-            eprintln!(
-                "stage {:?} write {:?} total {:?}",
-                t_stage,
-                t_write - t_stage,
-                started.elapsed()
-            );
-        }
         results
     }
 
@@ -387,15 +381,19 @@ impl Writer {
         let mut head_value = head.seq.to_be_bytes().to_vec();
         head_value.extend_from_slice(&head.hash);
         batch.put(keys::META_HEAD, head_value);
+        if let Some(tree) = &mut self.tree {
+            // Leaves are the record bodies; the tiles they fill go into the same batch. A
+            // failed write poisons the ledger, so the frontier never needs rolling back.
+            for record in records {
+                let body = record.frame.get(FRAME_HEADER..).unwrap_or_default();
+                tree.push(leaf_hash(body));
+            }
+            tree.write(&mut batch);
+        }
         let events = records.len();
         let ops = batch.len();
-        let t0 = Instant::now();
         shared.store.apply(batch)?;
-        let t1 = Instant::now();
         let sync = shared.store.sync()?;
-        if std::env::var("COOPLEDGER_TIMING").is_ok() {
-            eprintln!("apply {:?} sync {:?}", t1 - t0, sync);
-        }
         tracing::debug!(
             events,
             ops,

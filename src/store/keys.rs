@@ -7,7 +7,7 @@ pub const META: u8 = b'M';
 pub const EVENT: u8 = b'E';
 /// View state: `V` ‖ view tag ‖ …
 pub const VIEW: u8 = b'V';
-/// Merkle tree hashes: `T` ‖ level (u8) ‖ index (u64 BE) → 32-byte hash.
+/// Merkle tree tiles: `T` ‖ tile level (u8) ‖ tile index (u64 BE) → up to 256 hashes.
 pub const TREE: u8 = b'T';
 /// Signed checkpoints: `K` ‖ tree size (u64 BE) → checkpoint text.
 pub const CHECKPOINT: u8 = b'K';
@@ -16,6 +16,8 @@ pub const CHECKPOINT: u8 = b'K';
 pub const META_FORMAT: &[u8] = b"Mformat";
 /// `M head`: sequence (u64 BE) ‖ hash (32 bytes) of the last record.
 pub const META_HEAD: &[u8] = b"Mhead";
+/// `M tree`: the number of leaves the Merkle tiles cover (u64 BE).
+pub const META_TREE: &[u8] = b"Mtree";
 
 /// The key of the record with sequence `seq`.
 #[must_use]
@@ -45,7 +47,7 @@ pub fn view(tag: u8, part: &[u8]) -> Vec<u8> {
     key
 }
 
-/// The key of a Merkle node hash.
+/// The key of a Merkle tile.
 #[must_use]
 pub fn tree(level: u8, index: u64) -> [u8; 10] {
     let mut key = [0u8; 10];

@@ -1,0 +1,343 @@
+//! RFC 6962 / RFC 9162 Merkle tree hashes and proofs over the log, and their verification.
+//!
+//! Leaf `i` of the tree is the body of record `i + 1` (the stored binary form, without the
+//! record frame's hashes): `leaf hash = SHA-256(0x00 ‖ body)`, `node = SHA-256(0x01 ‖ l ‖ r)`.
+//! Generation follows RFC 6962 §2.1 (`MTH`, `PATH`, `SUBPROOF`) over the stored tiles;
+//! verification follows the iterative algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2, which
+//! need nothing but the proof.
+
+use proto_events::Hash;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::tiles::{TileReader, node_hash};
+use crate::error::Error;
+
+/// The most hashes a proof of a tree of up to 2^64 leaves can hold.
+pub const MAX_PATH: usize = 64;
+
+/// Why a proof does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// The proof's numbers are impossible (index past the size, sizes out of order, …).
+    #[error("malformed proof: {0}")]
+    Malformed(String),
+    /// The hashes do not combine to the claimed root(s).
+    #[error("the proof does not lead to the claimed root")]
+    Mismatch,
+}
+
+/// The root of the empty tree: `SHA-256("")`.
+#[must_use]
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+fn largest_power_of_two_below(n: u64) -> u64 {
+    debug_assert!(n > 1, "split of {n}");
+    1 << (63 - (n - 1).leading_zeros())
+}
+
+/// `MTH(D[a:b])` for `a < b`.
+fn mth(tiles: &TileReader<'_>, a: u64, b: u64) -> Result<Hash, Error> {
+    let n = b - a;
+    if n.is_power_of_two() && a % n == 0 {
+        return tiles.hash(n.trailing_zeros() as u8, a / n);
+    }
+    let k = largest_power_of_two_below(n);
+    Ok(node_hash(&mth(tiles, a, a + k)?, &mth(tiles, a + k, b)?))
+}
+
+/// The root of the tree of the first `size` leaves.
+///
+/// # Errors
+/// When the tiles do not cover `size` leaves.
+pub fn root(tiles: &TileReader<'_>, size: u64) -> Result<Hash, Error> {
+    if size == 0 {
+        return Ok(empty_root());
+    }
+    mth(tiles, 0, size)
+}
+
+/// RFC 6962 `PATH(index, D[0:size])`.
+///
+/// # Errors
+/// When the tiles do not cover `size` leaves.
+pub fn inclusion_path(tiles: &TileReader<'_>, index: u64, size: u64) -> Result<Vec<Hash>, Error> {
+    fn path(
+        tiles: &TileReader<'_>,
+        m: u64,
+        a: u64,
+        b: u64,
+        out: &mut Vec<Hash>,
+    ) -> Result<(), Error> {
+        if b - a == 1 {
+            return Ok(());
+        }
+        let k = largest_power_of_two_below(b - a);
+        if m < a + k {
+            path(tiles, m, a, a + k, out)?;
+            out.push(mth(tiles, a + k, b)?);
+        } else {
+            path(tiles, m, a + k, b, out)?;
+            out.push(mth(tiles, a, a + k)?);
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    path(tiles, index, 0, size, &mut out)?;
+    Ok(out)
+}
+
+/// RFC 6962 `PROOF(m, D[0:n])` for `0 < m ≤ n`.
+///
+/// # Errors
+/// When the tiles do not cover `n` leaves.
+pub fn consistency_path(tiles: &TileReader<'_>, m: u64, n: u64) -> Result<Vec<Hash>, Error> {
+    fn sub(
+        tiles: &TileReader<'_>,
+        m: u64,
+        a: u64,
+        b: u64,
+        complete: bool,
+        out: &mut Vec<Hash>,
+    ) -> Result<(), Error> {
+        if m == b {
+            if !complete {
+                out.push(mth(tiles, a, b)?);
+            }
+            return Ok(());
+        }
+        let k = largest_power_of_two_below(b - a);
+        if m <= a + k {
+            sub(tiles, m, a, a + k, complete, out)?;
+            out.push(mth(tiles, a + k, b)?);
+        } else {
+            sub(tiles, m, a + k, b, false, out)?;
+            out.push(mth(tiles, a, a + k)?);
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    sub(tiles, m, 0, n, true, &mut out)?;
+    Ok(out)
+}
+
+/// Checks an inclusion proof (RFC 9162 §2.1.3.2).
+///
+/// # Errors
+/// [`ProofError`] when it does not hold.
+pub fn verify_inclusion(
+    leaf_index: u64,
+    tree_size: u64,
+    leaf_hash: &Hash,
+    path: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
+    if leaf_index >= tree_size {
+        return Err(ProofError::Malformed(format!(
+            "leaf index {leaf_index} is not below the tree size {tree_size}"
+        )));
+    }
+    if path.len() > MAX_PATH {
+        return Err(ProofError::Malformed(format!(
+            "{} hashes in a path",
+            path.len()
+        )));
+    }
+    let (mut f, mut s) = (leaf_index, tree_size - 1);
+    let mut r = *leaf_hash;
+    for p in path {
+        if s == 0 {
+            return Err(ProofError::Malformed(
+                "the path is longer than the tree is deep".into(),
+            ));
+        }
+        if f & 1 == 1 || f == s {
+            r = node_hash(p, &r);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    if s == 0 && r == *root {
+        Ok(())
+    } else {
+        Err(ProofError::Mismatch)
+    }
+}
+
+/// Checks a consistency proof between trees of `first` and `second` leaves (RFC 9162 §2.1.4.2).
+///
+/// # Errors
+/// [`ProofError`] when it does not hold.
+pub fn verify_consistency(
+    first: u64,
+    second: u64,
+    first_root: &Hash,
+    second_root: &Hash,
+    path: &[Hash],
+) -> Result<(), ProofError> {
+    if first == 0 || first > second {
+        return Err(ProofError::Malformed(format!(
+            "no consistency proof from {first} to {second} leaves"
+        )));
+    }
+    if path.len() > MAX_PATH {
+        return Err(ProofError::Malformed(format!(
+            "{} hashes in a path",
+            path.len()
+        )));
+    }
+    if first == second {
+        return if path.is_empty() && first_root == second_root {
+            Ok(())
+        } else {
+            Err(ProofError::Mismatch)
+        };
+    }
+    if path.is_empty() {
+        return Err(ProofError::Malformed(
+            "an empty path between different sizes".into(),
+        ));
+    }
+    let mut hashes: Vec<Hash> = Vec::with_capacity(path.len() + 1);
+    if first.is_power_of_two() {
+        hashes.push(*first_root);
+    }
+    hashes.extend_from_slice(path);
+    let (mut f, mut s) = (first - 1, second - 1);
+    while f & 1 == 1 {
+        f >>= 1;
+        s >>= 1;
+    }
+    let (mut fr, mut sr) = (hashes[0], hashes[0]);
+    for c in &hashes[1..] {
+        if s == 0 {
+            return Err(ProofError::Malformed(
+                "the path is longer than the tree is deep".into(),
+            ));
+        }
+        if f & 1 == 1 || f == s {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    if fr == *first_root && sr == *second_root && s == 0 {
+        Ok(())
+    } else {
+        Err(ProofError::Mismatch)
+    }
+}
+
+/// `#[serde(with = "hex_list")]`: hashes as lower-case hex strings.
+mod hex_list {
+    use proto_events::Hash;
+    use proto_events::staff::{hex, parse_hash};
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub fn serialize<S: Serializer>(hashes: &[Hash], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(hashes.iter().map(hex))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
+        let texts = Vec::<String>::deserialize(d)?;
+        if texts.len() > super::MAX_PATH {
+            return Err(de::Error::custom(format_args!(
+                "{} hashes in a path",
+                texts.len()
+            )));
+        }
+        texts
+            .iter()
+            .map(|t| {
+                parse_hash(t)
+                    .ok_or_else(|| de::Error::custom(format_args!("not a SHA-256 in hex: {t:?}")))
+            })
+            .collect()
+    }
+}
+
+/// An inclusion proof, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionProof {
+    /// The leaf's index (the record's sequence minus one).
+    pub leaf_index: u64,
+    /// The size of the tree the proof is for.
+    pub tree_size: u64,
+    /// `SHA-256(0x00 ‖ body)`.
+    #[serde(with = "proto_events::staff::hex_hash")]
+    pub leaf_hash: Hash,
+    /// The audit path, leaf to root.
+    #[serde(with = "hex_list")]
+    pub path: Vec<Hash>,
+    /// The root of the tree of `tree_size` leaves.
+    #[serde(with = "proto_events::staff::hex_hash")]
+    pub root: Hash,
+}
+
+impl InclusionProof {
+    /// Checks the proof on its own.
+    ///
+    /// # Errors
+    /// [`ProofError`] when it does not hold.
+    pub fn verify(&self) -> Result<(), ProofError> {
+        verify_inclusion(
+            self.leaf_index,
+            self.tree_size,
+            &self.leaf_hash,
+            &self.path,
+            &self.root,
+        )
+    }
+}
+
+/// A consistency proof, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub from: u64,
+    /// The newer tree size.
+    pub to: u64,
+    /// The older root.
+    #[serde(with = "proto_events::staff::hex_hash")]
+    pub old_root: Hash,
+    /// The newer root.
+    #[serde(with = "proto_events::staff::hex_hash")]
+    pub new_root: Hash,
+    /// The proof's hashes.
+    #[serde(with = "hex_list")]
+    pub path: Vec<Hash>,
+}
+
+impl ConsistencyProof {
+    /// Checks the proof on its own.
+    ///
+    /// # Errors
+    /// [`ProofError`] when it does not hold.
+    pub fn verify(&self) -> Result<(), ProofError> {
+        verify_consistency(
+            self.from,
+            self.to,
+            &self.old_root,
+            &self.new_root,
+            &self.path,
+        )
+    }
+}

@@ -1,0 +1,89 @@
+//! A receipt bundle: an event, its stored bytes, its inclusion proof and a signed checkpoint of
+//! the tree the proof is for. A third party checks it with the log's public key alone.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use proto_events::codec::decode_body;
+use proto_events::staff::{hex, recorded_from_object};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::checkpoint::{CheckpointBody, PublicKey};
+use super::proof::InclusionProof;
+use super::tiles::leaf_hash;
+use crate::ledger::frame::chain_hash;
+
+/// See the module documentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    /// The event, as its `log --json` line.
+    pub event: Map<String, Value>,
+    /// The record body (the Merkle leaf), base64.
+    pub record: String,
+    /// The inclusion proof of the leaf in the checkpoint's tree.
+    pub proof: InclusionProof,
+    /// The signed checkpoint (C2SP signed note).
+    pub checkpoint: String,
+}
+
+/// Why a receipt does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("receipt rejected: {0}")]
+pub struct ReceiptError(pub String);
+
+/// Checks every link of a receipt: the checkpoint's signature, that the proof is for the
+/// checkpoint's tree, that the leaf is the record, that the proof holds, and that the event is
+/// what the record says (its hash chained over the record too). Returns the checkpoint.
+///
+/// # Errors
+/// [`ReceiptError`] naming the first link that fails.
+pub fn verify(receipt: &Receipt, key: &PublicKey) -> Result<CheckpointBody, ReceiptError> {
+    let fail = |why: String| ReceiptError(why);
+    let checkpoint = key
+        .open(&receipt.checkpoint)
+        .map_err(|e| fail(e.to_string()))?;
+    let proof = &receipt.proof;
+    if proof.tree_size != checkpoint.size || proof.root != checkpoint.root {
+        return Err(fail(format!(
+            "the proof is for a tree of {} leaves with root {}, the checkpoint signs {} leaves with root {}",
+            proof.tree_size,
+            hex(&proof.root),
+            checkpoint.size,
+            hex(&checkpoint.root)
+        )));
+    }
+    let body = STANDARD
+        .decode(&receipt.record)
+        .map_err(|e| fail(format!("record is not base64: {e}")))?;
+    if leaf_hash(&body) != proof.leaf_hash {
+        return Err(fail("the leaf hash is not the hash of the record".into()));
+    }
+    proof.verify().map_err(|e| fail(e.to_string()))?;
+    let decoded = decode_body(&body).map_err(|e| fail(format!("record does not decode: {e}")))?;
+    let event =
+        recorded_from_object(receipt.event.clone()).map_err(|v| fail(format!("event: {v}")))?;
+    if decoded.sequence != proof.leaf_index + 1 {
+        return Err(fail(format!(
+            "the record is sequence {}, the proof is for leaf {}",
+            decoded.sequence, proof.leaf_index
+        )));
+    }
+    let same = decoded.sequence == event.sequence
+        && decoded.stream_version == event.stream_version
+        && decoded.envelope.event_id == event.envelope.event_id
+        && decoded.envelope.stream == event.envelope.stream
+        && decoded.envelope.recorded_by == event.envelope.recorded_by
+        && decoded.envelope.recorded_at == event.envelope.recorded_at
+        && decoded.envelope.source == event.envelope.source
+        && decoded.payload == event.payload;
+    if !same {
+        return Err(fail("the event differs from the record".into()));
+    }
+    if chain_hash(&event.prev_hash, event.sequence, &body) != event.hash {
+        return Err(fail(
+            "the event's chained hash does not match the record".into(),
+        ));
+    }
+    Ok(checkpoint)
+}
