@@ -179,7 +179,7 @@ impl Reader {
                 });
             }
             roots.push(leaf);
-            if seq % 65_536 == 0 {
+            if seq.is_multiple_of(65_536) {
                 progress(seq, head);
             }
         }

@@ -42,7 +42,7 @@ fn largest_power_of_two_below(n: u64) -> u64 {
 /// `MTH(D[a:b])` for `a < b`.
 fn mth(tiles: &TileReader<'_>, a: u64, b: u64) -> Result<Hash, Error> {
     let n = b - a;
-    if n.is_power_of_two() && a % n == 0 {
+    if n.is_power_of_two() && a.is_multiple_of(n) {
         return tiles.hash(n.trailing_zeros() as u8, a / n);
     }
     let k = largest_power_of_two_below(n);

@@ -55,7 +55,7 @@ fn fold(hashes: &[Hash]) -> Hash {
 }
 
 fn decode(value: &[u8]) -> Result<Vec<Hash>, Error> {
-    if value.is_empty() || value.len() % 32 != 0 || value.len() > WIDTH * 32 {
+    if value.is_empty() || !value.len().is_multiple_of(32) || value.len() > WIDTH * 32 {
         return Err(Error::CorruptView(format!(
             "Merkle tile of {} bytes is not 1..=256 hashes",
             value.len()
