@@ -22,7 +22,8 @@ use coopledger::proto_events::codec::encode_body;
 use coopledger::proto_events::{Envelope, NewEvent, RecordedEvent, Timestamp};
 use coopledger::store::{Batch, Store, keys};
 use coopledger::synth::Synth;
-use coopledger::{Ledger, LedgerHandle, ViewName};
+use coopledger::{Ledger, LedgerHandle, Options, ViewName};
+use rand::{Rng, SeedableRng};
 use tokio::sync::{mpsc, oneshot};
 
 fn scale(n: usize) -> usize {
@@ -202,6 +203,7 @@ fn main() {
         .build()
         .expect("runtime");
     let mut lines = Vec::new();
+    let mut proof_latency: Option<(usize, Duration, Duration, Duration)> = None;
     let sizes = [
         scale(128 * 40),
         scale(400),
@@ -410,7 +412,75 @@ fn main() {
             sqlite: rate(n, sqlite_t),
             target: 0.3,
         });
+        // Inclusion proofs at this size: random leaves, each against the head's tree.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut took = Vec::new();
+        for _ in 0..1_000 {
+            let seq = rng.random_range(1..=n as u64);
+            let started = Instant::now();
+            let proof = reader.inclusion_proof(seq, None).expect("proof");
+            took.push(started.elapsed());
+            assert!(proof.verify().is_ok());
+        }
+        took.sort_unstable();
+        proof_latency = Some((
+            n,
+            took[took.len() / 2],
+            took[took.len() * 99 / 100],
+            took[took.len() - 1],
+        ));
     }
+
+    // 5. The Merkle tree's cost: the same appends with and without it.
+    let (mut with_c, mut without_c, mut with_b, mut without_b) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        for merkle in [true, false] {
+            let tasks = 64;
+            let n = sizes[0] / tasks * tasks;
+            let (events, _) = workload(n, 500 + round as u64);
+            let dir = tempfile::tempdir().expect("tmp");
+            let options = Options {
+                merkle,
+                ..Options::default()
+            };
+            let handle =
+                LedgerHandle::start(Ledger::open_with(dir.path(), options).expect("ledger"));
+            let t = rt.block_on(concurrent_ledger(handle.clone(), events, tasks));
+            rt.block_on(handle.close());
+            if merkle {
+                with_c.push(t)
+            } else {
+                without_c.push(t)
+            }
+            let (events, _) = workload(bulk_n, 600 + round as u64);
+            let dir = tempfile::tempdir().expect("tmp");
+            let mut ledger = Ledger::open_with(dir.path(), options).expect("ledger");
+            let started = Instant::now();
+            for chunk in events.chunks(10_000) {
+                ledger.append(chunk.to_vec()).expect("append");
+            }
+            let t = started.elapsed();
+            if merkle {
+                with_b.push(t)
+            } else {
+                without_b.push(t)
+            }
+        }
+    }
+    let concurrent_n = sizes[0] / 64 * 64;
+    let tree_lines = [
+        (
+            "durable appends, 64 concurrent appenders",
+            rate(concurrent_n, median(with_c)),
+            rate(concurrent_n, median(without_c)),
+        ),
+        (
+            "bulk append, 10,000-event batches",
+            rate(bulk_n, median(with_b)),
+            rate(bulk_n, median(without_b)),
+        ),
+    ];
 
     println!();
     println!(
@@ -429,6 +499,32 @@ fn main() {
             l.ledger / l.sqlite,
             l.target,
             if vs_sled >= l.target {
+                "ok"
+            } else {
+                "BELOW TARGET"
+            }
+        );
+    }
+    println!();
+    println!(
+        "{:<44} {:>14} {:>14} {:>9} {:>7}",
+        "with and without the Merkle tree", "with ev/s", "without ev/s", "ratio", "target"
+    );
+    for (name, with, without) in tree_lines {
+        let ratio = with / without;
+        println!(
+            "{name:<44} {with:>14.0} {without:>14.0} {ratio:>8.2}x {:>6.1}x {}",
+            0.8,
+            if ratio >= 0.8 { "ok" } else { "BELOW TARGET" }
+        );
+    }
+    if let Some((n, p50, p99, max)) = proof_latency {
+        println!(
+            "inclusion proof at {n} events: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs (target < 1 ms) {}",
+            p50.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6,
+            max.as_secs_f64() * 1e6,
+            if p99 < Duration::from_millis(1) {
                 "ok"
             } else {
                 "BELOW TARGET"

@@ -330,8 +330,30 @@ impl Reader {
     }
 }
 
-/// Checks the `M head` key against the head derived from the records.
+/// Checks the `M head` key, and the witness file outside sled, against the head derived from
+/// the records: a log shorter than what was once made durable has lost its tail.
 pub(crate) fn check_stored_head(store: &Store, head: Head) -> Result<(), Error> {
+    if let Some((seq, hash)) = store.read_witness()? {
+        if seq > head.seq {
+            return Err(Error::Corrupt {
+                seq: head.seq + 1,
+                reason: format!(
+                    "records {}..={seq} are missing: they were durable once, so the store's data file is damaged",
+                    head.seq + 1
+                ),
+            });
+        }
+        if seq > 0 {
+            let value = store.get(&keys::event(seq))?.ok_or_else(|| missing(seq))?;
+            if Frame::parse(seq, &value)?.hash != hash {
+                return Err(Error::Corrupt {
+                    seq,
+                    reason: "its hash differs from the one recorded when it was made durable"
+                        .into(),
+                });
+            }
+        }
+    }
     let stored = store.get(keys::META_HEAD)?;
     let matches = match stored.as_deref() {
         None => head.seq == 0,

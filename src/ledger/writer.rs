@@ -394,6 +394,7 @@ impl Writer {
         let ops = batch.len();
         shared.store.apply(batch)?;
         let sync = shared.store.sync()?;
+        shared.store.write_witness(head.seq, &head.hash)?;
         tracing::debug!(
             events,
             ops,

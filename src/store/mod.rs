@@ -25,6 +25,10 @@ use parking_lot::Mutex;
 pub const FORMAT_VERSION: u32 = 1;
 /// The file that marks a directory as a coopledger store.
 pub const MARKER_FILE: &str = "COOPLEDGER";
+/// The file outside sled that remembers the last durable record (see [`Store::write_witness`]).
+pub const WITNESS_FILE: &str = "HEAD";
+/// The witness's fixed size: `"coopledger-head 1 "`, 20 digits, a space, 64 hex digits, `\n`.
+const WITNESS_LEN: usize = 18 + 20 + 1 + 64 + 1;
 /// The largest value the store accepts: sled moves values above about 128 KiB into separate blob
 /// files that it never fsyncs, so everything stays well below.
 pub const MAX_VALUE_LEN: usize = 96 * 1024;
@@ -197,6 +201,12 @@ impl Store {
                 sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
                     StoreError::InUse(dir.to_owned())
                 }
+                sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => {
+                    StoreError::Corrupt(format!(
+                        "sled cannot read its files in {}; they are damaged ({e})",
+                        dir.display()
+                    ))
+                }
                 _ => StoreError::from(e),
             })?;
         let data_file = File::open(dir.join("db"))?;
@@ -316,6 +326,50 @@ impl Store {
             r.map(|(k, v)| (Value(k), Value(v)))
                 .map_err(StoreError::from)
         })
+    }
+
+    /// Records, outside sled, the last record made durable: sled recovers from a damaged data
+    /// file by silently dropping everything after the damage, so the ledger needs its own memory
+    /// of how far the log went to tell a lost tail from a short log.
+    ///
+    /// Written after the sync of the records it names, in place and in one sector, without an
+    /// fsync of its own: a crash can only leave it behind the log, never ahead, and behind is
+    /// harmless.
+    ///
+    /// # Errors
+    /// On an I/O error.
+    pub fn write_witness(&self, seq: u64, hash: &[u8; 32]) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt;
+        let text = format!(
+            "coopledger-head 1 {seq:020} {}\n",
+            proto_events::staff::hex(hash)
+        );
+        debug_assert_eq!(text.len(), WITNESS_LEN);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.dir.join(WITNESS_FILE))?;
+        file.write_all_at(text.as_bytes(), 0)?;
+        Ok(())
+    }
+
+    /// The last durable record the witness names, if the file exists.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the file is malformed.
+    pub fn read_witness(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+        let text = match fs::read_to_string(self.dir.join(WITNESS_FILE)) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let bad = || StoreError::Corrupt(format!("the {WITNESS_FILE} file is malformed: {text:?}"));
+        let rest = text.strip_prefix("coopledger-head 1 ").ok_or_else(bad)?;
+        let (seq, hash) = rest.trim_end().split_once(' ').ok_or_else(bad)?;
+        let seq = seq.parse().map_err(|_| bad())?;
+        let hash = proto_events::staff::parse_hash(hash).ok_or_else(bad)?;
+        Ok(Some((seq, hash)))
     }
 
     /// Approximate bytes on disk.

@@ -2,6 +2,7 @@
 //! product through a real sled directory, the built binary or a real HTTP port.
 
 mod cli;
+mod corruption;
 mod crash;
 mod examples;
 mod http;

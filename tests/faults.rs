@@ -1,0 +1,321 @@
+//! Injected faults (the `fail` crate; `cargo test --features failpoints --test faults`).
+//!
+//! Failpoints: `store::apply` (the atomic sled batch of a group commit) and `store::sync` (sled's
+//! flush and the fdatasync after it). `return(crash)` aborts the process there. Records, views,
+//! Merkle tiles and the head are written in one sled batch, so there is no point "between record
+//! write and view update" to crash at: the batch is the unit.
+//!
+//! After every fault: the caller saw an error (or the process died); after reopening, every
+//! acknowledged event is present, nothing unacknowledged is half-present, `verify` passes and the
+//! views equal a rebuild. The failpoint registry is global, so these tests run one at a time.
+
+#![cfg(feature = "failpoints")]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use coopledger::synth::Synth;
+use coopledger::{Error, Ledger, ViewName};
+use uuid::Uuid;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Canonical JSON of both views, to compare maintained and rebuilt state.
+fn views_json(ledger: &Ledger) -> String {
+    let views = ledger.reader().views();
+    let countries: Vec<_> = views
+        .countries()
+        .filter_map(|c| views.country_view(c))
+        .collect();
+    serde_json::to_string(&(countries, views.interregional_view())).expect("json")
+}
+
+/// Reopens and checks: acknowledged present, unacknowledged batch all or nothing, verify, views
+/// equal a rebuild, and the ledger takes appends again.
+fn check_after(dir: &Path, acked: &[Uuid], unacked: &[Uuid]) {
+    let mut ledger = Ledger::open(dir).expect("reopen after the fault");
+    let reader = ledger.reader();
+    for id in acked {
+        assert!(
+            reader.get(id).expect("read").is_some(),
+            "acknowledged {id} lost"
+        );
+    }
+    let present = unacked
+        .iter()
+        .filter(|id| reader.get(id).expect("read").is_some())
+        .count();
+    assert!(
+        present == 0 || present == unacked.len(),
+        "an unacknowledged batch is half-present: {present} of {}",
+        unacked.len()
+    );
+    reader
+        .verify(&mut |_, _| {})
+        .expect("verify after the fault");
+    reader
+        .verify_tree(&mut |_, _| {})
+        .expect("the Merkle tree after the fault");
+    let maintained = views_json(&ledger);
+    ledger
+        .rebuild_views(ViewName::All, &mut |_| {})
+        .expect("rebuild");
+    assert_eq!(
+        views_json(&ledger),
+        maintained,
+        "views differ from a rebuild"
+    );
+    let mut synth = Synth::new(77);
+    ledger
+        .append(vec![synth.activity()])
+        .expect("appends work again after reopening");
+}
+
+fn ids(events: &[coopledger::proto_events::NewEvent]) -> Vec<Uuid> {
+    events
+        .iter()
+        .map(|e| e.event_id.expect("synth sets ids"))
+        .collect()
+}
+
+fn fault_then_reopen(point: &str) {
+    let _serial = serial();
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut synth = Synth::new(1);
+    let mut acked = Vec::new();
+    let unacked;
+    {
+        let mut ledger = Ledger::open(dir.path()).expect("open");
+        for _ in 0..3 {
+            let batch: Vec<_> = (0..5).map(|_| synth.activity()).collect();
+            acked.extend(ids(&batch));
+            ledger.append(batch).expect("append before the fault");
+        }
+        fail::cfg(point, "return(injected I/O error)").expect("failpoint");
+        let batch: Vec<_> = (0..5).map(|_| synth.activity()).collect();
+        unacked = ids(&batch);
+        match ledger.append(batch) {
+            Err(Error::Poisoned(reason)) => assert!(reason.contains("injected"), "{reason}"),
+            other => panic!("the fault must fail the append, got {other:?}"),
+        }
+        fail::remove(point);
+        // Fail-stop: the handle refuses writes until reopened, even with the fault gone.
+        match ledger.append(vec![synth.activity()]) {
+            Err(Error::Poisoned(_)) => {}
+            other => panic!("a poisoned ledger must refuse appends, got {other:?}"),
+        }
+        assert_eq!(
+            ledger.reader().head().seq,
+            15,
+            "readers never see the failed batch"
+        );
+    }
+    scenario.teardown();
+    check_after(dir.path(), &acked, &unacked);
+}
+
+#[test]
+fn a_write_error_fails_the_append_and_poisons_until_reopened() {
+    fault_then_reopen("store::apply");
+}
+
+#[test]
+fn a_sync_error_fails_the_append_and_poisons_until_reopened() {
+    fault_then_reopen("store::sync");
+}
+
+const CHILD_ENV: &str = "COOPLEDGER_FAULT_CHILD";
+
+/// Runs only as the child of the crash test: appends batches, announcing each and acknowledging
+/// it once durable, with a crash injected at the fourth sync after the open.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let scenario = fail::FailScenario::setup();
+    let mut ledger = Ledger::open(&dir).expect("child opens");
+    fail::cfg("store::sync", "3*off->return(crash)").expect("failpoint");
+    let mut synth = Synth::new(std::process::id().into());
+    loop {
+        let batch: Vec<_> = (0..4).map(|_| synth.activity()).collect();
+        let ids: Vec<String> = ids(&batch).iter().map(Uuid::to_string).collect();
+        println!("try {}", ids.join(" "));
+        ledger.append(batch).expect("append");
+        println!("ack {}", ids.join(" "));
+    }
+    #[allow(unreachable_code)]
+    scenario.teardown();
+}
+
+#[test]
+fn a_crash_between_write_and_sync_loses_nothing_acknowledged() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    for round in 0..3 {
+        let child = Command::new(std::env::current_exe().expect("test binary"))
+            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let output = child.wait_with_output().expect("child");
+        assert!(
+            !output.status.success(),
+            "the child must die at the injected crash"
+        );
+        let (mut acked, mut tried) = (Vec::new(), Vec::new());
+        for line in BufReader::new(output.stdout.as_slice())
+            .lines()
+            .map_while(Result::ok)
+        {
+            let parse = |rest: &str| -> Vec<Uuid> {
+                rest.split(' ').map(|s| s.parse().expect("uuid")).collect()
+            };
+            if let Some(rest) = line.strip_prefix("ack ") {
+                acked.extend(parse(rest));
+            } else if let Some(rest) = line.strip_prefix("try ") {
+                tried = parse(rest);
+            }
+        }
+        assert_eq!(
+            acked.len(),
+            12,
+            "round {round}: three batches acknowledged before the crash"
+        );
+        let unacked: Vec<Uuid> = tried.into_iter().filter(|id| !acked.contains(id)).collect();
+        assert_eq!(unacked.len(), 4, "the crashed batch");
+        check_after(dir.path(), &acked, &unacked);
+    }
+}
+
+#[test]
+fn every_acknowledged_append_issued_an_fdatasync() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut synth = Synth::new(5);
+    for _ in 0..10 {
+        let before = ledger.reader().sync_count();
+        ledger.append(vec![synth.activity()]).expect("append");
+        assert_eq!(
+            ledger.reader().sync_count(),
+            before + 1,
+            "one flush + fdatasync per append"
+        );
+    }
+    // A refused append syncs nothing.
+    let before = ledger.reader().sync_count();
+    let dup = synth.activity();
+    let mut bad = dup.clone();
+    bad.recorded_by = String::new();
+    assert!(ledger.append(vec![bad]).is_err());
+    assert_eq!(ledger.reader().sync_count(), before);
+}
+
+/// A small tmpfs, unmounted on drop.
+struct SmallDisk {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let path = dir.path().join("disk");
+        std::fs::create_dir(&path).ok()?;
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(&path)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(SmallDisk { path, _dir: dir })
+    }
+
+    fn grow(&self, megabytes: u32) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={megabytes}m")])
+            .arg(&self.path)
+            .status()
+            .expect("remount");
+        assert!(status.success(), "remount the tmpfs larger");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}
+
+/// Fills the disk (a real 3 MiB tmpfs where this machine allows mounting one, else an injected
+/// ENOSPC at the write): appends fail cleanly, nothing acknowledged is lost, and the ledger works
+/// again once space returns and it is reopened.
+#[test]
+fn a_full_disk_fails_appends_cleanly_and_recovers_when_space_returns() {
+    let _serial = serial();
+    let scenario = fail::FailScenario::setup();
+    let disk = SmallDisk::mount(3);
+    let fallback = tempfile::tempdir().expect("tmp");
+    let dir = match &disk {
+        Some(d) => d.path.join("ledger"),
+        None => fallback.path().join("ledger"),
+    };
+    println!(
+        "disk full on {}",
+        if disk.is_some() {
+            "a real 3 MiB tmpfs"
+        } else {
+            "an injected ENOSPC (no permission to mount)"
+        }
+    );
+    let mut synth = Synth::new(9);
+    let mut acked = Vec::new();
+    let mut failed = None;
+    {
+        let mut ledger = Ledger::open(&dir).expect("open");
+        for round in 0..2_000 {
+            if disk.is_none() && round == 20 {
+                fail::cfg(
+                    "store::apply",
+                    "return(No space left on device (os error 28))",
+                )
+                .expect("failpoint");
+            }
+            let batch: Vec<_> = (0..25).map(|_| synth.activity()).collect();
+            let batch_ids = ids(&batch);
+            match ledger.append(batch) {
+                Ok(_) => acked.extend(batch_ids),
+                Err(e) => {
+                    failed = Some((e.to_string(), batch_ids));
+                    break;
+                }
+            }
+        }
+        let (reason, _) = failed.as_ref().expect("the disk filled up");
+        println!("{} events acknowledged, then: {reason}", acked.len());
+        assert!(!acked.is_empty());
+        assert!(
+            ledger.append(vec![synth.activity()]).is_err(),
+            "a ledger that failed a write refuses the next one"
+        );
+    }
+    fail::remove("store::apply");
+    scenario.teardown();
+    if let Some(d) = &disk {
+        d.grow(64);
+    }
+    let (_, unacked) = failed.expect("failed batch");
+    check_after(&dir, &acked, &unacked);
+}
