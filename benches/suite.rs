@@ -203,7 +203,7 @@ fn main() {
         .build()
         .expect("runtime");
     let mut lines = Vec::new();
-    let mut proof_latency: Option<(usize, Duration, Duration, Duration)> = None;
+    let proof_latency: Option<(usize, Duration, Duration, Duration)>;
     let sizes = [
         scale(128 * 40),
         scale(400),

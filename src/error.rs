@@ -56,10 +56,11 @@ impl From<DecodeError> for Error {
 }
 
 impl Error {
-    /// Builds the error for a list of violations: a conflict if any is one, else invalid.
+    /// Builds the error for a list of violations: a conflict when every one is a conflict,
+    /// else invalid input (which has to be fixed first).
     #[must_use]
     pub fn from_violations(violations: Vec<Violation>) -> Self {
-        if violations.iter().any(|v| v.rule.is_conflict()) {
+        if !violations.is_empty() && violations.iter().all(|v| v.rule.is_conflict()) {
             Error::Conflict(violations)
         } else {
             Error::Invalid(violations)

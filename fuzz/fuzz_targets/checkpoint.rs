@@ -5,7 +5,8 @@
 use coopledger::audit::checkpoint::{Key, PublicKey, parse_unverified};
 use libfuzzer_sys::fuzz_target;
 
-const SKEY: &str = "PRIVATE+KEY+fuzz.example/log+7d233aee+ATIsEHOj0NbkYyQn98IgOegBE+yQAQKAuToLpeZ/10sc";
+const SKEY: &str =
+    "PRIVATE+KEY+fuzz.example/log+7d233aee+ATIsEHOj0NbkYyQn98IgOegBE+yQAQKAuToLpeZ/10sc";
 const VKEY: &str = "fuzz.example/log+7d233aee+AZ+eSz/kahnMUbEEhPByimMsBMnC/nA8yfQYD2QWT0yA";
 
 fuzz_target!(|data: &[u8]| {

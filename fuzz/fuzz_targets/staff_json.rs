@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(events) = parse_text(text, mode, today) {
             for parsed in events {
                 let line = serde_json::Value::Object(to_staff_object(&parsed.event)).to_string();
-                let again = parse_text(&line, Mode::Staff, today).expect("a written event parses again");
+                let again =
+                    parse_text(&line, Mode::Staff, today).expect("a written event parses again");
                 assert_eq!(again[0].event, parsed.event, "round trip of {line}");
             }
         }

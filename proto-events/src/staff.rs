@@ -19,7 +19,7 @@ use crate::country::{UNKNOWN_COUNTRY, UNKNOWN_CURRENCY};
 use crate::envelope::{ExpectedVersion, Hash, NewEvent, RecordedEvent};
 use crate::events::{EventCorrected, EventRetracted, EventType, Fact, Payload};
 use crate::validate::{Position, Rule, Violation, validate};
-use crate::values::{Date, Timestamp};
+use crate::values::{Date, Timestamp, forms};
 
 /// The largest text of one event, in bytes.
 pub const MAX_EVENT_TEXT: usize = 256 * 1024;
@@ -227,15 +227,25 @@ pub fn parse_event(
             format_args!("{} bytes, at most {MAX_EVENT_TEXT}", raw.len()),
         )]);
     }
-    let value: Value = serde_json::from_str::<Strict>(raw)
-        .map(|s| s.0)
-        .map_err(|e| {
-            let message = e.to_string();
-            match between(&message, DUPLICATE_FIELD, "`") {
-                Some(name) => vec![Violation::new(name, Rule::DuplicateField, quote_str(name))],
-                None => vec![Violation::new("", Rule::Syntax, message)],
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let parsed = serde_path_to_error::deserialize::<_, Strict>(&mut de).map_err(|e| {
+        let message = e.inner().to_string();
+        match between(&message, DUPLICATE_FIELD, "`") {
+            Some(name) => {
+                let path = e.path().to_string();
+                let field = match path.as_str() {
+                    "." | "" => name.to_owned(),
+                    p if p.rsplit('.').next() == Some(name) => p.to_owned(),
+                    p => join(p, name),
+                };
+                vec![Violation::new(field, Rule::DuplicateField, quote_str(name))]
             }
-        })?;
+            None => vec![Violation::new("", Rule::Syntax, message)],
+        }
+    })?;
+    de.end()
+        .map_err(|e| vec![Violation::new("", Rule::Syntax, e)])?;
+    let value = parsed.0;
     let Value::Object(object) = value else {
         return Err(vec![Violation::new("", Rule::NotAnObject, quote(&value))]);
     };
@@ -389,14 +399,22 @@ fn take_recorded(object: &mut Map<String, Value>) -> Result<Option<RecordedMeta>
 /// Parses a 64-digit lower- or upper-case hex SHA-256.
 #[must_use]
 pub fn parse_hash(text: &str) -> Option<Hash> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
     let bytes = text.as_bytes();
     if bytes.len() != 64 {
         return None;
     }
     let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let hex = std::str::from_utf8(pair).ok()?;
-        *out.get_mut(i)? = u8::from_str_radix(hex, 16).ok()?;
+    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let [hi, lo] = *pair else { return None };
+        *slot = digit(hi)? << 4 | digit(lo)?;
     }
     Some(out)
 }
@@ -570,6 +588,13 @@ fn classify(field: &str, message: &str, value: &Value) -> Violation {
 /// Maps a serde error at `path` to (field path, rule, offending value).
 fn classify_message(path: &str, message: &str, root: &Value) -> (String, Rule, String) {
     let path = if path == "." { "" } else { path };
+    // An error raised inside a nested value carries the path within it (see forms::PATH_MARK).
+    if let Some((inner, rest)) = message
+        .split_once(forms::PATH_MARK)
+        .and_then(|(_, rest)| rest.split_once(forms::PATH_END))
+    {
+        return classify_message(&join(path, inner), rest, root);
+    }
     if let Some(name) = between(message, "unknown field `", "`") {
         // serde_path_to_error already ends the path with the unknown field's name.
         let field = if path.rsplit('.').next() == Some(name) {
@@ -580,7 +605,11 @@ fn classify_message(path: &str, message: &str, root: &Value) -> (String, Rule, S
         return (field, Rule::UnknownField, quote_str(name));
     }
     if let Some(name) = between(message, "missing field `", "`") {
-        let field = join(path, name);
+        let field = if path.rsplit('.').next() == Some(name) {
+            path.to_owned()
+        } else {
+            join(path, name)
+        };
         return (field, Rule::MissingField, "absent".to_owned());
     }
     let rule = rule_of(path, message);

@@ -273,8 +273,7 @@ pub enum Venue {
 }
 
 /// How many people took part. No names: the ledger holds no personal data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Participants {
     /// Everyone who took part (1..=100000).
     pub total: u32,
@@ -284,6 +283,33 @@ pub struct Participants {
     /// Men among them, where known.
     #[serde(default)]
     pub men: Option<u32>,
+}
+
+impl<'de> Deserialize<'de> for Participants {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields {
+            total: u32,
+            #[serde(default)]
+            women: Option<u32>,
+            #[serde(default)]
+            men: Option<u32>,
+        }
+        let f = if d.is_human_readable() {
+            // The staff form is an object; serde's derive would also take `[total, women, men]`.
+            d.deserialize_map(forms::MapOnly::<Fields>::new(
+                "an object such as {\"total\": 30}",
+            ))?
+        } else {
+            Fields::deserialize(d)?
+        };
+        Ok(Participants {
+            total: f.total,
+            women: f.women,
+            men: f.men,
+        })
+    }
 }
 
 /// A step in a case. The staff JSON form is an object tagged by `kind`
@@ -411,6 +437,39 @@ pub mod forms {
     use serde::{Deserializer, Serializer};
     use std::fmt;
 
+    /// A visitor that accepts only a JSON object and hands it to `T`'s deserializer: serde's
+    /// derives also accept arrays for structs, which the staff form must refuse.
+    pub struct MapOnly<T> {
+        expecting: &'static str,
+        _marker: std::marker::PhantomData<T>,
+    }
+
+    impl<T> MapOnly<T> {
+        /// Expecting `expecting` (for the error message).
+        pub fn new(expecting: &'static str) -> Self {
+            MapOnly {
+                expecting,
+                _marker: std::marker::PhantomData,
+            }
+        }
+    }
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for MapOnly<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    /// Prefix of an error raised inside a nested value whose own field path the outer
+    /// deserializer cannot see: `PATH_MARK <inner path> PATH_END <message>`.
+    pub const PATH_MARK: &str = "\u{1}at ";
+    /// See [`PATH_MARK`].
+    pub const PATH_END: &str = "\u{1}: ";
+
     #[derive(Serialize)]
     struct PlaceRef<'a> {
         city: &'a str,
@@ -472,7 +531,7 @@ pub mod forms {
     }
 
     /// The staff JSON form of a milestone: internally tagged by `kind`.
-    #[derive(Serialize, Deserialize)]
+    #[derive(Serialize)]
     #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
     enum MilestoneJson {
         MlaRequestSent {
@@ -563,53 +622,6 @@ pub mod forms {
         }
     }
 
-    impl From<MilestoneJson> for Milestone {
-        fn from(m: MilestoneJson) -> Self {
-            match m {
-                MilestoneJson::MlaRequestSent { from, to } => {
-                    Milestone::MlaRequestSent { from, to }
-                }
-                MilestoneJson::MlaRequestExecuted { country } => {
-                    Milestone::MlaRequestExecuted { country }
-                }
-                MilestoneJson::ExtraditionRequested { from, to } => {
-                    Milestone::ExtraditionRequested { from, to }
-                }
-                MilestoneJson::JitAgreementSigned { countries } => {
-                    Milestone::JitAgreementSigned { countries }
-                }
-                MilestoneJson::ControlledDelivery { countries } => {
-                    Milestone::ControlledDelivery { countries }
-                }
-                MilestoneJson::Seizure {
-                    country,
-                    commodity,
-                    quantity_kg,
-                } => Milestone::Seizure {
-                    country,
-                    commodity,
-                    quantity_kg,
-                },
-                MilestoneJson::Arrests { country, count } => Milestone::Arrests { country, count },
-                MilestoneJson::Indictment { country, count } => {
-                    Milestone::Indictment { country, count }
-                }
-                MilestoneJson::Conviction { country, count } => {
-                    Milestone::Conviction { country, count }
-                }
-                MilestoneJson::AssetsFrozen {
-                    country,
-                    amount,
-                    currency,
-                } => Milestone::AssetsFrozen {
-                    country,
-                    amount,
-                    currency,
-                },
-            }
-        }
-    }
-
     /// `#[serde(with = "forms::date")]`: `"YYYY-MM-DD"` in JSON; `(year i16, month i8, day i8)`
     /// in the stored form, which decodes without parsing text.
     pub mod date {
@@ -625,7 +637,33 @@ pub mod forms {
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
             if d.is_human_readable() {
-                Date::deserialize(d)
+                struct DateVisitor;
+                impl Visitor<'_> for DateVisitor {
+                    type Value = Date;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a date as YYYY-MM-DD")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<Date, E> {
+                        // jiff also reads times, zones and six-digit years; a date here is
+                        // exactly YYYY-MM-DD, so nothing is dropped silently.
+                        let b = v.as_bytes();
+                        let shaped = b.len() == 10
+                            && b.iter().enumerate().all(|(i, c)| {
+                                if i == 4 || i == 7 {
+                                    *c == b'-'
+                                } else {
+                                    c.is_ascii_digit()
+                                }
+                            });
+                        if !shaped {
+                            return Err(E::custom(format_args!(
+                                "{v:?} is not a date as YYYY-MM-DD"
+                            )));
+                        }
+                        v.parse().map_err(E::custom)
+                    }
+                }
+                d.deserialize_str(DateVisitor)
             } else {
                 let (y, m, day): (i16, i8, i8) = Deserialize::deserialize(d)?;
                 Date::new(y, m, day).map_err(de::Error::custom)
@@ -656,6 +694,115 @@ pub mod forms {
         }
     }
 
+    /// The milestone read from staff JSON, rewritten from `{"kind": K, ...}` to `{K: {...}}`:
+    /// an externally tagged enum reads without buffering, so errors keep their field path.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case", deny_unknown_fields)]
+    enum MilestoneByKind {
+        MlaRequestSent {
+            from: CountryCode,
+            to: CountryCode,
+        },
+        MlaRequestExecuted {
+            country: CountryCode,
+        },
+        ExtraditionRequested {
+            from: CountryCode,
+            to: CountryCode,
+        },
+        JitAgreementSigned {
+            countries: Vec<CountryCode>,
+        },
+        ControlledDelivery {
+            countries: Vec<CountryCode>,
+        },
+        Seizure {
+            country: CountryCode,
+            commodity: Commodity,
+            quantity_kg: f64,
+        },
+        Arrests {
+            country: CountryCode,
+            count: u32,
+        },
+        Indictment {
+            country: CountryCode,
+            count: u32,
+        },
+        Conviction {
+            country: CountryCode,
+            count: u32,
+        },
+        AssetsFrozen {
+            country: CountryCode,
+            amount: f64,
+            currency: CurrencyCode,
+        },
+    }
+
+    impl From<MilestoneByKind> for Milestone {
+        fn from(m: MilestoneByKind) -> Self {
+            match m {
+                MilestoneByKind::MlaRequestSent { from, to } => {
+                    Milestone::MlaRequestSent { from, to }
+                }
+                MilestoneByKind::MlaRequestExecuted { country } => {
+                    Milestone::MlaRequestExecuted { country }
+                }
+                MilestoneByKind::ExtraditionRequested { from, to } => {
+                    Milestone::ExtraditionRequested { from, to }
+                }
+                MilestoneByKind::JitAgreementSigned { countries } => {
+                    Milestone::JitAgreementSigned { countries }
+                }
+                MilestoneByKind::ControlledDelivery { countries } => {
+                    Milestone::ControlledDelivery { countries }
+                }
+                MilestoneByKind::Seizure {
+                    country,
+                    commodity,
+                    quantity_kg,
+                } => Milestone::Seizure {
+                    country,
+                    commodity,
+                    quantity_kg,
+                },
+                MilestoneByKind::Arrests { country, count } => {
+                    Milestone::Arrests { country, count }
+                }
+                MilestoneByKind::Indictment { country, count } => {
+                    Milestone::Indictment { country, count }
+                }
+                MilestoneByKind::Conviction { country, count } => {
+                    Milestone::Conviction { country, count }
+                }
+                MilestoneByKind::AssetsFrozen {
+                    country,
+                    amount,
+                    currency,
+                } => Milestone::AssetsFrozen {
+                    country,
+                    amount,
+                    currency,
+                },
+            }
+        }
+    }
+
+    /// The milestone kinds of the staff form.
+    const KINDS: [&str; 10] = [
+        "mla_request_sent",
+        "mla_request_executed",
+        "extradition_requested",
+        "jit_agreement_signed",
+        "controlled_delivery",
+        "seizure",
+        "arrests",
+        "indictment",
+        "conviction",
+        "assets_frozen",
+    ];
+
     /// `#[serde(with = "forms::milestone")]`.
     pub mod milestone {
         use super::*;
@@ -669,11 +816,45 @@ pub mod forms {
         }
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Milestone, D::Error> {
-            if d.is_human_readable() {
-                MilestoneJson::deserialize(d).map(Milestone::from)
-            } else {
-                Milestone::deserialize(d)
+            if !d.is_human_readable() {
+                return Milestone::deserialize(d);
             }
+            // An object only (serde's internally tagged enums also take arrays), read whole, its
+            // `kind` checked, then read as `{kind: {fields}}` so errors keep their field path.
+            let mut object: serde_json::Map<String, serde_json::Value> =
+                d.deserialize_map(MapOnly::new("an object with a \"kind\""))?;
+            let at = |path: &str, message: &dyn fmt::Display| {
+                de::Error::custom(format_args!("{PATH_MARK}{path}{PATH_END}{message}"))
+            };
+            let kind = match object.shift_remove("kind") {
+                Some(serde_json::Value::String(kind)) if KINDS.contains(&kind.as_str()) => kind,
+                Some(other) => {
+                    return Err(at(
+                        "kind",
+                        &format_args!(
+                            "unknown milestone kind {other}, expected one of {}",
+                            KINDS.join(", ")
+                        ),
+                    ));
+                }
+                None => return Err(at("kind", &"missing field `kind`")),
+            };
+            let mut tagged = serde_json::Map::new();
+            tagged.insert(kind, serde_json::Value::Object(object));
+            serde_path_to_error::deserialize::<_, MilestoneByKind>(serde_json::Value::Object(
+                tagged,
+            ))
+            .map(Milestone::from)
+            .map_err(|e| {
+                // The path starts with the kind, which is not a field of the staff form.
+                let path = e.path().to_string();
+                let inner = path.split_once('.').map_or("", |(_, rest)| rest);
+                if inner.is_empty() {
+                    de::Error::custom(e.into_inner())
+                } else {
+                    at(inner, &e.into_inner())
+                }
+            })
         }
     }
 }

@@ -159,6 +159,8 @@ impl PublicKey {
     /// # Errors
     /// When the note, its signature or the checkpoint text is wrong.
     pub fn open(&self, signed: &str) -> Result<CheckpointBody, CheckpointError> {
+        // A note ends with exactly one newline; files edited by hand often gain another.
+        let signed = format!("{}\n", signed.trim_end_matches('\n'));
         let note = Note::from_bytes(signed.as_bytes())
             .map_err(|e| CheckpointError::Signature(e.to_string()))?;
         let strict = StrictVerifier {

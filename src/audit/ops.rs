@@ -257,13 +257,20 @@ impl Ledger {
             if old.size > size {
                 return Err(inconsistent(format!("the log now holds only {size}")));
             }
-            let proof = reader.consistency_proof(old.size.max(1), size)?;
-            if old.size > 0 && proof.old_root != old.root {
-                return Err(inconsistent(
-                    "its root differs from the tree's root at that size".into(),
-                ));
-            }
-            if old.size > 0 {
+            if old.size == 0 {
+                // Every tree extends the empty one; its root must still be the empty root.
+                if old.root != proof::empty_root() {
+                    return Err(inconsistent(
+                        "it signs a non-empty root for an empty tree".into(),
+                    ));
+                }
+            } else {
+                let proof = reader.consistency_proof(old.size, size)?;
+                if proof.old_root != old.root {
+                    return Err(inconsistent(
+                        "its root differs from the tree's root at that size".into(),
+                    ));
+                }
                 verify_consistency(old.size, size, &old.root, &root, &proof.path)
                     .map_err(|e| inconsistent(e.to_string()))?;
             }

@@ -76,6 +76,9 @@ pub fn verify(receipt: &Receipt, key: &PublicKey) -> Result<CheckpointBody, Rece
         && decoded.envelope.recorded_by == event.envelope.recorded_by
         && decoded.envelope.recorded_at == event.envelope.recorded_at
         && decoded.envelope.source == event.envelope.source
+        && decoded.envelope.correlation_id == event.envelope.correlation_id
+        && decoded.envelope.causation_id == event.envelope.causation_id
+        && decoded.envelope.event_type == event.envelope.event_type
         && decoded.payload == event.payload;
     if !same {
         return Err(fail("the event differs from the record".into()));

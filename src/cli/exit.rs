@@ -56,6 +56,8 @@ impl From<Error> for CliError {
             Error::Conflict(_) => Code::Conflict,
             Error::Corrupt { .. } => Code::Verification,
             Error::Store(StoreError::Corrupt(_)) => Code::Verification,
+            // A --db that names no ledger is a usage problem, not a storage failure.
+            Error::Store(StoreError::Missing(_)) => Code::Invalid,
             _ => Code::Failure,
         };
         let message = match &e {

@@ -94,6 +94,12 @@ pub fn run(
                     "invalid UTF-8",
                 )
             })?;
+            // A byte-order mark is not JSON, but editors write it at the start of a file.
+            let text = if number == 1 {
+                text.strip_prefix('\u{feff}').unwrap_or(text)
+            } else {
+                text
+            };
             if text.trim().is_empty() {
                 continue;
             }

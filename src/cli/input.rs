@@ -83,7 +83,7 @@ pub fn format_violation(file: &str, v: &Violation, lines: Option<&[usize]>) -> S
 pub fn ledger_error(file: &str, lines: &[usize], e: Error) -> CliError {
     match e {
         Error::Invalid(v) | Error::Conflict(v) => {
-            let code = if v.iter().any(|v| v.rule.is_conflict()) {
+            let code = if v.iter().all(|v| v.rule.is_conflict()) {
                 Code::Conflict
             } else {
                 Code::Invalid

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use proto_events::staff::{Mode, hex, parse_text, recorded_to_object};
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ApiPath, ApiQuery};
 use crate::ledger::MAX_PAGE;
 
 /// `?from=SEQ&limit=N&reverse=true&type=T`.
@@ -45,7 +45,7 @@ async fn blocking<T: Send + 'static>(
 
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let event_type = q
         .event_type
@@ -116,7 +116,7 @@ pub async fn list(
 
 pub async fn one(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id
         .parse()
@@ -130,7 +130,7 @@ pub async fn one(
 
 pub async fn stream(
     State(state): State<AppState>,
-    Path(stream): Path<String>,
+    ApiPath(stream): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let stream: Stream = stream
         .parse()

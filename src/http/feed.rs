@@ -5,7 +5,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use proto_events::staff::recorded_to_object;
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ApiQuery};
 use crate::handle::SubscriptionError;
 
 /// `?from=SEQ`.
@@ -25,7 +25,7 @@ pub struct FeedQuery {
 
 pub async fn feed(
     State(state): State<AppState>,
-    Query(q): Query<FeedQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let resume = headers

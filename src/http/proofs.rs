@@ -2,13 +2,13 @@
 //! `/v1/proofs/consistency?from=M&to=N`: the same JSON as `coopledger prove`.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ApiQuery};
 
 /// `?seq=N&size=M`.
 #[derive(Debug, Deserialize)]
@@ -37,7 +37,7 @@ async fn blocking<T: Send + 'static>(
 
 pub async fn inclusion(
     State(state): State<AppState>,
-    Query(q): Query<InclusionQuery>,
+    ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> Result<Response, ApiError> {
     let reader = state.ledger.reader().clone();
     let proof = blocking(move || reader.inclusion_proof(q.seq, q.size)).await?;
@@ -46,7 +46,7 @@ pub async fn inclusion(
 
 pub async fn consistency(
     State(state): State<AppState>,
-    Query(q): Query<ConsistencyQuery>,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> Result<Response, ApiError> {
     let reader = state.ledger.reader().clone();
     let proof = blocking(move || reader.consistency_proof(q.from, q.to)).await?;

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use proto_events::CountryCode;
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ApiPath, ApiQuery};
 use crate::ledger::AsOf;
 use crate::views::ViewState;
 
@@ -64,7 +64,7 @@ const MAX_COUNTRIES_PAGE: usize = 300;
 
 pub async fn countries(
     State(state): State<AppState>,
-    query: Query<AsOfQuery>,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let views = state_at(&state, &query).await?;
     let offset = query.offset.unwrap_or(0);
@@ -104,8 +104,8 @@ fn pin(views: &ViewState) -> String {
 
 pub async fn country(
     State(state): State<AppState>,
-    Path(cc): Path<String>,
-    query: Query<AsOfQuery>,
+    ApiPath(cc): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let country = CountryCode::parse(&cc).ok_or_else(|| {
         ApiError::bad_request(format!("{cc:?} is not an ISO 3166-1 alpha-2 code"))
@@ -123,7 +123,7 @@ pub async fn country(
 
 pub async fn regions(
     State(state): State<AppState>,
-    query: Query<AsOfQuery>,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let views = state_at(&state, &query).await?;
     Ok(Json(views.interregional_view()).into_response())

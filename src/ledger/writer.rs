@@ -217,13 +217,22 @@ impl Writer {
                 .collect()
         };
         let mut outcomes = Vec::with_capacity(request.events.len());
+        // Every event is decided, even after one fails, so that all the problems of a batch are
+        // reported at once (later ones may follow from earlier ones); nothing of it is written.
+        let mut refused: Vec<Violation> = Vec::new();
         for (index, ((pending, event_id), violations)) in
             request.events.into_iter().zip(ids).zip(checked).enumerate()
         {
-            let outcome = self
-                .decide(staging, pending, event_id, violations, now)
-                .map_err(|e| with_position(e, index))?;
-            outcomes.push(outcome);
+            match self.decide(staging, pending, event_id, violations, now) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e @ (Error::Invalid(_) | Error::Conflict(_))) => {
+                    refused.extend(with_position(e, index).violations().iter().cloned());
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        if !refused.is_empty() {
+            return Err(Error::from_violations(refused));
         }
         let mut prev = staging.hash_before(first_seq);
         let staged = staging.records_from(first_seq);

@@ -25,6 +25,9 @@ use parking_lot::Mutex;
 pub const FORMAT_VERSION: u32 = 1;
 /// The file that marks a directory as a coopledger store.
 pub const MARKER_FILE: &str = "COOPLEDGER";
+/// How long an opener waits for a lock that may be being released.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 /// The file outside sled that remembers the last durable record (see [`Store::write_witness`]).
 pub const WITNESS_FILE: &str = "HEAD";
 /// The witness's fixed size: `"coopledger-head 1 "`, 20 digits, a space, 64 hex digits, `\n`.
@@ -191,24 +194,7 @@ impl Store {
         }
         let created = !matches!(empty, Ok(false));
         prepare_dir(dir)?;
-        let db = sled::Config::new()
-            .path(dir)
-            // Durability is ours: every write is followed by Store::sync, so the background
-            // flusher would only add unsynchronised work.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match &e {
-                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                    StoreError::InUse(dir.to_owned())
-                }
-                sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => {
-                    StoreError::Corrupt(format!(
-                        "sled cannot read its files in {}; they are damaged ({e})",
-                        dir.display()
-                    ))
-                }
-                _ => StoreError::from(e),
-            })?;
+        let db = Self::open_sled(dir)?;
         let data_file = File::open(dir.join("db"))?;
         let store = Store {
             db,
@@ -223,6 +209,38 @@ impl Store {
             store.sync()?;
         }
         Ok(store)
+    }
+
+    /// Opens sled, waiting a moment for a lock that this process has only just released: sled
+    /// unlocks its file when its last internal thread lets go of it, shortly after the handle
+    /// is dropped. A lock still held after that is another opener's.
+    fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            let opened = sled::Config::new()
+                .path(dir)
+                // Durability is ours: every write is followed by Store::sync, so the
+                // background flusher would only add unsynchronised work.
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => return Ok(db),
+                Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                    if waited >= LOCK_PATIENCE {
+                        return Err(StoreError::InUse(dir.to_owned()));
+                    }
+                    std::thread::sleep(LOCK_RETRY);
+                    waited += LOCK_RETRY;
+                }
+                Err(e @ (sled::Error::Corruption { .. } | sled::Error::Unsupported(_))) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "sled cannot read its files in {}; they are damaged ({e})",
+                        dir.display()
+                    )));
+                }
+                Err(e) => return Err(StoreError::from(e)),
+            }
+        }
     }
 
     /// The store's directory.

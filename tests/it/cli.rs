@@ -832,7 +832,7 @@ fn a_ledger_in_use_by_another_process_exits_1() {
 }
 
 #[test]
-fn a_read_command_on_a_missing_ledger_exits_1_and_creates_nothing() {
+fn a_read_command_on_a_missing_ledger_exits_2_and_creates_nothing() {
     let sandbox = Sandbox::new();
     for args in [
         &["log"][..],
@@ -845,7 +845,8 @@ fn a_read_command_on_a_missing_ledger_exits_1_and_creates_nothing() {
         &["export"],
         &["rebuild"],
     ] {
-        let run = sandbox.run(args).expect_code(1, &args.join(" "));
+        // A --db that names no ledger is a usage problem (exit 2), not a storage failure.
+        let run = sandbox.run(args).expect_code(2, &args.join(" "));
         assert!(run.stderr.contains("no ledger"), "{args:?}: {run:#?}");
         assert!(!sandbox.db().exists(), "{args:?} created the ledger");
     }
@@ -1505,7 +1506,7 @@ fn the_db_can_come_from_coopledger_db() {
             .arg(sandbox.db())
             .arg("log"),
     )
-    .expect_code(1, "--db names a missing ledger");
+    .expect_code(2, "--db names a missing ledger");
     assert!(run.stderr.contains("no ledger"), "{run:#?}");
 }
 

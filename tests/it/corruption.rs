@@ -112,7 +112,7 @@ fn flipped_bytes_in_sleds_files_are_refused_never_silently_accepted() {
         );
     }
     println!("{outcomes:?}");
-    assert!(outcomes.len() > 0);
+    assert!(!outcomes.is_empty());
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! Integration tests, in one binary (one link, shared helpers). Each module exercises the
 //! product through a real sled directory, the built binary or a real HTTP port.
 
+mod bad_input;
 mod cli;
 mod corruption;
 mod crash;
 mod examples;
 mod http;
 mod ledger;
+mod proofs;
 mod subscribe;
 mod support;
 mod views_model;
