@@ -689,7 +689,15 @@ pub mod forms {
                 Timestamp::deserialize(d)
             } else {
                 let (secs, nanos): (i64, i32) = Deserialize::deserialize(d)?;
-                Timestamp::new(secs, nanos).map_err(de::Error::custom)
+                let t = Timestamp::new(secs, nanos).map_err(de::Error::custom)?;
+                // jiff normalises seconds and nanoseconds to one sign; anything else was not
+                // written by this codec.
+                if t.as_second() != secs || t.subsec_nanosecond() != nanos {
+                    return Err(de::Error::custom(format_args!(
+                        "non-canonical timestamp ({secs} s, {nanos} ns)"
+                    )));
+                }
+                Ok(t)
             }
         }
     }

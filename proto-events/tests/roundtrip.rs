@@ -1040,3 +1040,17 @@ fn a_stored_partner_stream_with_an_invalid_slug_is_refused() {
     let bytes = codec::encode_value(&good).expect("encode");
     assert_eq!(codec::decode_value::<Stream>(&bytes), Ok(good));
 }
+
+/// Found by fuzzing (fuzz/regressions/record_decode/non-canonical-timestamp): a recorded_at whose
+/// seconds and nanoseconds have different signs is not what the codec writes, and is refused
+/// rather than normalised into a different encoding of "the same" time.
+#[test]
+fn a_non_canonical_stored_timestamp_is_refused() {
+    let data = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/regressions/record_decode/non-canonical-timestamp"
+    ))
+    .expect("the kept fuzz input");
+    let err = proto_events::codec::decode_body(&data).expect_err("non-canonical timestamp");
+    assert!(err.to_string().contains("non-canonical timestamp"), "{err}");
+}

@@ -6,6 +6,7 @@ mod cli;
 mod corruption;
 mod crash;
 mod examples;
+mod fuzz_regressions;
 mod http;
 mod ledger;
 mod proofs;
