@@ -4,10 +4,13 @@
 #[path = "../../fuzz/checks.rs"]
 mod checks;
 
+/// A property check of one fuzz target.
+type Check = fn(&[u8]);
+
 #[test]
 fn every_kept_fuzz_input_passes_its_target_checks() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let targets: [(&str, fn(&[u8])); 4] = [
+    let targets: [(&str, Check); 4] = [
         ("staff_json", checks::staff_json),
         ("record_decode", checks::record_decode),
         ("checkpoint", checks::checkpoint),
