@@ -42,11 +42,13 @@ pub fn record_decode(data: &[u8]) {
         assert_eq!(prefix.event_id, event.envelope.event_id);
         assert_eq!(prefix.stream, event.envelope.stream);
         let again = encode_body(&event).expect("a decoded event encodes");
-        let mut back = decode_body(&again).expect("an encoded event decodes");
-        back.envelope.schema_version = event.envelope.schema_version;
+        let back = decode_body(&again).expect("an encoded event decodes");
+        // Compared as bytes: a NaN (which the rules never let in, but a damaged record may
+        // hold) is not equal to itself.
         assert_eq!(
-            back, event,
-            "decode, encode, decode must give the same event"
+            encode_body(&back).expect("encodes again"),
+            again,
+            "decode and encode must settle on one encoding"
         );
     }
     if let Ok(frame) = Frame::parse(7, data) {
