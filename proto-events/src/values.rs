@@ -314,8 +314,10 @@ impl<'de> Deserialize<'de> for Participants {
 
 /// A step in a case. The staff JSON form is an object tagged by `kind`
 /// (e.g. `{"kind": "seizure", "country": "GW", "commodity": "cocaine", "quantity_kg": 2630}`);
-/// the stored form is an ordinary enum in this declaration order.
+/// the stored form is an ordinary enum in this declaration order. (The serde names below are the
+/// staff form's kinds; bincode writes only a variant's position.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Milestone {
     /// A mutual legal assistance request was sent.
     MlaRequestSent {
@@ -530,98 +532,6 @@ pub mod forms {
         }
     }
 
-    /// The staff JSON form of a milestone: internally tagged by `kind`.
-    #[derive(Serialize)]
-    #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-    enum MilestoneJson {
-        MlaRequestSent {
-            from: CountryCode,
-            to: CountryCode,
-        },
-        MlaRequestExecuted {
-            country: CountryCode,
-        },
-        ExtraditionRequested {
-            from: CountryCode,
-            to: CountryCode,
-        },
-        JitAgreementSigned {
-            countries: Vec<CountryCode>,
-        },
-        ControlledDelivery {
-            countries: Vec<CountryCode>,
-        },
-        Seizure {
-            country: CountryCode,
-            commodity: Commodity,
-            quantity_kg: f64,
-        },
-        Arrests {
-            country: CountryCode,
-            count: u32,
-        },
-        Indictment {
-            country: CountryCode,
-            count: u32,
-        },
-        Conviction {
-            country: CountryCode,
-            count: u32,
-        },
-        AssetsFrozen {
-            country: CountryCode,
-            amount: f64,
-            currency: CurrencyCode,
-        },
-    }
-
-    impl From<Milestone> for MilestoneJson {
-        fn from(m: Milestone) -> Self {
-            match m {
-                Milestone::MlaRequestSent { from, to } => {
-                    MilestoneJson::MlaRequestSent { from, to }
-                }
-                Milestone::MlaRequestExecuted { country } => {
-                    MilestoneJson::MlaRequestExecuted { country }
-                }
-                Milestone::ExtraditionRequested { from, to } => {
-                    MilestoneJson::ExtraditionRequested { from, to }
-                }
-                Milestone::JitAgreementSigned { countries } => {
-                    MilestoneJson::JitAgreementSigned { countries }
-                }
-                Milestone::ControlledDelivery { countries } => {
-                    MilestoneJson::ControlledDelivery { countries }
-                }
-                Milestone::Seizure {
-                    country,
-                    commodity,
-                    quantity_kg,
-                } => MilestoneJson::Seizure {
-                    country,
-                    commodity,
-                    quantity_kg,
-                },
-                Milestone::Arrests { country, count } => MilestoneJson::Arrests { country, count },
-                Milestone::Indictment { country, count } => {
-                    MilestoneJson::Indictment { country, count }
-                }
-                Milestone::Conviction { country, count } => {
-                    MilestoneJson::Conviction { country, count }
-                }
-                Milestone::AssetsFrozen {
-                    country,
-                    amount,
-                    currency,
-                } => MilestoneJson::AssetsFrozen {
-                    country,
-                    amount,
-                    currency,
-                },
-            }
-        }
-    }
-
     /// `#[serde(with = "forms::date")]`: `"YYYY-MM-DD"` in JSON; `(year i16, month i8, day i8)`
     /// in the stored form, which decodes without parsing text.
     pub mod date {
@@ -702,101 +612,6 @@ pub mod forms {
         }
     }
 
-    /// The milestone read from staff JSON, rewritten from `{"kind": K, ...}` to `{K: {...}}`:
-    /// an externally tagged enum reads without buffering, so errors keep their field path.
-    #[derive(Deserialize)]
-    #[serde(rename_all = "snake_case", deny_unknown_fields)]
-    enum MilestoneByKind {
-        MlaRequestSent {
-            from: CountryCode,
-            to: CountryCode,
-        },
-        MlaRequestExecuted {
-            country: CountryCode,
-        },
-        ExtraditionRequested {
-            from: CountryCode,
-            to: CountryCode,
-        },
-        JitAgreementSigned {
-            countries: Vec<CountryCode>,
-        },
-        ControlledDelivery {
-            countries: Vec<CountryCode>,
-        },
-        Seizure {
-            country: CountryCode,
-            commodity: Commodity,
-            quantity_kg: f64,
-        },
-        Arrests {
-            country: CountryCode,
-            count: u32,
-        },
-        Indictment {
-            country: CountryCode,
-            count: u32,
-        },
-        Conviction {
-            country: CountryCode,
-            count: u32,
-        },
-        AssetsFrozen {
-            country: CountryCode,
-            amount: f64,
-            currency: CurrencyCode,
-        },
-    }
-
-    impl From<MilestoneByKind> for Milestone {
-        fn from(m: MilestoneByKind) -> Self {
-            match m {
-                MilestoneByKind::MlaRequestSent { from, to } => {
-                    Milestone::MlaRequestSent { from, to }
-                }
-                MilestoneByKind::MlaRequestExecuted { country } => {
-                    Milestone::MlaRequestExecuted { country }
-                }
-                MilestoneByKind::ExtraditionRequested { from, to } => {
-                    Milestone::ExtraditionRequested { from, to }
-                }
-                MilestoneByKind::JitAgreementSigned { countries } => {
-                    Milestone::JitAgreementSigned { countries }
-                }
-                MilestoneByKind::ControlledDelivery { countries } => {
-                    Milestone::ControlledDelivery { countries }
-                }
-                MilestoneByKind::Seizure {
-                    country,
-                    commodity,
-                    quantity_kg,
-                } => Milestone::Seizure {
-                    country,
-                    commodity,
-                    quantity_kg,
-                },
-                MilestoneByKind::Arrests { country, count } => {
-                    Milestone::Arrests { country, count }
-                }
-                MilestoneByKind::Indictment { country, count } => {
-                    Milestone::Indictment { country, count }
-                }
-                MilestoneByKind::Conviction { country, count } => {
-                    Milestone::Conviction { country, count }
-                }
-                MilestoneByKind::AssetsFrozen {
-                    country,
-                    amount,
-                    currency,
-                } => Milestone::AssetsFrozen {
-                    country,
-                    amount,
-                    currency,
-                },
-            }
-        }
-    }
-
     /// The milestone kinds of the staff form.
     const KINDS: [&str; 10] = [
         "mla_request_sent",
@@ -811,24 +626,36 @@ pub mod forms {
         "assets_frozen",
     ];
 
-    /// `#[serde(with = "forms::milestone")]`.
+    /// `#[serde(with = "forms::milestone")]`: in JSON `{"kind": K, ...fields}`, read and
+    /// written through the enum's own externally tagged form `{K: {...fields}}`, which reads
+    /// without buffering (so errors keep their field path) and refuses unknown fields.
     pub mod milestone {
         use super::*;
 
         pub fn serialize<S: Serializer>(m: &Milestone, s: S) -> Result<S::Ok, S::Error> {
-            if s.is_human_readable() {
-                MilestoneJson::from(m.clone()).serialize(s)
-            } else {
-                m.serialize(s)
+            use serde::ser::Error as _;
+            if !s.is_human_readable() {
+                return m.serialize(s);
             }
+            let tagged = serde_json::to_value(m).map_err(S::Error::custom)?;
+            let mut flat = serde_json::Map::new();
+            if let serde_json::Value::Object(outer) = tagged {
+                for (kind, fields) in outer {
+                    flat.insert("kind".into(), serde_json::Value::String(kind));
+                    if let serde_json::Value::Object(fields) = fields {
+                        flat.extend(fields);
+                    }
+                }
+            }
+            flat.serialize(s)
         }
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Milestone, D::Error> {
             if !d.is_human_readable() {
                 return Milestone::deserialize(d);
             }
-            // An object only (serde's internally tagged enums also take arrays), read whole, its
-            // `kind` checked, then read as `{kind: {fields}}` so errors keep their field path.
+            // An object only (serde would take arrays for struct variants), read whole, its
+            // `kind` checked, then read as `{kind: {fields}}`.
             let mut object: serde_json::Map<String, serde_json::Value> =
                 d.deserialize_map(MapOnly::new("an object with a \"kind\""))?;
             let at = |path: &str, message: &dyn fmt::Display| {
@@ -849,20 +676,17 @@ pub mod forms {
             };
             let mut tagged = serde_json::Map::new();
             tagged.insert(kind, serde_json::Value::Object(object));
-            serde_path_to_error::deserialize::<_, MilestoneByKind>(serde_json::Value::Object(
-                tagged,
-            ))
-            .map(Milestone::from)
-            .map_err(|e| {
-                // The path starts with the kind, which is not a field of the staff form.
-                let path = e.path().to_string();
-                let inner = path.split_once('.').map_or("", |(_, rest)| rest);
-                if inner.is_empty() {
-                    de::Error::custom(e.into_inner())
-                } else {
-                    at(inner, &e.into_inner())
-                }
-            })
+            serde_path_to_error::deserialize::<_, Milestone>(serde_json::Value::Object(tagged))
+                .map_err(|e| {
+                    // The path starts with the kind, which is not a field of the staff form.
+                    let path = e.path().to_string();
+                    let inner = path.split_once('.').map_or("", |(_, rest)| rest);
+                    if inner.is_empty() {
+                        de::Error::custom(e.into_inner())
+                    } else {
+                        at(inner, &e.into_inner())
+                    }
+                })
         }
     }
 }

@@ -996,7 +996,7 @@ fn a_field_given_twice_is_refused_not_silently_dropped() {
         .expect_err("a nested duplicate key must be refused");
     assert_eq!(
         (errors[0].rule, errors[0].field.as_str()),
-        (Rule::DuplicateField, "city")
+        (Rule::DuplicateField, "venue.city")
     );
 }
 
