@@ -10,6 +10,7 @@ mod fuzz_regressions;
 mod http;
 mod ledger;
 mod proofs;
+mod state_machine;
 mod subscribe;
 mod support;
 mod views_model;
