@@ -138,14 +138,15 @@ pub fn case_state(facts: &[StreamFact], on_or_before: Option<Date>) -> Option<Ca
     state
 }
 
-/// Whether an activity stream holds an effective schedule and no effective cancellation.
+/// Whether an activity stream is scheduled and still pending: an effective schedule, and no
+/// effective cancellation or delivery since.
 #[must_use]
 pub fn activity_scheduled(facts: &[StreamFact]) -> bool {
     let mut scheduled = false;
     for fact in effective(facts, None) {
         match fact {
             Fact::ActivityScheduled(_) => scheduled = true,
-            Fact::ActivityCancelled(_) => scheduled = false,
+            Fact::ActivityCancelled(_) | Fact::ActivityDelivered(_) => scheduled = false,
             _ => {}
         }
     }

@@ -122,7 +122,10 @@ fn check_target(
 }
 
 fn check_fact(fact: &Fact, current: u64, facts: &StreamFacts, out: &mut Vec<Violation>) {
-    if fact.starts_stream() && current > 0 {
+    // A delivery may follow its own schedule on the activity's stream; otherwise a fact that
+    // starts a stream needs a new one.
+    let delivers_schedule = matches!(fact, Fact::ActivityDelivered(_)) && activity_scheduled(facts);
+    if fact.starts_stream() && current > 0 && !delivers_schedule {
         out.push(Violation::new(
             "",
             Rule::StreamExists,

@@ -455,12 +455,11 @@ fn facts_before(
     if current == 0 || matches!(stream, Stream::Partner(_)) {
         return Ok(StreamFacts::new());
     }
-    if !is_cached(stream)
-        && payload
-            .as_fact()
-            .is_some_and(proto_events::Fact::starts_stream)
-    {
-        // The event will be refused (its stream exists); no need to read the stream.
+    let fact = payload.as_fact();
+    let delivery = matches!(fact, Some(proto_events::Fact::ActivityDelivered(_)));
+    if !is_cached(stream) && !delivery && fact.is_some_and(proto_events::Fact::starts_stream) {
+        // The event will be refused (its stream exists); no need to read the stream. (A
+        // delivery may follow its schedule: its stream is read.)
         return Ok(StreamFacts::new());
     }
     staging.facts(stream)

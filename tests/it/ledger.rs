@@ -288,3 +288,44 @@ fn a_batch_with_one_invalid_event_writes_nothing() {
         "views untouched"
     );
 }
+
+#[test]
+fn a_scheduled_activity_is_delivered_on_its_own_stream_and_then_cannot_be_cancelled() {
+    let dir = tempdir();
+    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let activity = id(300);
+    let scheduled = json!({"type": "ActivityScheduled", "recorded_by": "test", "activity_id": activity,
+        "kind": "training", "title": "Training", "start": "2019-04-14", "end": "2019-04-15",
+        "venue": "virtual", "beneficiaries": ["GH", "NG"]});
+    ledger.append(events(&[scheduled])).expect("schedule");
+    assert!(
+        ledger.reader().views().country_view(cc("GH")).is_none(),
+        "a plan counts for nothing"
+    );
+    let delivered =
+        crate::support::activity(activity, "training", &["GH", "NG"], &[], 25, "2019-04-14");
+    let receipts = ledger
+        .append(events(&[delivered.clone()]))
+        .expect("the delivery follows its schedule");
+    assert_eq!(receipts[0].version, 2);
+    assert_eq!(
+        ledger
+            .reader()
+            .views()
+            .country_view(cc("GH"))
+            .expect("GH")
+            .activities
+            .total,
+        1
+    );
+    let again = ledger
+        .append(events(&[delivered]))
+        .expect_err("a second delivery");
+    assert!(again.has_rule(Rule::StreamExists), "{again}");
+    let cancel = json!({"type": "ActivityCancelled", "recorded_by": "test", "activity_id": activity,
+        "cancelled_on": "2019-04-20", "reason": "too late"});
+    let err = ledger
+        .append(events(&[cancel]))
+        .expect_err("a delivered activity is not cancelled");
+    assert!(err.has_rule(Rule::ActivityNotScheduled), "{err}");
+}

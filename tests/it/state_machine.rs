@@ -435,7 +435,7 @@ impl RefState {
         for fact in self.facts(stream) {
             match fact {
                 Fact::ActivityScheduled(_) => scheduled = true,
-                Fact::ActivityCancelled(_) => scheduled = false,
+                Fact::ActivityCancelled(_) | Fact::ActivityDelivered(_) => scheduled = false,
                 _ => {}
             }
         }
@@ -638,7 +638,10 @@ impl RefState {
     ) {
         match payload {
             Payload::Fact(f) => {
-                if starts_stream(f) && current > 0 {
+                // A delivery may follow its own schedule; otherwise a new stream is needed.
+                let delivers_schedule =
+                    matches!(f, Fact::ActivityDelivered(_)) && self.scheduled(stream);
+                if starts_stream(f) && current > 0 && !delivers_schedule {
                     rules.insert(Rule::StreamExists);
                     return;
                 }
