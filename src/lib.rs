@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod dashboard;
 pub mod entity;
 pub mod error;
 mod failpoint;

@@ -9,6 +9,7 @@ mod input;
 mod log;
 mod progress;
 mod remote;
+mod report;
 mod serve;
 mod table;
 mod verify;
@@ -212,6 +213,19 @@ pub enum Command {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+    /// Write the dashboard (the views as pictures) as one self-contained HTML file, with the
+    /// API's JSON documents embedded; it opens without a network.
+    Report {
+        /// The HTML file to write (`-` writes to stdout).
+        #[arg(long)]
+        out: PathBuf,
+        /// As the ledger stood after this sequence.
+        #[arg(long, conflicts_with = "on")]
+        as_of: Option<u64>,
+        /// Counting what happened on or before this date (YYYY-MM-DD).
+        #[arg(long)]
+        on: Option<Date>,
+    },
     /// Record the CRIMJUST story and a synthetic programme, then print views and verify.
     Demo {
         /// Synthetic events to add to the story.
@@ -380,6 +394,11 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             verify::rebuild(cli, which, out)
         }
         Command::Demo { synthetic } => demo::run(cli, *synthetic, out),
+        Command::Report {
+            out: file,
+            as_of,
+            on,
+        } => report::run(cli, file, *as_of, *on, out),
         Command::Serve {
             addr,
             tokens,

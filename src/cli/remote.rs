@@ -60,6 +60,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Export { .. } => "export",
         Command::Rebuild { .. } => "rebuild",
         Command::Demo { .. } => "demo",
+        Command::Report { .. } => "report",
         Command::Verify { .. } => "verify --checkpoint",
         Command::Checkpoint { .. } => "checkpoint",
         Command::Prove { .. } => "prove",

@@ -6,6 +6,8 @@
 //! token; reads need a `reader` or `staff` token unless reads are public.
 
 pub mod auth;
+mod cache;
+mod dashboard;
 pub mod error;
 mod events;
 mod feed;
@@ -92,6 +94,7 @@ pub struct AppState {
     pub(crate) metrics: Arc<metrics::HttpMetrics>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) feeds: Arc<tokio::sync::Semaphore>,
+    pub(crate) cache: Arc<cache::ViewCache>,
 }
 
 /// The router with every route and layer, for `serve` and for tests.
@@ -99,6 +102,7 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
     let state = AppState {
         ledger,
         feeds: Arc::new(tokio::sync::Semaphore::new(config.max_feeds)),
+        cache: Arc::new(cache::ViewCache::default()),
         metrics: Arc::new(metrics::HttpMetrics::default()),
         shutdown,
         config: Arc::new(config.clone()),
@@ -116,6 +120,7 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
         .route("/v1/proofs/inclusion", get(proofs::inclusion))
         .route("/v1/proofs/consistency", get(proofs::consistency))
         .route("/v1/openapi.json", get(openapi))
+        .route("/", get(dashboard::index))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::exposition))
         .layer(TimeoutLayer::with_status_code(
@@ -130,8 +135,14 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of one request: method and path only. The query is left out because the feed's
+/// `access_token` travels there.
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 /// Serves on `listener` until `shutdown` resolves; then stops accepting, ends live feeds, lets
@@ -162,17 +173,19 @@ pub async fn serve(
 }
 
 /// Authentication, authorisation and request metrics, before any handler runs.
-async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let query_token = take_feed_token(&mut request);
     let response = match authorise(
         &state.config,
         request.method(),
         request.uri().path(),
         request.headers(),
+        query_token.as_deref(),
     ) {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
@@ -183,13 +196,71 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     response
 }
 
+/// `EventSource` cannot send headers, so `GET /v1/feed` (and only it) also takes the token as
+/// `?access_token=`. It is removed from the request before the feed handler sees the query.
+fn take_feed_token(request: &mut Request) -> Option<String> {
+    if request.method() != Method::GET || request.uri().path() != "/v1/feed" {
+        return None;
+    }
+    let query = request.uri().query()?;
+    let mut token = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("access_token=") {
+            Some(value) => {
+                token = Some(percent_decode(value));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    token.as_ref()?;
+    let mut path_and_query = request.uri().path().to_owned();
+    if !kept.is_empty() {
+        path_and_query.push('?');
+        path_and_query.push_str(&kept.join("&"));
+    }
+    let mut parts = request.uri().clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
+    }
+    token
+}
+
+/// `%XX` escapes decoded (a token is a word of visible characters; `+` is a space).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (escaped, bytes[i]) {
+            (Some(b), _) => {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, b) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn authorise(
     config: &Config,
     method: &Method,
     path: &str,
     headers: &HeaderMap,
+    query_token: Option<&str>,
 ) -> Result<(), ApiError> {
-    let open = matches!(path, "/healthz" | "/v1/openapi.json");
+    let open = matches!(path, "/" | "/healthz" | "/v1/openapi.json");
     let append = method == Method::POST;
     if open {
         return Ok(());
@@ -210,7 +281,8 @@ fn authorise(
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(auth::bearer);
+        .and_then(auth::bearer)
+        .or(query_token);
     let Some(role) = presented.and_then(|t| tokens.role(t)) else {
         let mut e = ApiError::new(
             StatusCode::UNAUTHORIZED,

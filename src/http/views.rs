@@ -11,6 +11,7 @@ use proto_events::CountryCode;
 use serde::Deserialize;
 
 use super::AppState;
+use super::cache::Document;
 use super::error::{ApiError, ApiPath, ApiQuery};
 use crate::ledger::AsOf;
 use crate::views::ViewState;
@@ -53,10 +54,16 @@ async fn state_at(state: &AppState, query: &AsOfQuery) -> Result<Arc<ViewState>,
     if point == AsOf::Head {
         return Ok(reader.views());
     }
-    tokio::task::spawn_blocking(move || reader.views_at(point))
+    let head = reader.head().seq;
+    if let Some(folded) = state.cache.fold(point, head) {
+        return Ok(folded);
+    }
+    let folded = tokio::task::spawn_blocking(move || reader.views_at(point))
         .await
         .map_err(|e| ApiError::bad_request(format!("as-of fold failed: {e}")))?
-        .map_err(ApiError::from)
+        .map_err(ApiError::from)?;
+    state.cache.keep(point, head, Arc::clone(&folded));
+    Ok(folded)
 }
 
 /// The most countries one page holds.
@@ -111,14 +118,28 @@ pub async fn country(
         ApiError::bad_request(format!("{cc:?} is not an ISO 3166-1 alpha-2 code"))
     })?;
     let views = state_at(&state, &query).await?;
-    let view = views.country_view(country).ok_or_else(|| {
+    let make = || {
+        views
+            .country_view(country)
+            .and_then(|v| serde_json::to_vec(&v).ok())
+    };
+    let body = if query.point()? == AsOf::Head {
+        state.cache.json(&views, Document::Country(country), make)
+    } else {
+        make().map(axum::body::Bytes::from)
+    };
+    let body = body.ok_or_else(|| {
         ApiError::not_found(format!(
             "{country} ({}) has never joined nor been involved in anything as of sequence {}",
             country.name(),
             views.as_of
         ))
     })?;
-    Ok(Json(view).into_response())
+    Ok(json_response(body))
+}
+
+fn json_response(body: axum::body::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub async fn regions(
@@ -126,5 +147,12 @@ pub async fn regions(
     ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let views = state_at(&state, &query).await?;
-    Ok(Json(views.interregional_view()).into_response())
+    let make = || serde_json::to_vec(&views.interregional_view()).ok();
+    let body = if query.point()? == AsOf::Head {
+        state.cache.json(&views, Document::Regions, make)
+    } else {
+        make().map(axum::body::Bytes::from)
+    };
+    body.map(json_response)
+        .ok_or_else(|| ApiError::bad_request("the inter-regional view cannot be serialised"))
 }

@@ -305,7 +305,7 @@ fn a_scheduled_activity_is_delivered_on_its_own_stream_and_then_cannot_be_cancel
     let delivered =
         crate::support::activity(activity, "training", &["GH", "NG"], &[], 25, "2019-04-14");
     let receipts = ledger
-        .append(events(&[delivered.clone()]))
+        .append(events(std::slice::from_ref(&delivered)))
         .expect("the delivery follows its schedule");
     assert_eq!(receipts[0].version, 2);
     assert_eq!(

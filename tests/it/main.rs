@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod corruption;
 mod crash;
+mod dashboard;
 mod examples;
 mod fuzz_regressions;
 mod http;
