@@ -150,7 +150,8 @@ pub struct SyncCounters {
 
 /// The sled store of one ledger directory.
 pub struct Store {
-    db: sled::Db,
+    /// Always `Some` until the store is dropped (see `Drop`).
+    db: Option<sled::Db>,
     dir: PathBuf,
     /// The data file, kept open to fdatasync it after each flush.
     data_file: File,
@@ -197,7 +198,7 @@ impl Store {
         let db = Self::open_sled(dir)?;
         let data_file = File::open(dir.join("db"))?;
         let store = Store {
-            db,
+            db: Some(db),
             dir: dir.to_owned(),
             data_file,
             synced_files: Mutex::new((BTreeSet::new(), None)),
@@ -243,6 +244,13 @@ impl Store {
         }
     }
 
+    fn sled(&self) -> &sled::Db {
+        // Taken only by `Drop`, after which no method can run.
+        self.db
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the store is open"))
+    }
+
     /// The store's directory.
     #[must_use]
     pub fn dir(&self) -> &Path {
@@ -255,7 +263,7 @@ impl Store {
     /// On an I/O error, after which the caller must stop writing (fail-stop).
     pub fn apply(&self, batch: Batch) -> Result<(), StoreError> {
         crate::failpoint!("store::apply", |msg| StoreError::Io(msg));
-        self.db.apply_batch(batch.inner)?;
+        self.sled().apply_batch(batch.inner)?;
         Ok(())
     }
 
@@ -267,7 +275,7 @@ impl Store {
     pub fn sync(&self) -> Result<Duration, StoreError> {
         let started = Instant::now();
         crate::failpoint!("store::sync", |msg| StoreError::Io(msg));
-        self.db.flush()?;
+        self.sled().flush()?;
         self.data_file.sync_data()?;
         self.sync_new_files()?;
         let took = started.elapsed();
@@ -320,7 +328,7 @@ impl Store {
     /// # Errors
     /// On an I/O error.
     pub fn get(&self, key: &[u8]) -> Result<Option<Value>, StoreError> {
-        Ok(self.db.get(key)?.map(Value))
+        Ok(self.sled().get(key)?.map(Value))
     }
 
     /// Iterates keys in `[start, end)` in order (reverse it with `.rev()`).
@@ -329,7 +337,7 @@ impl Store {
         start: &[u8],
         end: &[u8],
     ) -> impl DoubleEndedIterator<Item = Result<(Value, Value), StoreError>> + use<> {
-        self.db.range(start.to_vec()..end.to_vec()).map(|r| {
+        self.sled().range(start.to_vec()..end.to_vec()).map(|r| {
             r.map(|(k, v)| (Value(k), Value(v)))
                 .map_err(StoreError::from)
         })
@@ -340,7 +348,7 @@ impl Store {
         &self,
         prefix: &[u8],
     ) -> impl DoubleEndedIterator<Item = Result<(Value, Value), StoreError>> + use<> {
-        self.db.scan_prefix(prefix).map(|r| {
+        self.sled().scan_prefix(prefix).map(|r| {
             r.map(|(k, v)| (Value(k), Value(v)))
                 .map_err(StoreError::from)
         })
@@ -393,7 +401,28 @@ impl Store {
     /// Approximate bytes on disk.
     #[must_use]
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.sled().size_on_disk().unwrap_or(0)
+    }
+}
+
+impl Drop for Store {
+    /// Closes sled and waits (briefly) until its file lock is released: sled's own threads let
+    /// go of it a moment after the handle, and a reopen right after a close must not find the
+    /// store "in use".
+    fn drop(&mut self) {
+        drop(self.db.take());
+        let Ok(file) = File::open(self.dir.join("db")) else {
+            return;
+        };
+        let mut waited = std::time::Duration::ZERO;
+        while waited < LOCK_PATIENCE * 4 {
+            if file.try_lock().is_ok() {
+                let _ = file.unlock();
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            waited += std::time::Duration::from_millis(2);
+        }
     }
 }
 
