@@ -10,11 +10,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use coopledger::proto_events::{CountryCode, Date};
+use coopledger::proto_events::Date;
 use coopledger::{AsOf, Ledger};
 use serde_json::{Value, json};
 
-use crate::support::tempdir;
+use crate::support::{cc, is_hash, object_keys, tempdir};
 
 /// The id of the story's `n`th event (its ids end in 1..=16; other tests use 101 and up).
 fn ev(n: u64) -> String {
@@ -190,23 +190,6 @@ fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-fn keys(value: &Value) -> BTreeSet<&str> {
-    value
-        .as_object()
-        .expect("an object")
-        .keys()
-        .map(String::as_str)
-        .collect()
-}
-
-fn is_hash(value: &Value) -> bool {
-    value.as_str().is_some_and(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
 /// One `FILE:LINE: field: rule (value)` line, split.
 #[derive(Debug, PartialEq, Eq)]
 struct Problem {
@@ -294,10 +277,6 @@ fn redact_times(text: &str) -> String {
     String::from_utf8(bytes).expect("UTF-8")
 }
 
-fn cc(code: &str) -> CountryCode {
-    CountryCode::parse(code).expect("country code")
-}
-
 /// The library's own JSON of the views, for "exactly the view JSON".
 fn library_country(db: &Path, at: AsOf, code: &str) -> Value {
     let ledger = Ledger::open(db).expect("open the ledger in the test");
@@ -320,7 +299,7 @@ fn assert_country_shape(v: &Value) {
     );
     assert!(v["name"].as_str().is_some_and(|n| !n.is_empty()), "{v}");
     assert_eq!(
-        keys(&v["m49"]),
+        object_keys(&v["m49"]),
         BTreeSet::from(["region", "sub_region", "intermediate_region"]),
         "{v}"
     );
@@ -349,7 +328,7 @@ fn assert_country_shape(v: &Value) {
     );
     let participation = &v["participation"];
     assert_eq!(
-        keys(participation),
+        object_keys(participation),
         BTreeSet::from(["status", "joined_on"]),
         "{v}"
     );
@@ -365,7 +344,7 @@ fn assert_country_shape(v: &Value) {
     assert!(v["activities"]["total"].is_u64(), "{v}");
     let by_kind = &v["activities"]["by_kind"];
     assert_eq!(
-        keys(by_kind),
+        object_keys(by_kind),
         BTreeSet::from(ACTIVITY_KINDS),
         "by_kind lists every kind: {v}"
     );
@@ -384,7 +363,7 @@ fn assert_country_shape(v: &Value) {
             "counterparts keyed by other codes: {v}"
         );
         assert_eq!(
-            keys(n),
+            object_keys(n),
             BTreeSet::from(["meetings", "activities", "cases"]),
             "{v}"
         );
@@ -403,7 +382,7 @@ fn append_prints_one_receipt_per_event_and_a_resend_prints_the_same_and_writes_n
     assert_eq!(receipts.len(), 16);
     for (i, r) in receipts.iter().enumerate() {
         assert_eq!(
-            keys(r),
+            object_keys(r),
             BTreeSet::from(["seq", "event_id", "stream", "version", "hash"]),
             "{r}"
         );
@@ -1271,7 +1250,7 @@ fn countries_and_regions_json_are_exactly_the_views() {
 
     let regions = sandbox.json(&["regions"]);
     assert_eq!(
-        keys(&regions),
+        object_keys(&regions),
         BTreeSet::from(["pairs", "interregional", "corridors", "as_of_sequence"])
     );
     let c = |m: u64, a: u64, k: u64| json!({"meetings": m, "activities": a, "cases": k});

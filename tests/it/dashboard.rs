@@ -9,10 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use reqwest::blocking::Client;
 use serde_json::{Map, Value};
 
-use crate::support::tempdir;
+use crate::support::{client, tempdir};
 
 const STAFF: &str = "staff-token-0123456789";
 const READER: &str = "reader-token-0123456789";
@@ -72,13 +71,6 @@ impl Drop for Served {
             .status();
         let _ = self.child.wait();
     }
-}
-
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
 }
 
 /// The embedded data of a report file, and the file with that element cut out.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use coopledger::http::{self, Config, auth::Tokens};
 use coopledger::{Ledger, LedgerHandle};
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -93,13 +93,6 @@ fn guarded() -> Config {
     }
 }
 
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
 fn get(server: &Server, path: &str, token: Option<&str>) -> Response {
     let mut request = client().get(server.url(path));
     if let Some(t) = token {
@@ -120,34 +113,6 @@ fn post(server: &Server, body: &str, token: Option<&str>) -> Response {
 
 fn jsonl(values: &[Value]) -> String {
     values.iter().map(|v| format!("{v}\n")).collect()
-}
-
-/// Validates `body` against the response schema the OpenAPI document gives for
-/// `method path status` (JSON Schema 2020-12, references resolved within the document).
-fn check_schema(path_template: &str, method: &str, status: u16, body: &Value) {
-    let mut doc: Value = serde_json::from_str(http::OPENAPI).expect("openapi parses");
-    let escaped = path_template.replace('~', "~0").replace('/', "~1");
-    let pointer =
-        format!("/paths/{escaped}/{method}/responses/{status}/content/application~1json/schema");
-    assert!(
-        doc.pointer(&pointer).is_some(),
-        "the OpenAPI document has no schema for {method} {path_template} {status}"
-    );
-    // A JSON pointer inside a URI fragment must percent-encode the braces of path templates.
-    doc["$ref"] = json!(format!(
-        "#{}",
-        pointer.replace('{', "%7B").replace('}', "%7D")
-    ));
-    doc["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
-    let validator = jsonschema::validator_for(&doc).expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(body)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{method} {path_template} {status} does not match the OpenAPI document: {errors:#?}\n{body:#}"
-    );
 }
 
 fn json_of(response: Response, path_template: &str, method: &str) -> (StatusCode, Value) {

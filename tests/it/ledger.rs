@@ -1,14 +1,10 @@
 //! The ledger through a real sled directory.
 
-use coopledger::proto_events::{CountryCode, Rule};
+use coopledger::proto_events::Rule;
 use coopledger::{Error, Ledger};
 use serde_json::json;
 
 use crate::support::*;
-
-fn cc(code: &str) -> CountryCode {
-    CountryCode::parse(code).expect("country")
-}
 
 #[test]
 fn appends_get_gap_free_sequences_and_survive_reopen() {

@@ -35,7 +35,7 @@ use ct_merkle::mem_backed_tree::MemoryBackedTree;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -557,23 +557,6 @@ fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
 
-fn keys_of(value: &Value) -> BTreeSet<&str> {
-    value
-        .as_object()
-        .expect("a JSON object")
-        .keys()
-        .map(String::as_str)
-        .collect()
-}
-
-fn is_lower_hex_hash(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| {
-        s.len() == 64
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
 /// Checks the exact field set and the lower-case hex of a proof as printed or served.
 fn check_proof_json(value: &Value, inclusion: bool) {
     let (fields, hashes): (&[&str], &[&str]) = if inclusion {
@@ -588,15 +571,15 @@ fn check_proof_json(value: &Value, inclusion: bool) {
         )
     };
     assert_eq!(
-        keys_of(value),
+        object_keys(value),
         fields.iter().copied().collect::<BTreeSet<_>>(),
         "{value}"
     );
     for field in hashes {
-        assert!(is_lower_hex_hash(&value[field]), "{field} of {value}");
+        assert!(is_hash(&value[field]), "{field} of {value}");
     }
     let path = value["path"].as_array().expect("path is an array");
-    assert!(path.iter().all(is_lower_hex_hash), "path of {value}");
+    assert!(path.iter().all(is_hash), "path of {value}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1910,7 +1893,7 @@ fn receipts_verify_without_the_ledger_and_any_changed_field_fails() {
     let run = coopledger(cwd, &["--db", dbs, "receipt", &id7]).expect_code(0, "receipt");
     let bundle = receipt_of(&run);
     assert_eq!(
-        keys_of(&bundle),
+        object_keys(&bundle),
         BTreeSet::from(["checkpoint", "event", "proof", "record"])
     );
     assert_eq!(bundle["event"]["seq"], 7);
@@ -2213,40 +2196,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
-/// Validates `body` against the response schema of `method path status` in the OpenAPI document
-/// (as `check_schema` in http.rs).
-fn check_schema(path_template: &str, method: &str, status: u16, body: &Value) {
-    let mut doc: Value = serde_json::from_str(http::OPENAPI).expect("openapi parses");
-    let escaped = path_template.replace('~', "~0").replace('/', "~1");
-    let pointer =
-        format!("/paths/{escaped}/{method}/responses/{status}/content/application~1json/schema");
-    assert!(
-        doc.pointer(&pointer).is_some(),
-        "the OpenAPI document has no schema for {method} {path_template} {status}"
-    );
-    doc["$ref"] = json!(format!(
-        "#{}",
-        pointer.replace('{', "%7B").replace('}', "%7D")
-    ));
-    doc["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
-    let validator = jsonschema::validator_for(&doc).expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(body)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{method} {path_template} {status} does not match the OpenAPI document: {errors:#?}\n{body:#}"
-    );
 }
 
 /// The status and JSON body of a response, checked against the OpenAPI document.

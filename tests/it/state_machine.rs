@@ -60,7 +60,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use uuid::Uuid;
 
-use crate::support::tempdir;
+use crate::support::{cc, seed, tempdir};
 
 // ---------------------------------------------------------------------------------------------
 // Reference data and ids.
@@ -149,10 +149,6 @@ const REASONS: [RetractionReason; 3] = [
     RetractionReason::EnteredInError,
     RetractionReason::OutOfScope,
 ];
-
-fn cc(code: &str) -> CountryCode {
-    CountryCode::parse(code).unwrap_or_else(|| panic!("{code} is a country code"))
-}
 
 fn pool() -> &'static [CountryCode] {
     static POOL: OnceLock<Vec<CountryCode>> = OnceLock::new();
@@ -3378,16 +3374,6 @@ fn stat(label: &str, n: Option<u64>) {
 fn stat_outcome(label: &str, accepted: bool) {
     let outcome = if accepted { "accepted" } else { "refused" };
     stat(&format!("{label}: {outcome}"), None);
-}
-
-fn seed() -> u64 {
-    static SEED: OnceLock<u64> = OnceLock::new();
-    *SEED.get_or_init(|| {
-        std::env::var("PROPTEST_RNG_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(rand::random)
-    })
 }
 
 fn env_or(name: &str, default: u32) -> u32 {

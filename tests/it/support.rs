@@ -2,8 +2,14 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use coopledger::http;
 use coopledger::proto_events::staff::{Mode, parse_text};
-use coopledger::proto_events::{NewEvent, values::today_utc};
+use coopledger::proto_events::{CountryCode, NewEvent, values::today_utc};
+use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -66,4 +72,76 @@ pub fn with_id(mut value: Value, event_id: Uuid) -> Value {
 
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
+}
+
+/// An HTTP client with a timeout, so a hung server fails the test instead of stalling it.
+pub fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// Validates `body` against the response schema the OpenAPI document gives for
+/// `method path status` (JSON Schema 2020-12, references resolved within the document).
+pub fn check_schema(path_template: &str, method: &str, status: u16, body: &Value) {
+    let mut doc: Value = serde_json::from_str(http::OPENAPI).expect("openapi parses");
+    let escaped = path_template.replace('~', "~0").replace('/', "~1");
+    let pointer =
+        format!("/paths/{escaped}/{method}/responses/{status}/content/application~1json/schema");
+    assert!(
+        doc.pointer(&pointer).is_some(),
+        "the OpenAPI document has no schema for {method} {path_template} {status}"
+    );
+    // A JSON pointer inside a URI fragment must percent-encode the braces of path templates.
+    doc["$ref"] = json!(format!(
+        "#{}",
+        pointer.replace('{', "%7B").replace('}', "%7D")
+    ));
+    doc["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    let validator = jsonschema::validator_for(&doc).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path_template} {status} does not match the OpenAPI document: {errors:#?}\n{body:#}"
+    );
+}
+
+/// The keys of a JSON object.
+pub fn object_keys(value: &Value) -> BTreeSet<&str> {
+    value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// Whether `value` is a SHA-256 hash written as 64 lower-case hex digits.
+pub fn is_hash(value: &Value) -> bool {
+    value.as_str().is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// A country code from its two letters, panicking on a typo in the test.
+pub fn cc(code: &str) -> CountryCode {
+    CountryCode::parse(code).unwrap_or_else(|| panic!("{code} is a country code"))
+}
+
+/// The seed of the property tests: `PROPTEST_RNG_SEED` when set, else one random seed per run
+/// (printed by the tests that use it, so a failure can be replayed).
+pub fn seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| {
+        std::env::var("PROPTEST_RNG_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(rand::random)
+    })
 }

@@ -18,7 +18,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use coopledger::proto_events::staff::to_staff_object;
@@ -42,7 +41,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::support::tempdir;
+use crate::support::{seed, tempdir};
 
 // ---------------------------------------------------------------------------------------------
 // Reference data of the model (written out here, not taken from the library).
@@ -1912,16 +1911,6 @@ fn digest(views: &ViewState) -> String {
 
 // ---------------------------------------------------------------------------------------------
 // The properties.
-
-fn seed() -> u64 {
-    static SEED: OnceLock<u64> = OnceLock::new();
-    *SEED.get_or_init(|| {
-        std::env::var("PROPTEST_RNG_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(rand::random)
-    })
-}
 
 fn config(cases: u32) -> ProptestConfig {
     let seed = seed();
