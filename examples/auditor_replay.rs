@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "verify: ok, {} events, head {}",
         report.events,
-        coopledger::proto_events::staff::hex(&report.head_hash)
+        coopledger::proto_events::hash::to_hex(&report.head_hash)
     );
     for at in [head.seq / 3, 2 * head.seq / 3, head.seq] {
         let views = reader.views_at(AsOf::Sequence(at))?;

@@ -11,8 +11,7 @@ use crate::events::{EventType, Payload};
 use crate::stream::Stream;
 use crate::values::Timestamp;
 
-/// A SHA-256 digest.
-pub type Hash = [u8; 32];
+pub use crate::hash::Hash;
 
 /// The stream version an append expects (optimistic concurrency).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

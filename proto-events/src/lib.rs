@@ -53,6 +53,7 @@ pub mod codec;
 pub mod country;
 pub mod envelope;
 pub mod events;
+pub mod hash;
 pub mod regions;
 pub mod staff;
 pub mod stream;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::country::{UNKNOWN_COUNTRY, UNKNOWN_CURRENCY};
 use crate::envelope::{ExpectedVersion, Hash, NewEvent, RecordedEvent};
 use crate::events::{EventCorrected, EventRetracted, EventType, Fact, Payload};
+use crate::hash::{parse_hex, to_hex};
 use crate::validate::{Position, Rule, Violation, validate};
 use crate::values::{Date, Timestamp, forms};
 
@@ -26,16 +27,6 @@ pub const MAX_EVENT_TEXT: usize = 256 * 1024;
 /// The most characters of an offending value quoted in an error.
 const MAX_QUOTED: usize = 120;
 
-/// Envelope fields staff may set on every object.
-const ENVELOPE_FIELDS: [&str; 7] = [
-    "type",
-    "event_id",
-    "recorded_by",
-    "source",
-    "expected_version",
-    "correlation_id",
-    "causation_id",
-];
 /// Fields the ledger adds when it writes a recorded event (`log --json`, `export`).
 const RECORDED_FIELDS: [&str; 6] = [
     "seq",
@@ -382,7 +373,7 @@ fn take_recorded(object: &mut Map<String, Value>) -> Result<Option<RecordedMeta>
     let stream_version = required(object, "version")?;
     let recorded_at = required(object, "recorded_at")?;
     let hash: String = required(object, "hash")?;
-    let hash = parse_hash(&hash)
+    let hash = parse_hex(&hash)
         .ok_or_else(|| Violation::new("hash", Rule::InvalidValue, quote_str(&hash)))?;
     // The stream and previous hash follow from the event and the log; they are read to be
     // accepted, not trusted.
@@ -394,41 +385,6 @@ fn take_recorded(object: &mut Map<String, Value>) -> Result<Option<RecordedMeta>
         recorded_at,
         hash,
     }))
-}
-
-/// Parses a 64-digit lower- or upper-case hex SHA-256.
-#[must_use]
-pub fn parse_hash(text: &str) -> Option<Hash> {
-    fn digit(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        let [hi, lo] = *pair else { return None };
-        *slot = digit(hi)? << 4 | digit(lo)?;
-    }
-    Some(out)
-}
-
-/// Lower-case hex of a hash.
-#[must_use]
-pub fn hex(hash: &Hash) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in hash {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
 }
 
 fn required<T: DeserializeOwned>(
@@ -826,8 +782,8 @@ pub fn recorded_to_object(event: &RecordedEvent) -> Map<String, Value> {
         "recorded_at".into(),
         Value::String(env.recorded_at.to_string()),
     );
-    map.insert("hash".into(), Value::String(hex(&event.hash)));
-    map.insert("prev_hash".into(), Value::String(hex(&event.prev_hash)));
+    map.insert("hash".into(), Value::String(to_hex(&event.hash)));
+    map.insert("prev_hash".into(), Value::String(to_hex(&event.prev_hash)));
     map.insert("type".into(), Value::String(env.event_type.name().into()));
     map.insert("recorded_by".into(), Value::String(env.recorded_by.clone()));
     if let Some(source) = &env.source {
@@ -849,7 +805,7 @@ pub fn recorded_from_object(mut object: Map<String, Value>) -> Result<RecordedEv
         Violation::new("stream", Rule::InvalidValue, e)
     })?;
     let prev: String = required(&mut object, "prev_hash")?;
-    let prev_hash = parse_hash(&prev)
+    let prev_hash = parse_hex(&prev)
         .ok_or_else(|| Violation::new("prev_hash", Rule::InvalidValue, quote_str(&prev)))?;
     let (event, recorded) = from_object(object, Mode::Export)?;
     let meta = recorded.ok_or_else(|| Violation::new("seq", Rule::MissingField, "absent"))?;
@@ -872,34 +828,4 @@ pub fn recorded_from_object(mut object: Map<String, Value>) -> Result<RecordedEv
         prev_hash,
         hash: meta.hash,
     })
-}
-
-/// Whether `field` is one of the envelope fields of the staff form.
-#[must_use]
-pub fn is_envelope_field(field: &str) -> bool {
-    ENVELOPE_FIELDS.contains(&field)
-}
-
-/// `#[serde(with = "hex_hash")]`: a SHA-256 as 64 lower-case hex digits.
-pub mod hex_hash {
-    use super::{Hash, hex, parse_hash};
-    use serde::{Deserialize, Deserializer, Serializer, de};
-
-    /// Writes the hash as hex.
-    ///
-    /// # Errors
-    /// As the serializer.
-    pub fn serialize<S: Serializer>(hash: &Hash, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex(hash))
-    }
-
-    /// Reads a hash from hex.
-    ///
-    /// # Errors
-    /// Unless the text is 64 hex digits.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_hash(&text)
-            .ok_or_else(|| de::Error::custom(format_args!("not a SHA-256 in hex: {text:?}")))
-    }
 }

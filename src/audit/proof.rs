@@ -247,11 +247,11 @@ pub fn verify_consistency(
 /// `#[serde(with = "hex_list")]`: hashes as lower-case hex strings.
 mod hex_list {
     use proto_events::Hash;
-    use proto_events::staff::{hex, parse_hash};
+    use proto_events::hash::{parse_hex, to_hex};
     use serde::{Deserialize, Deserializer, Serializer, de};
 
     pub fn serialize<S: Serializer>(hashes: &[Hash], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(hashes.iter().map(hex))
+        s.collect_seq(hashes.iter().map(to_hex))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
@@ -265,7 +265,7 @@ mod hex_list {
         texts
             .iter()
             .map(|t| {
-                parse_hash(t)
+                parse_hex(t)
                     .ok_or_else(|| de::Error::custom(format_args!("not a SHA-256 in hex: {t:?}")))
             })
             .collect()
@@ -281,13 +281,13 @@ pub struct InclusionProof {
     /// The size of the tree the proof is for.
     pub tree_size: u64,
     /// `SHA-256(0x00 ‖ body)`.
-    #[serde(with = "proto_events::staff::hex_hash")]
+    #[serde(with = "proto_events::hash::serde_hex")]
     pub leaf_hash: Hash,
     /// The audit path, leaf to root.
     #[serde(with = "hex_list")]
     pub path: Vec<Hash>,
     /// The root of the tree of `tree_size` leaves.
-    #[serde(with = "proto_events::staff::hex_hash")]
+    #[serde(with = "proto_events::hash::serde_hex")]
     pub root: Hash,
 }
 
@@ -316,10 +316,10 @@ pub struct ConsistencyProof {
     /// The newer tree size.
     pub to: u64,
     /// The older root.
-    #[serde(with = "proto_events::staff::hex_hash")]
+    #[serde(with = "proto_events::hash::serde_hex")]
     pub old_root: Hash,
     /// The newer root.
-    #[serde(with = "proto_events::staff::hex_hash")]
+    #[serde(with = "proto_events::hash::serde_hex")]
     pub new_root: Hash,
     /// The proof's hashes.
     #[serde(with = "hex_list")]

@@ -4,7 +4,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use proto_events::codec::decode_body;
-use proto_events::staff::{hex, recorded_from_object};
+use proto_events::hash::to_hex;
+use proto_events::staff::recorded_from_object;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -48,9 +49,9 @@ pub fn verify(receipt: &Receipt, key: &PublicKey) -> Result<CheckpointBody, Rece
         return Err(fail(format!(
             "the proof is for a tree of {} leaves with root {}, the checkpoint signs {} leaves with root {}",
             proof.tree_size,
-            hex(&proof.root),
+            to_hex(&proof.root),
             checkpoint.size,
-            hex(&checkpoint.root)
+            to_hex(&checkpoint.root)
         )));
     }
     let body = STANDARD

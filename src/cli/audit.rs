@@ -5,7 +5,7 @@ use std::path::Path;
 
 use coopledger::audit::checkpoint::{self, Key, PublicKey};
 use coopledger::audit::receipt::{self, Receipt};
-use proto_events::staff::hex;
+use proto_events::hash::to_hex;
 
 use super::exit::{CliError, Code};
 use super::progress::Progress;
@@ -139,10 +139,10 @@ pub fn verify_against(
         signed.size,
         signed.origin,
         report.head_seq,
-        hex(&root),
+        to_hex(&root),
         report.events,
         report.head_seq,
-        hex(&report.head_hash)
+        to_hex(&report.head_hash)
     )?;
     Ok(())
 }
@@ -199,7 +199,7 @@ pub fn verify_receipt(file: &Path, pubkey: &Path, out: &mut impl Write) -> Resul
         bundle.proof.leaf_index + 1,
         checkpoint.size,
         checkpoint.origin,
-        hex(&checkpoint.root)
+        to_hex(&checkpoint.root)
     )?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use coopledger::story;
 use coopledger::synth::Synth;
 use proto_events::CountryCode;
-use proto_events::staff::hex;
+use proto_events::hash::to_hex;
 
 use super::exit::CliError;
 use super::views::{write_country, write_regions};
@@ -57,7 +57,7 @@ pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliE
         "\nok: {} events, head {} {}",
         report.events,
         report.head_seq,
-        hex(&report.head_hash)
+        to_hex(&report.head_hash)
     )?;
     Ok(())
 }

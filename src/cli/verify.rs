@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use coopledger::ViewName;
-use proto_events::staff::hex;
+use proto_events::hash::to_hex;
 
 use super::exit::CliError;
 use super::progress::Progress;
@@ -21,7 +21,7 @@ pub fn run(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
             "ok": true,
             "events": report.events,
             "head_seq": report.head_seq,
-            "head_hash": hex(&report.head_hash),
+            "head_hash": to_hex(&report.head_hash),
         });
         writeln!(out, "{value}")?;
     } else {
@@ -30,7 +30,7 @@ pub fn run(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
             "ok: {} events, head {} {}",
             report.events,
             report.head_seq,
-            hex(&report.head_hash)
+            to_hex(&report.head_hash)
         )?;
     }
     Ok(())

@@ -11,7 +11,8 @@
 use std::sync::LazyLock;
 
 use base64::Engine as _;
-use proto_events::staff::{hex, recorded_to_object};
+use proto_events::hash::to_hex;
+use proto_events::staff::recorded_to_object;
 use proto_events::{Date, Stream};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -201,7 +202,7 @@ fn head_document(reader: &Reader) -> Value {
     let head = reader.head();
     json!({
         "seq": head.seq,
-        "hash": hex(&head.hash),
+        "hash": to_hex(&head.hash),
         "recorded_at": (head.seq > 0).then(|| head.recorded_at.to_string()),
     })
 }
@@ -213,7 +214,7 @@ fn verify_document(reader: &Reader) -> Result<Value, crate::Error> {
             "ok": true,
             "events": report.events,
             "head_seq": report.head_seq,
-            "head_hash": hex(&report.head_hash),
+            "head_hash": to_hex(&report.head_hash),
         })),
         Err(crate::Error::Corrupt { seq, reason }) => {
             Ok(json!({"ok": false, "first_bad_sequence": seq, "reason": reason}))

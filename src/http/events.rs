@@ -5,7 +5,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use proto_events::staff::{Mode, hex, parse_text, recorded_to_object};
+use proto_events::hash::to_hex;
+use proto_events::staff::{Mode, parse_text, recorded_to_object};
 use proto_events::values::today_utc;
 use proto_events::{EventType, RecordedEvent, Stream};
 use serde::Deserialize;
@@ -144,7 +145,7 @@ pub async fn head(State(state): State<AppState>) -> Response {
     let head = state.ledger.reader().head();
     Json(json!({
         "seq": head.seq,
-        "hash": hex(&head.hash),
+        "hash": to_hex(&head.hash),
         "recorded_at": (head.seq > 0).then(|| head.recorded_at.to_string()),
     }))
     .into_response()
@@ -158,7 +159,7 @@ pub async fn verify(State(state): State<AppState>) -> Response {
             "ok": true,
             "events": report.events,
             "head_seq": report.head_seq,
-            "head_hash": hex(&report.head_hash),
+            "head_hash": to_hex(&report.head_hash),
         }))
         .into_response(),
         Ok(Err(crate::Error::Corrupt { seq, reason })) => (

@@ -47,7 +47,7 @@ pub struct Receipt {
     /// Stream version.
     pub version: u64,
     /// Chained hash (lower-case hex in JSON).
-    #[serde(with = "proto_events::staff::hex_hash")]
+    #[serde(with = "proto_events::hash::serde_hex")]
     pub hash: proto_events::Hash,
 }
 
@@ -510,8 +510,8 @@ fn check_import(
             Rule::ImportMismatch,
             format_args!(
                 "exported {}, recomputed {}",
-                proto_events::staff::hex(&meta.hash),
-                proto_events::staff::hex(&event.hash)
+                proto_events::hash::to_hex(&meta.hash),
+                proto_events::hash::to_hex(&event.hash)
             ),
         ));
     }

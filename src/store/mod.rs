@@ -368,7 +368,7 @@ impl Store {
         use std::os::unix::fs::FileExt;
         let text = format!(
             "coopledger-head 1 {seq:020} {}\n",
-            proto_events::staff::hex(hash)
+            proto_events::hash::to_hex(hash)
         );
         debug_assert_eq!(text.len(), WITNESS_LEN);
         let file = OpenOptions::new()
@@ -394,7 +394,7 @@ impl Store {
         let rest = text.strip_prefix("coopledger-head 1 ").ok_or_else(bad)?;
         let (seq, hash) = rest.trim_end().split_once(' ').ok_or_else(bad)?;
         let seq = seq.parse().map_err(|_| bad())?;
-        let hash = proto_events::staff::parse_hash(hash).ok_or_else(bad)?;
+        let hash = proto_events::hash::parse_hex(hash).ok_or_else(bad)?;
         Ok(Some((seq, hash)))
     }
 

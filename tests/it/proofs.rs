@@ -25,7 +25,7 @@ use coopledger::audit::tiles::{Frontier, TileReader, leaf_hash, node_hash};
 use coopledger::http::{self, Config, auth::Tokens};
 use coopledger::ledger::frame::{FRAME_HEADER, GENESIS, chain_hash, frame};
 use coopledger::proto_events::codec::{decode_body, encode_body};
-use coopledger::proto_events::staff::hex;
+use coopledger::proto_events::hash::to_hex;
 use coopledger::proto_events::{Hash, RecordedEvent};
 use coopledger::store::{Batch, Store, keys};
 use coopledger::synth::Synth;
@@ -176,7 +176,7 @@ fn h(text: &str) -> Hash {
 }
 
 fn hexes(hashes: &[Hash]) -> Vec<String> {
-    hashes.iter().map(hex).collect()
+    hashes.iter().map(to_hex).collect()
 }
 
 fn concat(path: &[Hash]) -> Vec<u8> {
@@ -475,7 +475,7 @@ fn forge_witness(dir: &Path, seq: u64, hash: &Hash) {
     let path = dir.join("HEAD");
     match std::fs::read_to_string(&path) {
         Ok(text) if text.starts_with("coopledger-head 1 ") => {
-            let forged = format!("coopledger-head 1 {seq:020} {}\n", hex(hash));
+            let forged = format!("coopledger-head 1 {seq:020} {}\n", to_hex(hash));
             std::fs::write(&path, forged).expect("rewrite the witness");
         }
         Ok(_) => std::fs::remove_file(&path).expect("remove the witness"),
@@ -592,24 +592,24 @@ fn kat_leaves() -> Vec<Vec<u8>> {
 
 #[test]
 fn rfc6962_hashes_match_the_published_answers() {
-    assert_eq!(hex(&empty_root()), KAT_EMPTY_ROOT);
+    assert_eq!(to_hex(&empty_root()), KAT_EMPTY_ROOT);
     assert_eq!(
-        hex(&leaf_hash(b"")),
+        to_hex(&leaf_hash(b"")),
         KAT_ROOTS[0],
         "the empty leaf's hash is not the empty tree's root"
     );
-    assert_eq!(hex(&leaf_hash(b"L123456")), KAT_LEAF_L123456);
+    assert_eq!(to_hex(&leaf_hash(b"L123456")), KAT_LEAF_L123456);
     let hashes: Vec<Hash> = kat_leaves().iter().map(|l| leaf_hash(l)).collect();
-    assert_eq!(hex(&node_hash(&hashes[0], &hashes[1])), KAT_ROOTS[1]);
+    assert_eq!(to_hex(&node_hash(&hashes[0], &hashes[1])), KAT_ROOTS[1]);
     assert_eq!(
-        hex(&node_hash(&node_hash(&hashes[0], &hashes[1]), &hashes[2])),
+        to_hex(&node_hash(&node_hash(&hashes[0], &hashes[1]), &hashes[2])),
         KAT_ROOTS[2]
     );
     let left = node_hash(
         &node_hash(&hashes[0], &hashes[1]),
         &node_hash(&hashes[2], &hashes[3]),
     );
-    assert_eq!(hex(&left), KAT_ROOTS[3]);
+    assert_eq!(to_hex(&left), KAT_ROOTS[3]);
     // Domain separation: a node is never the leaf hash of its children's concatenation.
     let mut joined = hashes[0].to_vec();
     joined.extend_from_slice(&hashes[1]);
@@ -627,10 +627,13 @@ fn tiles_generate_the_published_roots_paths_and_proofs() {
     for chunk in [8, 1, 3] {
         let (_dir, store) = tile_store(&leaves, chunk);
         let tiles = TileReader::new(&store);
-        assert_eq!(hex(&proof::root(&tiles, 0).expect("root")), KAT_EMPTY_ROOT);
+        assert_eq!(
+            to_hex(&proof::root(&tiles, 0).expect("root")),
+            KAT_EMPTY_ROOT
+        );
         for (size, root) in (1..).zip(KAT_ROOTS) {
             assert_eq!(
-                hex(&proof::root(&tiles, size).expect("root")),
+                to_hex(&proof::root(&tiles, size).expect("root")),
                 root,
                 "MTH(D[{size}]), written {chunk} at a time"
             );
@@ -1368,7 +1371,7 @@ fn malformed_proof_json_is_refused_without_panicking() {
 
 #[test]
 fn proof_json_refuses_hash_text_that_is_not_hex_digits() {
-    // `parse_hash` decodes pairs with `u8::from_str_radix`, which also takes a leading `+`:
+    // `parse_hex` decodes pairs with `u8::from_str_radix`, which also takes a leading `+`:
     // "+a" reads as 0x0a. A hash must be 64 hex digits and nothing else.
     let good = good_inclusion_json();
     let root = good["root"].as_str().expect("root").to_owned();
@@ -1383,7 +1386,7 @@ fn proof_json_refuses_hash_text_that_is_not_hex_digits() {
         v[field] = json!(value);
         if let Ok(p) = serde_json::from_value::<InclusionProof>(v) {
             let read = if field == "root" { p.root } else { p.leaf_hash };
-            accepted.push(format!("{field} {value:?} read as {}", hex(&read)));
+            accepted.push(format!("{field} {value:?} read as {}", to_hex(&read)));
         }
     }
     assert!(
@@ -1953,7 +1956,7 @@ fn receipts_verify_without_the_ledger_and_any_changed_field_fails() {
     coopledger(cwd, &["--db", dbs, "receipt", &unknown]).expect_code(2, "unknown event");
 
     // Any changed field of the event, the record, the proof or the checkpoint.
-    let other_hash = hex(&leaf_hash(b"other"));
+    let other_hash = to_hex(&leaf_hash(b"other"));
     let other_checkpoint = {
         let (skey, _) = checkpoint::generate("proofs.test/receipts");
         let key = Key::parse(&skey).expect("key");
