@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use coopledger::ledger::frame::{chain_hash, frame};
 use coopledger::proto_events::codec::encode_body;
 use coopledger::proto_events::{Envelope, NewEvent, RecordedEvent, Timestamp};
-use coopledger::store::{Batch, Store, keys};
+use coopledger::store::keys;
 use coopledger::synth::Synth;
 use coopledger::{Ledger, LedgerHandle, Options, ViewName};
 use rand::{Rng, SeedableRng};
@@ -73,17 +73,31 @@ fn workload(n: usize, seed: u64) -> (Vec<NewEvent>, Vec<Vec<u8>>) {
 
 // ---- raw sled ------------------------------------------------------------------------------
 
-fn raw_store(dir: &Path) -> Store {
-    Store::open(dir).expect("raw sled store")
+/// sled itself, with the ledger's key layout and durability: one batch, a flush, an fdatasync
+/// of the data file (sled's flush alone only issues `sync_file_range`).
+struct RawSled {
+    db: sled::Db,
+    data: std::fs::File,
 }
 
-fn raw_put_batch(store: &Store, first_seq: u64, frames: &[Vec<u8>]) {
-    let mut batch = Batch::default();
+fn raw_store(dir: &Path) -> RawSled {
+    let db = sled::Config::new()
+        .path(dir)
+        .flush_every_ms(None)
+        .open()
+        .expect("raw sled store");
+    let data = std::fs::File::open(dir.join("db")).expect("sled data file");
+    RawSled { db, data }
+}
+
+fn raw_put_batch(store: &RawSled, first_seq: u64, frames: &[Vec<u8>]) {
+    let mut batch = sled::Batch::default();
     for (i, f) in frames.iter().enumerate() {
-        batch.put(keys::event(first_seq + i as u64), f);
+        batch.insert(&keys::event(first_seq + i as u64), f.as_slice());
     }
-    store.apply(batch).expect("apply");
-    store.sync().expect("sync");
+    store.db.apply_batch(batch).expect("apply");
+    store.db.flush().expect("flush");
+    store.data.sync_data().expect("fdatasync");
 }
 
 // ---- SQLite --------------------------------------------------------------------------------
@@ -369,7 +383,7 @@ fn main() {
         let read_sled = || {
             let started = Instant::now();
             let mut bytes = 0usize;
-            for item in store.prefix(&[keys::EVENT]) {
+            for item in store.db.scan_prefix([keys::EVENT]) {
                 let (_, v) = item.expect("scan");
                 bytes += v.len();
             }

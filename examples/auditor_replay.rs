@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         coopledger::proto_events::hash::to_hex(&report.head_hash)
     );
     for at in [head.seq / 3, 2 * head.seq / 3, head.seq] {
-        let views = reader.views_at(AsOf::Sequence(at))?;
+        let views = reader.views_at(AsOf::sequence(at))?;
         let regions = views.interregional_view();
         println!(
             "as of sequence {at}: {} countries, {} inter-regional events ({:.1} % of all)",
@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let on = jiff::civil::date(2017, 8, 25);
-    let views = reader.views_at(AsOf::Date(on))?;
+    let views = reader.views_at(AsOf::date(on))?;
     let activities: u64 = views
         .countries()
         .filter_map(|c| views.country_view(c))

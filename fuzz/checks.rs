@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 use coopledger::audit::checkpoint::{Key, PublicKey, parse_unverified};
-use coopledger::audit::proof::{ConsistencyProof, InclusionProof};
 use coopledger::audit::receipt::Receipt;
 use coopledger::ledger::frame::Frame;
+use coopledger::merkle::{ConsistencyProof, InclusionProof};
 use proto_events::codec::{decode_body, decode_prefix, encode_body, peek_header};
 use proto_events::staff::{Mode, parse_text, to_staff_object};
 

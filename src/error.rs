@@ -2,7 +2,7 @@
 //! storage faults and integrity failures, so callers map them to distinct exit codes and HTTP
 //! statuses.
 
-use proto_events::codec::{DecodeError, EncodeError};
+use proto_events::codec::EncodeError;
 use proto_events::{Rule, Violation};
 
 use crate::store::StoreError;
@@ -24,6 +24,20 @@ pub enum Error {
     /// Something asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A point of history the ledger has not reached: an as-of sequence or tree size above the
+    /// head, a recording time in the future. Nothing is computed for it (an answer for the head
+    /// would be wrong once the log grows).
+    #[error("{what} is beyond the head: the log holds {head} records")]
+    BeyondHead {
+        /// What was asked for, in words ("as of sequence 99999").
+        what: String,
+        /// The head's sequence.
+        head: u64,
+    },
+    /// An argument that cannot be used (a checkpoint text that does not parse, a key of the
+    /// wrong kind); nothing was done.
+    #[error("{0}")]
+    BadArgument(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -38,6 +52,24 @@ pub enum Error {
     /// A stored view value is unreadable (views can be rebuilt from the log).
     #[error("stored view is corrupt ({0}); run `coopledger rebuild`")]
     CorruptView(String),
+    /// The stored Merkle tiles are missing or malformed.
+    #[error("the stored Merkle tree is damaged: {0}")]
+    CorruptTree(String),
+    /// A checkpoint the ledger stored does not parse.
+    #[error("the stored checkpoint of {size} records is damaged: {reason}")]
+    CorruptCheckpoint {
+        /// Its tree size (its key).
+        size: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Signing a checkpoint failed.
+    #[error("signing failed: {0}")]
+    Signing(String),
+    /// An invariant of the ledger's own code does not hold: a bug, reported, never a wrong
+    /// answer.
+    #[error("internal error (a bug in coopledger): {0}")]
+    Internal(String),
     /// An earlier write or sync failed; the handle refuses writes until the ledger is reopened.
     #[error("ledger is poisoned by an earlier storage failure ({0}); reopen it")]
     Poisoned(String),
@@ -47,12 +79,6 @@ pub enum Error {
     /// An event could not be encoded.
     #[error(transparent)]
     Encode(#[from] EncodeError),
-}
-
-impl From<DecodeError> for Error {
-    fn from(e: DecodeError) -> Self {
-        Error::CorruptView(e.to_string())
-    }
 }
 
 impl Error {

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use proto_events::{NewEvent, RecordedEvent};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::audit::checkpoint::Key;
 use crate::error::Error;
 use crate::ledger::{Ledger, Reader, Receipt, Request, ViewName};
 
@@ -22,6 +23,11 @@ pub const QUEUE_DEPTH: usize = 1024;
 pub const GROUP_MAX_EVENTS: usize = 20_000;
 /// Records a subscription reads from history at a time.
 const HISTORY_PAGE: usize = 512;
+/// How many committed groups a live subscriber may fall behind before it is dropped.
+pub const FEED_CAPACITY: usize = 4096;
+
+/// The live feed: every committed group, once durable.
+type Feed = broadcast::Sender<Arc<Vec<RecordedEvent>>>;
 
 /// Where the answer to one append goes.
 type Reply = oneshot::Sender<Result<Vec<Receipt>, Error>>;
@@ -29,10 +35,7 @@ type Reply = oneshot::Sender<Result<Vec<Receipt>, Error>>;
 enum Job {
     Append(Request, Reply),
     Rebuild(ViewName, oneshot::Sender<Result<u64, Error>>),
-    Checkpoint(
-        Arc<crate::audit::checkpoint::Key>,
-        oneshot::Sender<Result<String, Error>>,
-    ),
+    Checkpoint(Arc<Key>, oneshot::Sender<Result<String, Error>>),
 }
 
 /// A cloneable async handle to one open ledger. See the module documentation.
@@ -40,6 +43,7 @@ enum Job {
 pub struct LedgerHandle {
     jobs: mpsc::Sender<Job>,
     reader: Reader,
+    feed: Feed,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -50,8 +54,25 @@ impl LedgerHandle {
     /// If the operating system cannot start a thread.
     #[must_use]
     pub fn start(ledger: Ledger) -> LedgerHandle {
+        Self::start_with(ledger, FEED_CAPACITY)
+    }
+
+    /// Starts the writer thread for `ledger`; live subscribers that fall more than
+    /// `feed_capacity` committed groups behind are dropped.
+    ///
+    /// # Panics
+    /// If the operating system cannot start a thread.
+    #[must_use]
+    pub fn start_with(mut ledger: Ledger, feed_capacity: usize) -> LedgerHandle {
         let (jobs, rx) = mpsc::channel(QUEUE_DEPTH);
         let reader = ledger.reader();
+        let (feed, _) = broadcast::channel(feed_capacity.max(1));
+        let live = feed.clone();
+        // Subscribers see only durable, committed records. A send error only means that no one
+        // is subscribed.
+        ledger.set_commit_listener(Box::new(move |records| {
+            let _ = live.send(records);
+        }));
         let thread = std::thread::Builder::new()
             .name("coopledger-writer".into())
             .spawn(move || writer_loop(ledger, rx))
@@ -59,6 +80,7 @@ impl LedgerHandle {
         LedgerHandle {
             jobs,
             reader,
+            feed,
             thread: Arc::new(Mutex::new(Some(thread))),
         }
     }
@@ -114,11 +136,8 @@ impl LedgerHandle {
     /// Signs and stores a checkpoint of the head on the writer thread.
     ///
     /// # Errors
-    /// As [`Ledger::sign_checkpoint`].
-    pub async fn sign_checkpoint(
-        &self,
-        key: Arc<crate::audit::checkpoint::Key>,
-    ) -> Result<String, Error> {
+    /// As [`crate::audit::sign::sign_checkpoint`].
+    pub async fn sign_checkpoint(&self, key: Arc<Key>) -> Result<String, Error> {
         let (tx, rx) = oneshot::channel();
         self.jobs
             .send(Job::Checkpoint(key, tx))
@@ -131,7 +150,7 @@ impl LedgerHandle {
     #[must_use]
     pub fn subscribe(&self, from: u64) -> Subscription {
         Subscription {
-            live: self.reader.shared.feed.subscribe(),
+            live: self.feed.subscribe(),
             reader: self.reader.clone(),
             next: from.max(1),
             buffer: VecDeque::new(),
@@ -172,7 +191,7 @@ fn writer_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
                 }
                 Job::Checkpoint(key, reply) => {
                     run_group(&mut ledger, std::mem::take(&mut appends));
-                    let _ = reply.send(ledger.sign_checkpoint(&key));
+                    let _ = reply.send(crate::audit::sign::sign_checkpoint(&mut ledger, &key));
                 }
             }
             if events < GROUP_MAX_EVENTS {

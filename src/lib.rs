@@ -21,12 +21,14 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod documents;
 pub mod entity;
 pub mod error;
 mod failpoint;
 pub mod handle;
 pub mod http;
 pub mod ledger;
+pub mod merkle;
 pub mod metrics;
 pub mod store;
 pub mod story;
@@ -35,5 +37,7 @@ pub mod views;
 
 pub use error::Error;
 pub use handle::{LedgerHandle, Subscription, SubscriptionError};
-pub use ledger::{AsOf, Ledger, Options, Reader, Receipt, Request, ViewName, verify_store};
+pub use ledger::{
+    AsOf, At, Ledger, Options, Reader, Receipt, Request, Resolved, ViewName, verify_store,
+};
 pub use proto_events;

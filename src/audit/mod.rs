@@ -1,11 +1,11 @@
-//! Auditor-grade proofs: an RFC 6962 Merkle tree over the log, kept in tiles in the same atomic
-//! batches as the records; inclusion and consistency proofs; signed checkpoints; receipts.
+//! Auditor-grade evidence built on the ledger's public reading API: signed checkpoints,
+//! receipts, and the signing of checkpoints consistent with the last one.
 //!
-//! The hash chain proves the log to whoever replays all of it; the tree gives short proofs of
-//! single events and detects a history rewritten between two signed checkpoints.
+//! The hash chain proves the log to whoever replays all of it; the Merkle tree (kept by the
+//! ledger in the same groups as the records, `ledger::tiles`; its math in [`crate::merkle`])
+//! gives short proofs of single events, and signed checkpoints detect a history rewritten
+//! between two of them.
 
 pub mod checkpoint;
-mod ops;
-pub mod proof;
 pub mod receipt;
-pub mod tiles;
+pub mod sign;

@@ -5,14 +5,16 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use proto_events::codec::decode_body;
 use proto_events::hash::to_hex;
-use proto_events::staff::recorded_from_object;
+use proto_events::staff::{recorded_from_object, recorded_to_object};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
-use super::checkpoint::{CheckpointBody, PublicKey};
-use super::proof::InclusionProof;
-use super::tiles::leaf_hash;
+use super::checkpoint::{CheckpointBody, PublicKey, parse_unverified};
+use crate::error::Error;
+use crate::ledger::Reader;
 use crate::ledger::frame::chain_hash;
+use crate::merkle::{InclusionProof, leaf_hash};
 
 /// See the module documentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +28,33 @@ pub struct Receipt {
     pub proof: InclusionProof,
     /// The signed checkpoint (C2SP signed note).
     pub checkpoint: String,
+}
+
+/// A receipt for an event under a signed checkpoint (whose tree must include the event).
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown event; [`Error::BadArgument`] when the checkpoint does
+/// not parse or its tree does not include the event.
+pub fn build(reader: &Reader, event_id: &Uuid, checkpoint: &str) -> Result<Receipt, Error> {
+    let event = reader
+        .get(event_id)?
+        .ok_or_else(|| Error::NotFound(format!("event {event_id}")))?;
+    let body = parse_unverified(checkpoint)
+        .map_err(|e| Error::BadArgument(format!("the checkpoint: {e}")))?;
+    if body.size < event.sequence {
+        return Err(Error::BadArgument(format!(
+            "the checkpoint's tree of {} records does not include record {}",
+            body.size, event.sequence
+        )));
+    }
+    let proof = reader.inclusion_proof(event.sequence, Some(body.size))?;
+    let record = STANDARD.encode(reader.record_body(event.sequence)?);
+    Ok(Receipt {
+        event: recorded_to_object(&event),
+        record,
+        proof,
+        checkpoint: checkpoint.to_owned(),
+    })
 }
 
 /// Why a receipt does not hold.

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use coopledger::audit::checkpoint::{self, Key, PublicKey};
 use coopledger::audit::receipt::{self, Receipt};
+use coopledger::audit::sign::sign_checkpoint;
 use proto_events::hash::to_hex;
 
 use super::exit::{CliError, Code};
@@ -79,7 +80,7 @@ pub fn keygen(file: &Path, name: &str, out: &mut impl Write) -> Result<(), CliEr
 pub fn checkpoint(cli: &Cli, key: &Path, out: &mut impl Write) -> Result<(), CliError> {
     let key = Key::load(key).map_err(key_error)?;
     let mut ledger = open(cli)?;
-    let signed = ledger.sign_checkpoint(&key)?;
+    let signed = sign_checkpoint(&mut ledger, &key)?;
     write!(out, "{signed}")?;
     Ok(())
 }
@@ -125,7 +126,7 @@ pub fn verify_against(
     progress.finish();
     let proof = reader.consistency_proof(signed.size.max(1), report.head_seq)?;
     if signed.size > 0 {
-        coopledger::audit::proof::verify_consistency(signed.size, report.head_seq, &signed.root, &root, &proof.path)
+        coopledger::merkle::verify_consistency(signed.size, report.head_seq, &signed.root, &root, &proof.path)
             .map_err(|e| {
                 failed(format!(
                     "the log is not consistent with the checkpoint of {} records ({e}): history was rewritten",
@@ -158,22 +159,25 @@ pub fn receipt(
     let note = match key {
         Some(path) => {
             let key = Key::load(path).map_err(key_error)?;
-            ledger.sign_checkpoint(&key)?
+            sign_checkpoint(&mut ledger, &key)?
         }
         None => {
             let reader = ledger.reader();
             let event = reader.get(event_id)?.ok_or_else(|| {
                 CliError::invalid(format!("error: no event {event_id} in the ledger"))
             })?;
-            reader.checkpoint_covering(event.sequence)?.ok_or_else(|| {
-                CliError::invalid(format!(
-                    "error: no signed checkpoint includes record {}; pass --key FILE to sign one",
-                    event.sequence
-                ))
-            })?
+            reader
+                .checkpoint_covering(event.sequence)?
+                .map(|(_, note)| note)
+                .ok_or_else(|| {
+                    CliError::invalid(format!(
+                        "error: no signed checkpoint includes record {}; pass --key FILE to sign one",
+                        event.sequence
+                    ))
+                })?
         }
     };
-    let bundle = ledger.reader().receipt(event_id, &note)?;
+    let bundle = receipt::build(&ledger.reader(), event_id, &note)?;
     let text =
         serde_json::to_string_pretty(&bundle).map_err(|e| CliError::invalid(e.to_string()))?;
     writeln!(out, "{text}")?;

@@ -52,9 +52,15 @@ impl CliError {
 impl From<Error> for CliError {
     fn from(e: Error) -> Self {
         let code = match &e {
-            Error::Invalid(_) | Error::Limit(_) | Error::NotFound(_) => Code::Invalid,
+            Error::Invalid(_)
+            | Error::Limit(_)
+            | Error::NotFound(_)
+            | Error::BeyondHead { .. }
+            | Error::BadArgument(_) => Code::Invalid,
             Error::Conflict(_) => Code::Conflict,
-            Error::Corrupt { .. } => Code::Verification,
+            Error::Corrupt { .. } | Error::CorruptTree(_) | Error::CorruptCheckpoint { .. } => {
+                Code::Verification
+            }
             Error::Store(StoreError::Corrupt(_)) => Code::Verification,
             // A --db that names no ledger is a usage problem, not a storage failure.
             Error::Store(StoreError::Missing(_)) => Code::Invalid,
@@ -68,6 +74,9 @@ impl From<Error> for CliError {
                 .join("\n"),
             Error::Corrupt { seq, reason } => {
                 format!("verification failed: record {seq} is corrupt: {reason}")
+            }
+            Error::CorruptTree(_) | Error::CorruptCheckpoint { .. } => {
+                format!("verification failed: {e}")
             }
             Error::Store(StoreError::InUse(_)) => format!(
                 "error: {e}\nhint: if `coopledger serve` holds it, pass --server URL (or set COOPLEDGER_SERVER)"

@@ -287,10 +287,10 @@ impl AsOfArgs {
     /// The library's form.
     pub fn as_of(&self) -> AsOf {
         match (self.as_of, self.at, self.on) {
-            (Some(seq), _, _) => AsOf::Sequence(seq),
-            (_, Some(t), _) => AsOf::Time(t),
-            (_, _, Some(d)) => AsOf::Date(d),
-            _ => AsOf::Head,
+            (Some(seq), _, _) => AsOf::sequence(seq),
+            (_, Some(t), _) => AsOf::time(t),
+            (_, _, Some(d)) => AsOf::date(d),
+            _ => AsOf::HEAD,
         }
     }
 }

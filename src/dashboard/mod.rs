@@ -11,12 +11,11 @@
 use std::sync::LazyLock;
 
 use base64::Engine as _;
-use proto_events::hash::to_hex;
-use proto_events::staff::recorded_to_object;
 use proto_events::{Date, Stream};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::documents;
 use crate::ledger::{AsOf, Reader};
 
 /// The page's markup, with `{{…}}` placeholders for the style, the script and the data.
@@ -100,7 +99,7 @@ fn script_safe_json(value: &Value) -> String {
 pub enum Point {
     /// The head.
     Head,
-    /// As the ledger stood after this sequence (clamped to the head).
+    /// As the ledger stood after this sequence (at most the head).
     Sequence(u64),
     /// Counting what happened on or before this date.
     Date(Date),
@@ -118,9 +117,9 @@ impl Point {
 
     fn as_of(self) -> AsOf {
         match self {
-            Point::Head => AsOf::Head,
-            Point::Sequence(seq) => AsOf::Sequence(seq),
-            Point::Date(d) => AsOf::Date(d),
+            Point::Head => AsOf::HEAD,
+            Point::Sequence(seq) => AsOf::sequence(seq),
+            Point::Date(d) => AsOf::date(d),
         }
     }
 
@@ -197,59 +196,22 @@ fn to_value(value: impl serde::Serialize) -> Result<Value, crate::Error> {
         .map_err(|e| crate::Error::CorruptView(format!("cannot serialise a view: {e}")))
 }
 
-/// `GET /v1/head`.
-fn head_document(reader: &Reader) -> Value {
-    let head = reader.head();
-    json!({
-        "seq": head.seq,
-        "hash": to_hex(&head.hash),
-        "recorded_at": (head.seq > 0).then(|| head.recorded_at.to_string()),
-    })
-}
-
-/// `GET /v1/verify` (the failure body when the chain is broken).
-fn verify_document(reader: &Reader) -> Result<Value, crate::Error> {
-    match reader.verify(&mut |_, _| {}) {
-        Ok(report) => Ok(json!({
-            "ok": true,
-            "events": report.events,
-            "head_seq": report.head_seq,
-            "head_hash": to_hex(&report.head_hash),
-        })),
-        Err(crate::Error::Corrupt { seq, reason }) => {
-            Ok(json!({"ok": false, "first_bad_sequence": seq, "reason": reason}))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn events_document(events: &[proto_events::RecordedEvent]) -> Value {
-    Value::Array(
-        events
-            .iter()
-            .map(|e| Value::Object(recorded_to_object(e)))
-            .collect(),
-    )
-}
-
 /// The documents the page would fetch for `point`, keyed by request path.
 ///
 /// # Errors
-/// On a storage error or a record that fails its checks.
+/// [`crate::Error::BeyondHead`] for a sequence above the head; on a storage error or a record
+/// that fails its checks.
 pub fn documents(reader: &Reader, point: Point) -> Result<Map<String, Value>, crate::Error> {
     let mut docs = Map::new();
-    let head = head_document(reader);
+    let resolved = reader.resolve(point.as_of())?;
+    let head = documents::head(reader);
     let head_seq = reader.head().seq;
-    let point = match point {
-        Point::Sequence(seq) => Point::Sequence(seq.min(head_seq)),
-        other => other,
-    };
     let q = point.query();
-    docs.insert("/v1/verify".into(), verify_document(reader)?);
-    if let Some((_, note)) = reader.checkpoints()?.pop() {
+    docs.insert("/v1/verify".into(), documents::verification(reader)?.0);
+    if let Some((_, note)) = reader.latest_checkpoint()? {
         docs.insert("/v1/checkpoint".into(), Value::String(note));
     }
-    let views = reader.views_at(point.as_of())?;
+    let views = reader.views_resolved(resolved)?;
     docs.insert(
         format!("/v1/regions{q}"),
         to_value(views.interregional_view())?,
@@ -261,7 +223,7 @@ pub fn documents(reader: &Reader, point: Point) -> Result<Map<String, Value>, cr
     for c in &countries {
         let stream = Stream::Country(c.country);
         let events = reader.read_stream(&stream, 1, crate::ledger::MAX_PAGE)?;
-        docs.insert(format!("/v1/streams/{stream}"), events_document(&events));
+        docs.insert(format!("/v1/streams/{stream}"), documents::events(&events));
     }
     docs.insert(format!("/v1/countries{q}"), to_value(&countries)?);
     let recent = match point {
@@ -276,10 +238,10 @@ pub fn documents(reader: &Reader, point: Point) -> Result<Map<String, Value>, cr
     };
     docs.insert(
         recent.0,
-        events_document(&reader.read_backward(recent.1, RECENT_EVENTS)?),
+        documents::events(&reader.read_backward(recent.1, RECENT_EVENTS)?),
     );
     let first = reader.read_forward(1, 1)?;
-    let first_doc = events_document(&first);
+    let first_doc = documents::events(&first);
     let first_obj = first_doc
         .as_array()
         .and_then(|a| a.first())
@@ -293,7 +255,7 @@ pub fn documents(reader: &Reader, point: Point) -> Result<Map<String, Value>, cr
         let Ok(on) = date.parse::<Date>() else {
             continue;
         };
-        let view = reader.views_at(AsOf::Date(on))?.interregional_view();
+        let view = reader.views_at(AsOf::date(on))?.interregional_view();
         docs.insert(key, to_value(view)?);
     }
     docs.insert("/v1/events?limit=1".into(), first_doc);
@@ -307,11 +269,6 @@ pub fn documents(reader: &Reader, point: Point) -> Result<Map<String, Value>, cr
 /// # Errors
 /// As [`documents`].
 pub fn report(reader: &Reader, point: Point, generated_at: &str) -> Result<String, crate::Error> {
-    let head_seq = reader.head().seq;
-    let point = match point {
-        Point::Sequence(seq) => Point::Sequence(seq.min(head_seq)),
-        other => other,
-    };
     let documents = documents(reader, point)?;
     let data = json!({
         "generator": format!("coopledger {}", env!("CARGO_PKG_VERSION")),

@@ -1,6 +1,10 @@
-//! Caches for the view endpoints: the JSON of the current head's views (rebuilt only when the
-//! head moves), and views folded "as of" a point (a fold reads the whole log; a dashboard asks
-//! for the same years again and again).
+//! Caches for the view endpoints: the JSON of the current head's views (serialised once per
+//! head), and views folded at other points of history (a fold reads the whole log; a dashboard
+//! asks for the same points again and again).
+//!
+//! Folds are kept under their *resolved* point (a sequence the log has reached, and a date):
+//! the views there never change, whatever is appended later. A point as asked (`as_of=5`,
+//! `at=…`, the head) is resolved against the log first, and refused when beyond the head.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +13,7 @@ use axum::body::Bytes;
 use parking_lot::Mutex;
 use proto_events::CountryCode;
 
-use crate::ledger::AsOf;
+use crate::ledger::Resolved;
 use crate::views::ViewState;
 
 /// Folded views kept at once (each up to ~2 MB).
@@ -31,8 +35,8 @@ pub enum Document {
 pub struct ViewCache {
     /// (head sequence, document) → JSON, for the head's own views only.
     json: Mutex<(u64, HashMap<Document, Bytes>)>,
-    /// Folds, most recent last: (point, head sequence when folded, state).
-    folds: Mutex<Vec<(AsOf, u64, Arc<ViewState>)>>,
+    /// Folds, most recently used last.
+    folds: Mutex<Vec<(Resolved, Arc<ViewState>)>>,
 }
 
 impl ViewCache {
@@ -60,26 +64,23 @@ impl ViewCache {
         Some(bytes)
     }
 
-    /// A fold at `point` done while the head was `head`, if kept. A fold at a sequence never
-    /// changes; a fold at a time or date stands only while the head does.
-    pub fn fold(&self, point: AsOf, head: u64) -> Option<Arc<ViewState>> {
+    /// The fold at `point`, if kept.
+    pub fn fold(&self, point: Resolved) -> Option<Arc<ViewState>> {
         let mut folds = self.folds.lock();
-        let at = folds.iter().position(|(p, h, _)| {
-            *p == point && (matches!(point, AsOf::Sequence(_)) || *h == head)
-        })?;
+        let at = folds.iter().position(|(p, _)| *p == point)?;
         let entry = folds.remove(at);
-        let state = Arc::clone(&entry.2);
+        let state = Arc::clone(&entry.1);
         folds.push(entry);
         Some(state)
     }
 
     /// Keeps a fold.
-    pub fn keep(&self, point: AsOf, head: u64, state: Arc<ViewState>) {
+    pub fn keep(&self, point: Resolved, state: Arc<ViewState>) {
         let mut folds = self.folds.lock();
-        folds.retain(|(p, _, _)| *p != point);
+        folds.retain(|(p, _)| *p != point);
         if folds.len() >= FOLDS {
             folds.remove(0);
         }
-        folds.push((point, head, state));
+        folds.push((point, state));
     }
 }

@@ -43,6 +43,11 @@ impl ApiError {
         }
     }
 
+    /// 500: something that is not the client's fault.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
     /// 400: a malformed query or path.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -88,13 +93,26 @@ impl From<Error> for ApiError {
             },
             Error::Limit(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "limit", m),
             Error::NotFound(m) => ApiError::not_found(m),
+            Error::BeyondHead { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "beyond_head", e.to_string())
+            }
+            Error::BadArgument(m) => ApiError::bad_request(m),
             Error::Poisoned(_) | Error::Closed => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 e.to_string(),
             ),
-            Error::Corrupt { .. } | Error::CorruptView(_) => {
+            Error::Corrupt { .. }
+            | Error::CorruptView(_)
+            | Error::CorruptTree(_)
+            | Error::CorruptCheckpoint { .. } => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt", e.to_string())
+            }
+            Error::Signing(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "signing", e.to_string())
+            }
+            Error::Internal(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
             }
             other => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,16 +5,16 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use proto_events::hash::to_hex;
 use proto_events::staff::{Mode, parse_text, recorded_to_object};
 use proto_events::values::today_utc;
-use proto_events::{EventType, RecordedEvent, Stream};
+use proto_events::{EventType, Stream};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
-use super::AppState;
 use super::error::{ApiError, ApiPath, ApiQuery};
+use super::{AppState, blocking};
+use crate::documents;
 use crate::ledger::MAX_PAGE;
 
 /// `?from=SEQ&limit=N&reverse=true&type=T`.
@@ -26,22 +26,6 @@ pub struct ListQuery {
     reverse: Option<bool>,
     #[serde(rename = "type")]
     event_type: Option<String>,
-}
-
-fn lines(events: &[RecordedEvent]) -> Vec<Value> {
-    events
-        .iter()
-        .map(|e| Value::Object(recorded_to_object(e)))
-        .collect()
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::Error> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(ApiError::from)
 }
 
 pub async fn list(
@@ -97,7 +81,7 @@ pub async fn list(
         Ok((out, next))
     })
     .await?;
-    let mut response = Json(lines(&events)).into_response();
+    let mut response = Json(documents::events(&events)).into_response();
     let more = next.is_some_and(|n| if reverse { n > 0 } else { n <= head });
     if let (true, Some(n)) = (more && events.len() == limit, next) {
         let mut link = format!("</v1/events?from={n}&limit={limit}");
@@ -138,39 +122,22 @@ pub async fn stream(
         .map_err(|e| ApiError::bad_request(format!("{e}")))?;
     let reader = state.ledger.reader().clone();
     let events = blocking(move || reader.read_stream(&stream, 1, MAX_PAGE)).await?;
-    Ok(Json(lines(&events)).into_response())
+    Ok(Json(documents::events(&events)).into_response())
 }
 
 pub async fn head(State(state): State<AppState>) -> Response {
-    let head = state.ledger.reader().head();
-    Json(json!({
-        "seq": head.seq,
-        "hash": to_hex(&head.hash),
-        "recorded_at": (head.seq > 0).then(|| head.recorded_at.to_string()),
-    }))
-    .into_response()
+    Json(documents::head(state.ledger.reader())).into_response()
 }
 
-pub async fn verify(State(state): State<AppState>) -> Response {
+pub async fn verify(State(state): State<AppState>) -> Result<Response, ApiError> {
     let reader = state.ledger.reader().clone();
-    let outcome = tokio::task::spawn_blocking(move || reader.verify(&mut |_, _| {})).await;
-    match outcome {
-        Ok(Ok(report)) => Json(json!({
-            "ok": true,
-            "events": report.events,
-            "head_seq": report.head_seq,
-            "head_hash": to_hex(&report.head_hash),
-        }))
-        .into_response(),
-        Ok(Err(crate::Error::Corrupt { seq, reason })) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"ok": false, "first_bad_sequence": seq, "reason": reason})),
-        )
-            .into_response(),
-        Ok(Err(e)) => ApiError::from(e).into_response(),
-        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            .into_response(),
-    }
+    let (document, ok) = blocking(move || documents::verification(&reader)).await?;
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    Ok((status, Json(document)).into_response())
 }
 
 /// `POST /v1/events`: staff JSON (object, array or JSONL) as one atomic batch.

@@ -307,6 +307,16 @@ fn authorise(
     Ok(())
 }
 
+/// Runs `f` off the async workers (reads of the store, folds, verification).
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.ledger.reader().poison_reason() {
         None => (StatusCode::OK, "ok\n").into_response(),

@@ -7,8 +7,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::AppState;
 use super::error::{ApiError, ApiQuery};
+use super::{AppState, blocking};
 
 /// `?seq=N&size=M`.
 #[derive(Debug, Deserialize)]
@@ -24,15 +24,6 @@ pub struct InclusionQuery {
 pub struct ConsistencyQuery {
     from: u64,
     to: u64,
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::Error> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::bad_request(e.to_string()))?
-        .map_err(ApiError::from)
 }
 
 pub async fn inclusion(
@@ -59,7 +50,7 @@ pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiEr
     let reader = state.ledger.reader().clone();
     let latest = {
         let reader = reader.clone();
-        blocking(move || reader.checkpoints()).await?.pop()
+        blocking(move || reader.latest_checkpoint()).await?
     };
     let head = reader.head().seq;
     let stale = latest.as_ref().is_none_or(|(size, _)| *size < head);

@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use proto_events::CountryCode;
 use serde::Deserialize;
 
-use super::AppState;
 use super::cache::Document;
 use super::error::{ApiError, ApiPath, ApiQuery};
-use crate::ledger::AsOf;
+use super::{AppState, blocking};
+use crate::ledger::{AsOf, Resolved};
 use crate::views::ViewState;
 
 /// `?as_of=SEQ`, `?at=TIME` or `?on=DATE` (at most one).
@@ -30,15 +30,15 @@ pub struct AsOfQuery {
 impl AsOfQuery {
     fn point(&self) -> Result<AsOf, ApiError> {
         match (self.as_of, &self.at, &self.on) {
-            (None, None, None) => Ok(AsOf::Head),
-            (Some(seq), None, None) => Ok(AsOf::Sequence(seq)),
+            (None, None, None) => Ok(AsOf::HEAD),
+            (Some(seq), None, None) => Ok(AsOf::sequence(seq)),
             (None, Some(at), None) => at
                 .parse()
-                .map(AsOf::Time)
+                .map(AsOf::time)
                 .map_err(|e| ApiError::bad_request(format!("at: not an RFC 3339 time ({e})"))),
             (None, None, Some(on)) => on
                 .parse()
-                .map(AsOf::Date)
+                .map(AsOf::date)
                 .map_err(|e| ApiError::bad_request(format!("on: not a YYYY-MM-DD date ({e})"))),
             _ => Err(ApiError::bad_request(
                 "give at most one of as_of, at and on",
@@ -47,23 +47,25 @@ impl AsOfQuery {
     }
 }
 
-/// The views at the requested point; folds of history run off the async threads.
-async fn state_at(state: &AppState, query: &AsOfQuery) -> Result<Arc<ViewState>, ApiError> {
-    let point = query.point()?;
+/// The views at the requested point, and whether that is the head's maintained state. The
+/// point is resolved against the log (a sequence beyond the head is refused); folds of history
+/// run off the async workers and are cached under the resolved point.
+async fn state_at(state: &AppState, query: &AsOfQuery) -> Result<(Arc<ViewState>, bool), ApiError> {
+    let asked = query.point()?;
     let reader = state.ledger.reader().clone();
-    if point == AsOf::Head {
-        return Ok(reader.views());
+    if asked == AsOf::HEAD {
+        return Ok((reader.views(), true));
     }
-    let head = reader.head().seq;
-    if let Some(folded) = state.cache.fold(point, head) {
-        return Ok(folded);
+    let point: Resolved = {
+        let reader = reader.clone();
+        blocking(move || reader.resolve(asked)).await?
+    };
+    if let Some(folded) = state.cache.fold(point) {
+        return Ok((folded, false));
     }
-    let folded = tokio::task::spawn_blocking(move || reader.views_at(point))
-        .await
-        .map_err(|e| ApiError::bad_request(format!("as-of fold failed: {e}")))?
-        .map_err(ApiError::from)?;
-    state.cache.keep(point, head, Arc::clone(&folded));
-    Ok(folded)
+    let folded = blocking(move || reader.views_resolved(point)).await?;
+    state.cache.keep(point, Arc::clone(&folded));
+    Ok((folded, false))
 }
 
 /// The most countries one page holds.
@@ -73,7 +75,7 @@ pub async fn countries(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
-    let views = state_at(&state, &query).await?;
+    let (views, _) = state_at(&state, &query).await?;
     let offset = query.offset.unwrap_or(0);
     let limit = query
         .limit
@@ -117,13 +119,13 @@ pub async fn country(
     let country = CountryCode::parse(&cc).ok_or_else(|| {
         ApiError::bad_request(format!("{cc:?} is not an ISO 3166-1 alpha-2 code"))
     })?;
-    let views = state_at(&state, &query).await?;
+    let (views, head) = state_at(&state, &query).await?;
     let make = || {
         views
             .country_view(country)
             .and_then(|v| serde_json::to_vec(&v).ok())
     };
-    let body = if query.point()? == AsOf::Head {
+    let body = if head {
         state.cache.json(&views, Document::Country(country), make)
     } else {
         make().map(axum::body::Bytes::from)
@@ -146,13 +148,13 @@ pub async fn regions(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
-    let views = state_at(&state, &query).await?;
+    let (views, head) = state_at(&state, &query).await?;
     let make = || serde_json::to_vec(&views.interregional_view()).ok();
-    let body = if query.point()? == AsOf::Head {
+    let body = if head {
         state.cache.json(&views, Document::Regions, make)
     } else {
         make().map(axum::body::Bytes::from)
     };
     body.map(json_response)
-        .ok_or_else(|| ApiError::bad_request("the inter-regional view cannot be serialised"))
+        .ok_or_else(|| ApiError::internal("the inter-regional view cannot be serialised"))
 }

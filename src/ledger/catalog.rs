@@ -90,11 +90,6 @@ impl Catalog {
         self.facts.get(stream)
     }
 
-    /// Every stream with its version.
-    pub fn streams(&self) -> impl Iterator<Item = (&Stream, u64)> {
-        self.streams.iter().map(|(s, seqs)| (s, seqs.len() as u64))
-    }
-
     /// Adds the next record of the log from its indexing fields only. Valid for records that
     /// are neither retractions nor on a cached stream (those need [`Catalog::record`]); the head's
     /// recording time is left for the caller to set from the last record.

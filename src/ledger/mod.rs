@@ -1,38 +1,46 @@
-//! The ledger: an append-only, hash-chained log of cooperation events in sled, with the views
-//! kept current in the same atomic batches.
+//! The ledger: an append-only, hash-chained log of cooperation events, with the views and the
+//! Merkle tiles kept current in the same atomic groups as the records.
 //!
-//! This is the synchronous, deterministic core. [`Ledger`] owns the single writer; [`Reader`]s
-//! read concurrently. The async handle in [`crate::handle`] puts the writer on its own thread and
+//! This is the synchronous, deterministic core; it knows nothing of threads or runtimes beyond
+//! the data parallelism of its own loops. [`Ledger`] owns the single writer; [`Reader`]s read
+//! concurrently. The async handle in [`crate::handle`] puts the writer on its own thread and
 //! groups concurrent appends into shared syncs.
+//!
+//! - [`recover`]: from a store to an open ledger (and [`verify_store`] for one that is not);
+//! - [`walk`]: the one walk over the records;
+//! - [`writer`], [`staging`], [`rules`]: appends;
+//! - [`reader`]: everything a [`Reader`] can do;
+//! - [`catalog`]: the in-memory index; [`frame`]: record framing and the hash chain;
+//! - [`tiles`], [`tree`]: the Merkle tree's stored hashes and proofs generated from them;
+//! - [`fold`]: folding the log into views from scratch.
 
 pub mod catalog;
+pub mod fold;
 pub mod frame;
 pub mod reader;
+mod recover;
 pub mod rules;
 pub mod staging;
+pub mod tiles;
+pub mod tree;
+pub mod walk;
 pub mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 use proto_events::{Date, NewEvent, RecordedEvent, Timestamp};
-use tokio::sync::broadcast;
 
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::store::{Batch, Store, keys};
-use crate::views::fold::Folder;
-use crate::views::state::ViewState;
+use crate::store::{Group, Store, ViewWrite};
+use crate::views::state::{Touched, ViewState};
 use crate::views::stored;
 use catalog::Catalog;
-use frame::Frame;
 pub use reader::{MAX_PAGE, Reader, VerifyReport};
+pub use recover::verify_store;
 pub use writer::{MAX_BATCH_EVENTS, MAX_EVENT_BYTES, Pending, Receipt, Request, Writer};
-
-/// How many committed batches a subscriber may fall behind before it is dropped.
-pub const FEED_CAPACITY: usize = 4096;
 
 /// State shared by the writer and every reader.
 pub struct Shared {
@@ -40,7 +48,6 @@ pub struct Shared {
     pub(crate) catalog: RwLock<Catalog>,
     pub(crate) views: RwLock<Arc<ViewState>>,
     poisoned: Mutex<Option<String>>,
-    pub(crate) feed: broadcast::Sender<Arc<Vec<RecordedEvent>>>,
     pub(crate) metrics: Metrics,
 }
 
@@ -61,8 +68,6 @@ impl Shared {
 /// Tunables of an open ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// How many committed batches a live subscriber may fall behind before it is dropped.
-    pub feed_capacity: usize,
     /// Whether a missing or empty directory becomes a new ledger (otherwise it is an error).
     pub create: bool,
     /// Whether the Merkle tree is kept (proofs and checkpoints need it). Without it appends skip
@@ -73,75 +78,86 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            feed_capacity: FEED_CAPACITY,
             create: true,
             merkle: true,
         }
     }
 }
 
-/// Walks the log of the store in `dir` without opening the ledger: every record's hash, every
-/// link, every body and the stored head. Works on a store too damaged to open, and names the
-/// first bad sequence.
-///
-/// # Errors
-/// [`Error::Corrupt`] naming the first bad sequence; storage errors (a store in use included).
-pub fn verify_store(
-    dir: impl AsRef<Path>,
-    progress: &mut dyn FnMut(u64),
-) -> Result<VerifyReport, Error> {
-    let store = Store::open_existing(dir.as_ref())?;
-    let mut prev = frame::GENESIS;
-    let mut last = 0u64;
-    for item in store.prefix(&[keys::EVENT]) {
-        let (key, value) = item?;
-        let expected = last + 1;
-        let seq = keys::event_seq(&key).unwrap_or(0);
-        if seq != expected {
-            return Err(Error::Corrupt {
-                seq: expected,
-                reason: "record missing from the log".into(),
-            });
-        }
-        let frame = Frame::parse(seq, &value)?;
-        if frame.prev != prev {
-            return Err(Error::Corrupt {
-                seq,
-                reason: "previous-hash link does not match the record before it".into(),
-            });
-        }
-        frame.decode(seq)?;
-        prev = frame.hash;
-        last = seq;
-        if seq.is_multiple_of(65_536) {
-            progress(seq);
-        }
-    }
-    let head = catalog::Head {
-        seq: last,
-        hash: prev,
-        recorded_at: Timestamp::UNIX_EPOCH,
-    };
-    reader::check_stored_head(&store, head)?;
-    progress(last);
-    Ok(VerifyReport {
-        events: last,
-        head_seq: last,
-        head_hash: prev,
-    })
+/// How far into the log a view reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    /// The whole log, as of the head when the question is asked.
+    Head,
+    /// After the record with this sequence (never above the head).
+    Sequence(u64),
+    /// After the last record recorded at or before this time (never in the future).
+    Time(Timestamp),
 }
 
-/// A point of the log's history to compute views at.
+/// A point of the log's history to compute views at: how far into the log (what the ledger
+/// said at a sequence or time) and, optionally, which real-world dates count (what had happened
+/// by a date). "What the ledger said at N about what had happened by D" is both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AsOf {
-    /// The current head.
-    Head,
-    /// After the record with this sequence.
-    Sequence(u64),
-    /// After the last record recorded at or before this time.
-    Time(Timestamp),
-    /// Counting only facts that happened on or before this date (by the current knowledge).
-    Date(Date),
+pub struct AsOf {
+    /// How far into the log.
+    pub at: At,
+    /// Count only facts dated on or before this day (by what the log says at `at`).
+    pub on: Option<Date>,
+}
+
+impl AsOf {
+    /// The head, every date.
+    pub const HEAD: AsOf = AsOf {
+        at: At::Head,
+        on: None,
+    };
+
+    /// After the record with sequence `seq`.
+    #[must_use]
+    pub fn sequence(seq: u64) -> AsOf {
+        AsOf {
+            at: At::Sequence(seq),
+            on: None,
+        }
+    }
+
+    /// After the last record recorded at or before `t`.
+    #[must_use]
+    pub fn time(t: Timestamp) -> AsOf {
+        AsOf {
+            at: At::Time(t),
+            on: None,
+        }
+    }
+
+    /// At the head, counting only facts dated on or before `d`.
+    #[must_use]
+    pub fn date(d: Date) -> AsOf {
+        AsOf {
+            at: At::Head,
+            on: Some(d),
+        }
+    }
+
+    /// The same point, counting only facts dated on or before `d`.
+    #[must_use]
+    pub fn on(self, d: Date) -> AsOf {
+        AsOf {
+            on: Some(d),
+            ..self
+        }
+    }
+}
+
+/// A point of history resolved against the log: a sequence the log has reached, and the date
+/// filter. Views at a resolved point never change, so they may be cached under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Resolved {
+    /// The last sequence folded in (at most the head when resolved).
+    pub seq: u64,
+    /// Count only facts dated on or before this day.
+    pub on: Option<Date>,
 }
 
 /// Which view a rebuild refolds.
@@ -168,10 +184,14 @@ pub struct Progress {
     pub eta_secs: f64,
 }
 
+/// Called with the records of every group once they are durable and published.
+pub type CommitListener = Box<dyn FnMut(Arc<Vec<RecordedEvent>>) + Send>;
+
 /// The ledger, owning its single writer. See the module documentation.
 pub struct Ledger {
     shared: Arc<Shared>,
     writer: Writer,
+    listener: Option<CommitListener>,
 }
 
 impl Ledger {
@@ -188,57 +208,7 @@ impl Ledger {
     /// # Errors
     /// As [`Ledger::open`].
     pub fn open_with(dir: impl AsRef<Path>, options: Options) -> Result<Ledger, Error> {
-        let dir = dir.as_ref();
-        let started = Instant::now();
-        let store = if options.create {
-            Store::open(dir)?
-        } else {
-            Store::open_existing(dir)?
-        };
-        let catalog = load_catalog(&store)?;
-        reader::check_stored_head(&store, catalog.head())?;
-        let head = catalog.head();
-        let tree = if options.merkle {
-            Some(load_tree(&store, head.seq)?)
-        } else {
-            None
-        };
-        let (feed, _) = broadcast::channel(options.feed_capacity.max(1));
-        let stored_views = stored::load(&store).ok().flatten();
-        let shared = Arc::new(Shared {
-            store,
-            catalog: RwLock::new(catalog),
-            views: RwLock::new(Arc::new(ViewState::default())),
-            poisoned: Mutex::new(None),
-            feed,
-            metrics: Metrics::default(),
-        });
-        let mut ledger = Ledger {
-            writer: Writer::new(ViewState::default(), tree),
-            shared,
-        };
-        match stored_views {
-            Some(views) if views.as_of == head.seq => {
-                *ledger.shared.views.write() = Arc::new(views.clone());
-                ledger.writer.set_views(views);
-            }
-            None if head.seq == 0 => {}
-            other => {
-                tracing::warn!(
-                    stored = other.map(|v| v.as_of),
-                    head = head.seq,
-                    "stored views missing or not at the head; rebuilding"
-                );
-                ledger.rebuild_views(ViewName::All, &mut |_| {})?;
-            }
-        }
-        tracing::info!(
-            dir = %dir.display(),
-            head = head.seq,
-            ms = started.elapsed().as_millis() as u64,
-            "ledger opened"
-        );
-        Ok(ledger)
+        recover::open(dir.as_ref(), options)
     }
 
     /// A reader sharing this ledger.
@@ -247,6 +217,11 @@ impl Ledger {
         Reader {
             shared: Arc::clone(&self.shared),
         }
+    }
+
+    /// Sets the function told of every committed group (the async handle's live feed).
+    pub fn set_commit_listener(&mut self, listener: CommitListener) {
+        self.listener = Some(listener);
     }
 
     /// Appends `events` as one atomic batch and returns once they are durable.
@@ -262,14 +237,44 @@ impl Ledger {
     /// # Errors
     /// As [`Ledger::append`].
     pub fn submit(&mut self, request: Request) -> Result<Vec<Receipt>, Error> {
-        self.append_group(vec![request])
-            .pop()
-            .unwrap_or(Err(Error::Closed))
+        self.append_group(vec![request]).pop().unwrap_or_else(|| {
+            Err(Error::Internal(
+                "a group of one request gave no answer".into(),
+            ))
+        })
     }
 
     /// Appends several requests with one sync (group commit); each succeeds or fails alone.
     pub fn append_group(&mut self, requests: Vec<Request>) -> Vec<Result<Vec<Receipt>, Error>> {
-        self.writer.append_group(&self.shared, requests)
+        let (results, committed) = self.writer.append_group(&self.shared, requests);
+        if let (Some(listener), Some(records)) = (&mut self.listener, committed) {
+            listener(records);
+        }
+        results
+    }
+
+    /// Stores a signed checkpoint of the first `size` records (signed by [`crate::audit`]),
+    /// making it the latest one readers see.
+    ///
+    /// # Errors
+    /// [`Error::BeyondHead`] when `size` exceeds the head; [`Error::Poisoned`]; storage errors
+    /// (which poison the ledger).
+    pub fn publish_checkpoint(&mut self, size: u64, note: String) -> Result<(), Error> {
+        if let Some(reason) = self.shared.poison_reason() {
+            return Err(Error::Poisoned(reason));
+        }
+        let head = self.reader().head().seq;
+        if size > head {
+            return Err(Error::BeyondHead {
+                what: format!("a checkpoint of {size} records"),
+                head,
+            });
+        }
+        let group = Group {
+            checkpoint: Some((size, note)),
+            ..Group::default()
+        };
+        self.commit_other(&group)
     }
 
     /// Drops the stored state of a view and refolds it from the whole log, reporting progress.
@@ -286,7 +291,7 @@ impl Ledger {
         }
         let reader = self.reader();
         let head = reader.head().seq;
-        let fresh = fold(&reader, head, None, progress)?;
+        let fresh = fold::fold(&reader, head, None, progress)?;
         let current = self.writer.views().clone();
         // A rebuild of one view keeps the other's current state.
         let views = match which {
@@ -300,249 +305,24 @@ impl Ledger {
                 ..current
             },
         };
-        let mut batch = Batch::default();
-        stored::clear(&self.shared.store, &mut batch)?;
-        stored::write(&views, &crate::views::state::Touched::all(), &mut batch)?;
-        let written = self
-            .shared
-            .store
-            .apply(batch)
-            .and_then(|()| self.shared.store.sync());
-        if let Err(e) = written {
-            self.shared.poison(&e.to_string());
-            return Err(e.into());
-        }
+        let mut writes = vec![ViewWrite::ClearAll];
+        writes.extend(stored::writes(&views, &Touched::all())?);
+        self.commit_other(&Group {
+            views: writes,
+            ..Group::default()
+        })?;
         *self.shared.views.write() = Arc::new(views.clone());
         self.writer.set_views(views);
         tracing::info!(events = head, "views rebuilt");
         Ok(head)
     }
-}
 
-/// Folds records `1..=upto` into fresh views, checking every record's hash.
-///
-/// # Errors
-/// On a storage error or a record that fails its checks.
-pub fn fold(
-    reader: &Reader,
-    upto: u64,
-    on_or_before: Option<Date>,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<ViewState, Error> {
-    let started = Instant::now();
-    let mut folder = Folder::new(on_or_before);
-    let mut load =
-        |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
-    // Pages are read (scanned, hashed, decoded) on one thread while this one folds the previous
-    // page: the two halves of a rebuild overlap.
-    std::thread::scope(|scope| {
-        let (pages, incoming) =
-            std::sync::mpsc::sync_channel::<Result<Vec<RecordedEvent>, Error>>(2);
-        scope.spawn(move || {
-            let mut next = 1u64;
-            while next <= upto {
-                let limit =
-                    usize::try_from((upto - next + 1).min(MAX_PAGE as u64)).unwrap_or(MAX_PAGE);
-                let page = reader.read_forward(next, limit);
-                let stop = page.as_ref().map_or(true, Vec::is_empty);
-                if let Ok(p) = &page {
-                    next += p.len() as u64;
-                }
-                if pages.send(page).is_err() || stop {
-                    break;
-                }
-            }
-        });
-        let mut done = 0u64;
-        for page in incoming {
-            let page = page?;
-            if page.is_empty() {
-                break;
-            }
-            for event in &page {
-                folder.apply(event, &mut load)?;
-            }
-            done += page.len() as u64;
-            let secs = started.elapsed().as_secs_f64().max(1e-9);
-            let rate = done as f64 / secs;
-            progress(Progress {
-                done,
-                total: upto,
-                rate,
-                eta_secs: (upto.saturating_sub(done)) as f64 / rate.max(1e-9),
-            });
+    /// Commits a group that is not an append, poisoning the ledger if the write fails.
+    fn commit_other(&self, group: &Group<'_>) -> Result<(), Error> {
+        if let Err(e) = self.shared.store.commit(group) {
+            self.shared.poison(&e.to_string());
+            return Err(e.into());
         }
-        Ok::<(), Error>(())
-    })?;
-    Ok(folder.finish())
-}
-
-impl Reader {
-    /// The views at a point of history. `AsOf::Head` is the maintained state; other points are
-    /// folded from the log without touching it.
-    ///
-    /// # Errors
-    /// On a storage error or a record that fails its checks.
-    pub fn views_at(&self, at: AsOf) -> Result<Arc<ViewState>, Error> {
-        let head = self.head().seq;
-        let (upto, date) = match at {
-            AsOf::Head => return Ok(self.views()),
-            AsOf::Sequence(seq) => (seq.min(head), None),
-            AsOf::Time(t) => (self.seq_at_time(t)?, None),
-            AsOf::Date(d) => (head, Some(d)),
-        };
-        if upto == head && date.is_none() {
-            return Ok(self.views());
-        }
-        Ok(Arc::new(fold(self, upto, date, &mut |_| {})?))
+        Ok(())
     }
-}
-
-/// Loads the Merkle frontier and brings the tiles up to the head: a store written without the
-/// tree (or before it existed) has its missing leaves hashed from the records now.
-fn load_tree(store: &Store, head: u64) -> Result<crate::audit::tiles::Frontier, Error> {
-    let mut tree = crate::audit::tiles::Frontier::load(store)?;
-    if tree.size() > head {
-        return Err(Error::Corrupt {
-            seq: head,
-            reason: format!(
-                "the Merkle tiles cover {} records but the log holds {head} (records removed?)",
-                tree.size()
-            ),
-        });
-    }
-    if tree.size() == head {
-        return Ok(tree);
-    }
-    tracing::info!(
-        from = tree.size() + 1,
-        to = head,
-        "extending the Merkle tree from the records"
-    );
-    while tree.size() < head {
-        let from = tree.size() + 1;
-        let to = head.min(from + MAX_PAGE as u64 - 1);
-        for item in store.range(&keys::event(from), &keys::event(to + 1)) {
-            let (key, value) = item?;
-            let seq = keys::event_seq(&key).unwrap_or(0);
-            let frame = Frame::parse(seq, &value)?;
-            frame.check(seq)?;
-            tree.push(crate::audit::tiles::leaf_hash(frame.body));
-        }
-        if tree.size() != to {
-            return Err(Error::Corrupt {
-                seq: tree.size() + 1,
-                reason: "record missing from the log".into(),
-            });
-        }
-        let mut batch = Batch::default();
-        tree.write(&mut batch);
-        store.apply(batch)?;
-    }
-    store.sync()?;
-    Ok(tree)
-}
-
-/// Rebuilds the catalogue from every record, checking each record's hash, the links of the
-/// chain and the contiguity of sequences. Records are hashed and decoded in parallel, in chunks;
-/// most need only their leading fields.
-fn load_catalog(store: &Store) -> Result<Catalog, Error> {
-    const CHUNK: usize = 16_384;
-    let mut catalog = Catalog::default();
-    let mut chunk = Vec::with_capacity(CHUNK);
-    let mut items = store.prefix(&[keys::EVENT]);
-    loop {
-        chunk.clear();
-        for item in items.by_ref().take(CHUNK) {
-            let (key, value) = item?;
-            let expected = catalog.head().seq + chunk.len() as u64 + 1;
-            let seq = keys::event_seq(&key).unwrap_or(0);
-            if seq != expected {
-                return Err(Error::Corrupt {
-                    seq: expected,
-                    reason: format!("record missing from the log (next stored is {seq})"),
-                });
-            }
-            chunk.push((seq, value));
-        }
-        if chunk.is_empty() {
-            break;
-        }
-        for loaded in load_chunk(&chunk)? {
-            let (seq, prev) = (loaded.seq(), loaded.prev());
-            if prev != catalog.head().hash {
-                return Err(Error::Corrupt {
-                    seq,
-                    reason: "previous-hash link does not match the record before it".into(),
-                });
-            }
-            match loaded {
-                Loaded::Full(event) => catalog.record(&event),
-                Loaded::Prefix { prefix, hash, .. } => catalog.record_prefix(&prefix, hash),
-            }
-        }
-    }
-    let head = catalog.head();
-    if head.seq > 0 {
-        let last = reader::read_record(store, head.seq)?;
-        catalog.set_recorded_at(last.envelope.recorded_at);
-    }
-    Ok(catalog)
-}
-
-enum Loaded {
-    Full(RecordedEvent),
-    Prefix {
-        prefix: proto_events::codec::Prefix,
-        hash: proto_events::Hash,
-        prev: proto_events::Hash,
-    },
-}
-
-impl Loaded {
-    fn seq(&self) -> u64 {
-        match self {
-            Loaded::Full(e) => e.sequence,
-            Loaded::Prefix { prefix, .. } => prefix.sequence,
-        }
-    }
-
-    fn prev(&self) -> proto_events::Hash {
-        match self {
-            Loaded::Full(e) => e.prev_hash,
-            Loaded::Prefix { prev, .. } => *prev,
-        }
-    }
-}
-
-fn load_chunk(chunk: &[(u64, crate::store::Value)]) -> Result<Vec<Loaded>, Error> {
-    use rayon::prelude::*;
-    chunk
-        .par_iter()
-        .with_min_len(256)
-        .map(|(seq, value)| {
-            let frame = Frame::parse(*seq, value)?;
-            frame.check(*seq)?;
-            let corrupt = |reason: String| Error::Corrupt { seq: *seq, reason };
-            let prefix = proto_events::codec::decode_prefix(frame.body)
-                .map_err(|e| corrupt(e.to_string()))?;
-            if prefix.sequence != *seq {
-                return Err(corrupt(format!(
-                    "stored under sequence {seq} but says {}",
-                    prefix.sequence
-                )));
-            }
-            let needs_full = prefix.event_type == proto_events::EventType::EventRetracted
-                || crate::entity::is_cached(&prefix.stream);
-            if needs_full {
-                frame.decode(*seq).map(Loaded::Full)
-            } else {
-                Ok(Loaded::Prefix {
-                    prefix,
-                    hash: frame.hash,
-                    prev: frame.prev,
-                })
-            }
-        })
-        .collect()
 }

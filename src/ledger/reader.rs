@@ -1,33 +1,28 @@
-//! Reads of the log: pages forward and backward, streams, single events, verification. Every
-//! record returned has had its hash checked; pages also check the chain between records. Reads
-//! stop at the published head, so a reader never sees part of a batch.
+//! Everything a [`Reader`] can do: pages forward and backward, streams, single events, views at
+//! any point of history, verification of the chain and of the tree, Merkle roots and proofs,
+//! the stored checkpoints.
+//!
+//! Every record returned has had its hash checked; runs of records (pages, verification) are read
+//! by the [`walk`](super::walk), which also checks the links between them. Reads stop at the
+//! published head, so a reader never sees part of a group.
 
 use std::sync::Arc;
 
 use proto_events::{Hash, RecordedEvent, Stream, Timestamp};
 use uuid::Uuid;
 
-use super::Shared;
 use super::catalog::Head;
-use super::frame::{Frame, GENESIS};
+use super::recover::check_head;
+use super::tiles::TileReader;
+use super::walk::{self, Check, End};
+use super::{AsOf, At, Resolved, Shared, fold, tree};
 use crate::entity::{StreamFacts, apply_to_facts};
 use crate::error::Error;
-use crate::store::{Store, keys};
+use crate::merkle::{ConsistencyProof, InclusionProof, RootAccumulator, leaf_hash};
 use crate::views::state::ViewState;
 
 /// The most records one read returns.
 pub const MAX_PAGE: usize = 10_000;
-
-/// Reads and checks one record from the store.
-///
-/// # Errors
-/// [`Error::NotFound`] if absent, [`Error::Corrupt`] if it fails its checks.
-pub fn read_record(store: &Store, seq: u64) -> Result<RecordedEvent, Error> {
-    let value = store
-        .get(&keys::event(seq))?
-        .ok_or_else(|| Error::NotFound(format!("record {seq}")))?;
-    Frame::parse(seq, &value)?.decode(seq)
-}
 
 /// The outcome of a full verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +47,8 @@ impl Reader {
     pub fn head(&self) -> Head {
         self.shared.catalog.read().head()
     }
+
+    // ---- records ---------------------------------------------------------------------------
 
     /// Records from sequence `from` (1-based) on, at most `limit` (capped at [`MAX_PAGE`]).
     ///
@@ -85,71 +82,22 @@ impl Reader {
         Ok(events)
     }
 
-    /// Checks and decodes records `from..=to`, which must all exist. The scan and the chain
-    /// links are checked in order on this thread while the records already scanned are hashed
-    /// and decoded, the costly part, on the other cores.
+    /// Checks and decodes records `from..=to`, which must all exist (one walk, records hashed
+    /// and decoded in parallel).
     fn scan(&self, from: u64, to: u64) -> Result<Vec<RecordedEvent>, Error> {
-        const CHUNK: usize = 512;
-        let store = &self.shared.store;
-        let (done, results) =
-            std::sync::mpsc::channel::<(usize, Result<Vec<RecordedEvent>, Error>)>();
-        let mut chunks = 0usize;
-        let scanned = rayon::scope(|scope| -> Result<(), Error> {
-            let mut expected = from;
-            let mut prev: Option<Hash> = None;
-            let mut chunk = Vec::with_capacity(CHUNK);
-            let mut flush = |chunk: Vec<(u64, crate::store::Value)>| {
-                let done = done.clone();
-                let index = chunks;
-                chunks += 1;
-                scope.spawn(move |_| {
-                    let decoded = chunk
-                        .iter()
-                        .map(|(seq, value)| Frame::parse(*seq, value)?.decode(*seq))
-                        .collect();
-                    // The receiver outlives the scope, so this cannot fail.
-                    let _ = done.send((index, decoded));
-                });
-            };
-            for item in store.range(&keys::event(from), &keys::event(to + 1)) {
-                let (key, value) = item?;
-                let seq = keys::event_seq(&key).ok_or_else(|| Error::Corrupt {
-                    seq: expected,
-                    reason: "malformed record key".into(),
-                })?;
-                if seq != expected {
-                    return Err(missing(expected));
-                }
-                let frame = Frame::parse(seq, &value)?;
-                if prev.is_some_and(|p| p != frame.prev) {
-                    return Err(broken_chain(seq));
-                }
-                prev = Some(frame.hash);
-                chunk.push((seq, value));
-                if chunk.len() == CHUNK {
-                    flush(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
-                }
-                expected += 1;
-            }
-            if !chunk.is_empty() {
-                flush(chunk);
-            }
-            if expected != to + 1 {
-                return Err(missing(expected));
-            }
-            Ok(())
-        });
-        drop(done);
-        scanned?;
-        let mut parts: Vec<(usize, Vec<RecordedEvent>)> = Vec::with_capacity(chunks);
-        for (index, decoded) in results {
-            parts.push((index, decoded?));
-        }
-        parts.sort_unstable_by_key(|(index, _)| *index);
-        let mut out = Vec::with_capacity((to - from + 1) as usize);
-        for (_, part) in parts {
-            out.extend(part);
-        }
+        let mut out = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or(0));
+        walk::walk(
+            &self.shared.store,
+            from,
+            None,
+            End::Seq(to),
+            Check::Hashes,
+            512,
+            |chunk| {
+                out.extend(chunk.par_map(|raw, frame| frame.decode(raw.seq))?);
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 
@@ -161,7 +109,7 @@ impl Reader {
         if seq == 0 || seq > self.head().seq {
             return Ok(None);
         }
-        read_record(&self.shared.store, seq).map(Some)
+        walk::read_event(&self.shared.store, seq).map(Some)
     }
 
     /// One record by event id.
@@ -174,6 +122,19 @@ impl Reader {
             catalog.seq_of(id).filter(|s| *s <= catalog.head().seq)
         };
         seq.map_or(Ok(None), |s| self.get_seq(s))
+    }
+
+    /// The stored body of committed record `seq` (the Merkle leaf, the bytes a receipt
+    /// carries), its hash checked.
+    ///
+    /// # Errors
+    /// [`Error::BeyondHead`] above the head; storage errors; a record that fails its checks.
+    pub fn record_body(&self, seq: u64) -> Result<Vec<u8>, Error> {
+        self.check_size(seq, "record")?;
+        Ok(walk::read_one(&self.shared.store, seq)?
+            .frame()
+            .body
+            .to_vec())
     }
 
     /// The records of a stream from version `from_version` (1-based), at most `limit`.
@@ -198,7 +159,7 @@ impl Reader {
                 .collect()
         };
         seqs.into_iter()
-            .map(|seq| read_record(&self.shared.store, seq))
+            .map(|seq| walk::read_event(&self.shared.store, seq))
             .collect()
     }
 
@@ -224,7 +185,7 @@ impl Reader {
             .collect();
         let mut facts = StreamFacts::new();
         for seq in seqs {
-            apply_to_facts(&mut facts, &read_record(&self.shared.store, seq)?);
+            apply_to_facts(&mut facts, &walk::read_event(&self.shared.store, seq)?);
         }
         Ok(facts)
     }
@@ -238,7 +199,7 @@ impl Reader {
         let (mut lo, mut hi) = (0u64, self.head().seq);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
-            let event = read_record(&self.shared.store, mid)?;
+            let event = walk::read_event(&self.shared.store, mid)?;
             if event.envelope.recorded_at <= at {
                 lo = mid;
             } else {
@@ -248,44 +209,96 @@ impl Reader {
         Ok(lo)
     }
 
+    // ---- views -----------------------------------------------------------------------------
+
+    /// The current views (a consistent snapshot: never a half-applied group).
+    #[must_use]
+    pub fn views(&self) -> Arc<ViewState> {
+        Arc::clone(&self.shared.views.read())
+    }
+
+    /// Resolves a point of history against the log: the sequence it reads to and its date.
+    ///
+    /// # Errors
+    /// [`Error::BeyondHead`] for a sequence above the head or a time in the future: what the
+    /// ledger will say there is not known yet, and an answer for the head would turn wrong.
+    pub fn resolve(&self, at: AsOf) -> Result<Resolved, Error> {
+        let head = self.head();
+        let seq = match at.at {
+            At::Head => head.seq,
+            At::Sequence(seq) if seq > head.seq => {
+                return Err(Error::BeyondHead {
+                    what: format!("as of sequence {seq}"),
+                    head: head.seq,
+                });
+            }
+            At::Sequence(seq) => seq,
+            At::Time(t) if t > Timestamp::now().max(head.recorded_at) => {
+                return Err(Error::BeyondHead {
+                    what: format!("as of {t} (a time in the future)"),
+                    head: head.seq,
+                });
+            }
+            At::Time(t) => self.seq_at_time(t)?,
+        };
+        Ok(Resolved { seq, on: at.on })
+    }
+
+    /// The views at a point of history: the maintained state for the head, otherwise folded
+    /// from the log without touching it.
+    ///
+    /// # Errors
+    /// As [`Reader::resolve`]; on a storage error or a record that fails its checks.
+    pub fn views_at(&self, at: AsOf) -> Result<Arc<ViewState>, Error> {
+        self.views_resolved(self.resolve(at)?)
+    }
+
+    /// The views at a resolved point (see [`Reader::resolve`]).
+    ///
+    /// # Errors
+    /// On a storage error or a record that fails its checks.
+    pub fn views_resolved(&self, point: Resolved) -> Result<Arc<ViewState>, Error> {
+        if point.on.is_none() {
+            let current = self.views();
+            if current.as_of == point.seq {
+                return Ok(current);
+            }
+        }
+        Ok(Arc::new(fold::fold(
+            self,
+            point.seq,
+            point.on,
+            &mut |_| {},
+        )?))
+    }
+
+    // ---- verification ----------------------------------------------------------------------
+
     /// Recomputes the whole chain from the first record to the published head, checking every
     /// hash, every link and every body, and the stored head; names the first bad sequence.
-    /// `progress` is called with (records checked, total) every 65,536 records.
+    /// `progress` is called with (records checked, total) as the walk goes.
     ///
     /// # Errors
     /// [`Error::Corrupt`] naming the first bad sequence; storage errors.
     pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, Error> {
         let head = self.head();
         let store = &self.shared.store;
-        let mut prev = GENESIS;
-        let mut expected = 1u64;
-        for item in store.range(&keys::event(1), &keys::event(head.seq.saturating_add(1))) {
-            let (key, value) = item?;
-            let seq = keys::event_seq(&key).unwrap_or(0);
-            if seq != expected {
-                return Err(missing(expected));
-            }
-            let frame = Frame::parse(seq, &value)?;
-            if frame.prev != prev {
-                return Err(broken_chain(seq));
-            }
-            frame.decode(seq)?;
-            prev = frame.hash;
-            if seq.is_multiple_of(65_536) {
-                progress(seq, head.seq);
-            }
-            expected += 1;
-        }
-        if expected != head.seq + 1 {
-            return Err(missing(expected));
-        }
-        if prev != head.hash {
-            return Err(Error::Corrupt {
-                seq: head.seq,
-                reason: "last record's hash differs from the ledger head".into(),
-            });
-        }
-        check_stored_head(store, head)?;
+        let tail = walk::walk(
+            store,
+            1,
+            None,
+            End::At(head.seq, head.hash),
+            Check::Hashes,
+            walk::CHUNK * 4,
+            |chunk| {
+                chunk.par_map(|raw, frame| frame.decode(raw.seq).map(drop))?;
+                if let Some(last) = chunk.records().last() {
+                    progress(last.seq, head.seq);
+                }
+                Ok(())
+            },
+        )?;
+        check_head(store, tail)?;
         progress(head.seq, head.seq);
         tracing::info!(events = head.seq, "verify ok");
         Ok(VerifyReport {
@@ -295,11 +308,152 @@ impl Reader {
         })
     }
 
-    /// The current views (a consistent snapshot: never a half-applied batch).
-    #[must_use]
-    pub fn views(&self) -> Arc<ViewState> {
-        Arc::clone(&self.shared.views.read())
+    /// Recomputes the whole Merkle tree from the records and compares it with the stored tiles:
+    /// every leaf must be its record's hash (the first differing record is named) and the root
+    /// of the recomputed tree must be the stored one. Returns the root.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] naming the first record whose leaf differs; [`Error::CorruptTree`].
+    pub fn verify_tree(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<Hash, Error> {
+        let head = self.head();
+        let store = &self.shared.store;
+        let mut roots = RootAccumulator::default();
+        walk::walk(
+            store,
+            1,
+            None,
+            End::At(head.seq, head.hash),
+            Check::Links,
+            walk::CHUNK * 4,
+            |chunk| {
+                let leaves = chunk.par_map(|_, frame| Ok(leaf_hash(frame.body)))?;
+                // A reader per chunk keeps at most one chunk's tiles in memory.
+                let tiles = TileReader::new(store);
+                for (raw, leaf) in chunk.records().iter().zip(leaves) {
+                    let stored = tiles.hash(0, raw.seq - 1).map_err(|e| Error::Corrupt {
+                        seq: raw.seq,
+                        reason: format!("its Merkle leaf is unreadable: {e}"),
+                    })?;
+                    if stored != leaf {
+                        return Err(Error::Corrupt {
+                            seq: raw.seq,
+                            reason: "its Merkle leaf is not the hash of the record".into(),
+                        });
+                    }
+                    roots.push(leaf);
+                }
+                if let Some(last) = chunk.records().last() {
+                    progress(last.seq, head.seq);
+                }
+                Ok(())
+            },
+        )?;
+        let root = roots.root();
+        if root != tree::root(&TileReader::new(store), head.seq)? {
+            return Err(Error::CorruptTree(
+                "the stored tree's root differs from the one recomputed from the records".into(),
+            ));
+        }
+        progress(head.seq, head.seq);
+        Ok(root)
     }
+
+    // ---- the Merkle tree -------------------------------------------------------------------
+
+    fn check_size(&self, size: u64, what: &str) -> Result<(), Error> {
+        let head = self.head().seq;
+        if size > head {
+            return Err(Error::BeyondHead {
+                what: format!("{what} {size}"),
+                head,
+            });
+        }
+        Ok(())
+    }
+
+    /// The Merkle root of the first `size` records.
+    ///
+    /// # Errors
+    /// When `size` exceeds the head, or the tiles are missing or corrupt.
+    pub fn merkle_root(&self, size: u64) -> Result<Hash, Error> {
+        self.check_size(size, "a tree of size")?;
+        tree::root(&TileReader::new(&self.shared.store), size)
+    }
+
+    /// The inclusion proof of record `seq` in the tree of `size` records (the head's by default).
+    ///
+    /// # Errors
+    /// [`Error::BeyondHead`] when `size` exceeds the head; [`Error::BadArgument`] when `seq` is
+    /// not in `1..=size`.
+    pub fn inclusion_proof(&self, seq: u64, size: Option<u64>) -> Result<InclusionProof, Error> {
+        let size = size.unwrap_or_else(|| self.head().seq);
+        self.check_size(size, "a tree of size")?;
+        if seq == 0 || seq > size {
+            return Err(Error::BadArgument(format!(
+                "record {seq} is not in a tree of {size} records"
+            )));
+        }
+        let tiles = TileReader::new(&self.shared.store);
+        let raw = walk::read_one(&self.shared.store, seq)?;
+        Ok(InclusionProof {
+            leaf_index: seq - 1,
+            tree_size: size,
+            leaf_hash: leaf_hash(raw.frame().body),
+            path: tree::inclusion_path(&tiles, seq - 1, size)?,
+            root: tree::root(&tiles, size)?,
+        })
+    }
+
+    /// The consistency proof between the trees of `from` and `to` records.
+    ///
+    /// # Errors
+    /// [`Error::BeyondHead`] when `to` exceeds the head; [`Error::BadArgument`] unless
+    /// `1 ≤ from ≤ to`.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<ConsistencyProof, Error> {
+        self.check_size(to, "a tree of size")?;
+        if from == 0 || from > to {
+            return Err(Error::BadArgument(format!(
+                "no consistency proof from {from} to {to} records (need 1 ≤ from ≤ to)"
+            )));
+        }
+        let tiles = TileReader::new(&self.shared.store);
+        Ok(ConsistencyProof {
+            from,
+            to,
+            old_root: tree::root(&tiles, from)?,
+            new_root: tree::root(&tiles, to)?,
+            path: if from == to {
+                Vec::new()
+            } else {
+                tree::consistency_path(&tiles, from, to)?
+            },
+        })
+    }
+
+    // ---- checkpoints -----------------------------------------------------------------------
+
+    /// The checkpoint published for the largest tree, with its size (one step of a reverse
+    /// scan, whatever the number of checkpoints).
+    ///
+    /// # Errors
+    /// On a storage error, or [`Error::CorruptCheckpoint`] when it is not UTF-8.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, Error> {
+        self.shared
+            .store
+            .latest_checkpoint()?
+            .map(checkpoint_text)
+            .transpose()
+    }
+
+    /// The latest published checkpoint if its tree includes record `seq`.
+    ///
+    /// # Errors
+    /// As [`Reader::latest_checkpoint`].
+    pub fn checkpoint_covering(&self, seq: u64) -> Result<Option<(u64, String)>, Error> {
+        Ok(self.latest_checkpoint()?.filter(|(size, _)| *size >= seq))
+    }
+
+    // ---- the ledger's state ----------------------------------------------------------------
 
     /// Sync counters of the store (fsyncs issued, time spent).
     #[must_use]
@@ -330,61 +484,11 @@ impl Reader {
     }
 }
 
-/// Checks the `M head` key, and the witness file outside sled, against the head derived from
-/// the records: a log shorter than what was once made durable has lost its tail.
-pub(crate) fn check_stored_head(store: &Store, head: Head) -> Result<(), Error> {
-    if let Some((seq, hash)) = store.read_witness()? {
-        if seq > head.seq {
-            return Err(Error::Corrupt {
-                seq: head.seq + 1,
-                reason: format!(
-                    "records {}..={seq} are missing: they were durable once, so the store's data file is damaged",
-                    head.seq + 1
-                ),
-            });
-        }
-        if seq > 0 {
-            let value = store.get(&keys::event(seq))?.ok_or_else(|| missing(seq))?;
-            if Frame::parse(seq, &value)?.hash != hash {
-                return Err(Error::Corrupt {
-                    seq,
-                    reason: "its hash differs from the one recorded when it was made durable"
-                        .into(),
-                });
-            }
-        }
-    }
-    let stored = store.get(keys::META_HEAD)?;
-    let matches = match stored.as_deref() {
-        None => head.seq == 0,
-        Some(bytes) => {
-            bytes.len() == 40
-                && bytes.get(..8) == Some(&head.seq.to_be_bytes()[..])
-                && bytes.get(8..) == Some(&head.hash[..])
-        }
-    };
-    if matches {
-        Ok(())
-    } else {
-        Err(Error::Corrupt {
-            seq: head.seq,
-            reason:
-                "the stored head does not match the last record (records removed or rewritten?)"
-                    .into(),
+fn checkpoint_text((size, value): (u64, crate::store::Value)) -> Result<(u64, String), Error> {
+    String::from_utf8(value.to_vec())
+        .map(|text| (size, text))
+        .map_err(|_| Error::CorruptCheckpoint {
+            size,
+            reason: "it is not UTF-8 text".into(),
         })
-    }
-}
-
-fn missing(seq: u64) -> Error {
-    Error::Corrupt {
-        seq,
-        reason: "record missing from the log".into(),
-    }
-}
-
-fn broken_chain(seq: u64) -> Error {
-    Error::Corrupt {
-        seq,
-        reason: "previous-hash link does not match the record before it".into(),
-    }
 }

@@ -7,7 +7,7 @@ use proto_events::{Hash, Payload, RecordedEvent, Stream};
 use uuid::Uuid;
 
 use super::catalog::{Catalog, Head, Meta, StreamSeqs};
-use super::reader::read_record;
+use super::walk::read_event;
 use crate::entity::{StreamFacts, apply_to_facts, is_cached};
 use crate::error::Error;
 use crate::store::Store;
@@ -118,7 +118,7 @@ impl<'c> Staging<'c> {
     pub fn record(&self, seq: u64) -> Result<RecordedEvent, Error> {
         match self.staged(seq) {
             Some(staged) => Ok(staged.event.clone()),
-            None => read_record(self.store, seq),
+            None => read_event(self.store, seq),
         }
     }
 

@@ -1,11 +1,13 @@
-//! The single writer: stages requests, writes a group as one atomic sled batch, syncs once,
-//! commits to memory and answers each request.
+//! The single writer: stages requests, writes a group as one atomic store commit (records, the
+//! views they change, the Merkle tiles they fill, the new head), commits to memory and answers
+//! each request.
 //!
 //! Sequence numbers are assigned here, one by one, from the head; never by sled's `generate_id`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use proto_events::hash::to_hex;
 use proto_events::staff::RecordedMeta;
 use proto_events::{
     Envelope, NewEvent, Payload, Position, RecordedEvent, Rule, Stream, Timestamp, Violation,
@@ -18,10 +20,12 @@ use super::catalog::Head;
 use super::frame::{FRAME_HEADER, chain_hash, frame};
 use super::rules;
 use super::staging::{StagedRecord, Staging};
-use crate::audit::tiles::{Frontier, leaf_hash};
-use crate::entity::{StreamFacts, apply_to_facts, is_cached};
+use super::tiles::Frontier;
+use crate::entity::{StreamFacts, is_cached};
 use crate::error::Error;
-use crate::store::{Batch, keys};
+use crate::merkle::leaf_hash;
+use crate::store::Group;
+use crate::views::change;
 use crate::views::state::{Tracker, ViewState};
 use crate::views::stored;
 
@@ -62,6 +66,13 @@ impl Receipt {
         }
     }
 }
+
+/// The answer to each request of a group, and the records committed (durable and published),
+/// when anything was.
+pub type GroupOutcome = (
+    Vec<Result<Vec<Receipt>, Error>>,
+    Option<Arc<Vec<RecordedEvent>>>,
+);
 
 /// What the writer decided for one event of a request.
 enum Outcome {
@@ -131,17 +142,15 @@ impl Writer {
     }
 
     /// Appends a group of requests: each is all-or-nothing on its own, and all that succeed are
-    /// written in one sled batch and made durable by one sync.
-    pub fn append_group(
-        &mut self,
-        shared: &Shared,
-        requests: Vec<Request>,
-    ) -> Vec<Result<Vec<Receipt>, Error>> {
+    /// written in one store commit (one sync). Returns each request's answer and, when anything
+    /// was committed, the committed records (durable and published).
+    pub fn append_group(&mut self, shared: &Shared, requests: Vec<Request>) -> GroupOutcome {
         if let Some(reason) = shared.poison_reason() {
-            return requests
+            let refused = requests
                 .iter()
                 .map(|_| Err(Error::Poisoned(reason.clone())))
                 .collect();
+            return (refused, None);
         }
         let started = Instant::now();
         let catalog = shared.catalog.read();
@@ -150,7 +159,16 @@ impl Writer {
         for request in requests {
             let savepoint = staging.savepoint();
             self.tracker.begin();
-            match self.stage_request(&mut staging, request) {
+            let staged = self
+                .stage_request(&mut staging, request)
+                .and_then(|receipts| {
+                    // Every counter counts effective things: a negative one is a bug, never written.
+                    match self.views.negative_counter_in(&self.tracker.touched) {
+                        Some(bad) => Err(Error::Internal(format!("an append would leave {bad}"))),
+                        None => Ok(receipts),
+                    }
+                });
+            match staged {
                 Ok(receipts) => results.push(Ok(receipts)),
                 Err(e) => {
                     staging.rollback(savepoint);
@@ -163,22 +181,24 @@ impl Writer {
         let records = staging.into_records();
         drop(catalog);
         if records.is_empty() {
-            return results;
+            return (results, None);
         }
         if let Err(e) = self.write(shared, &records, head) {
+            // Fail-stop, whatever the error (even a limit the store refused before writing: the
+            // frontier has moved on), and nothing of this group is acknowledged. The working
+            // views return to what is published, which matches the committed catalogue.
             let reason = e.to_string();
             shared.poison(&reason);
-            // Nothing of this group is acknowledged; the working views return to what is
-            // published, which matches the committed catalogue.
             self.views = (**shared.views.read()).clone();
             self.tracker = Tracker::with_undo();
-            return results
+            let refused = results
                 .into_iter()
                 .map(|r| r.and_then(|_| Err(Error::Poisoned(reason.clone()))))
                 .collect();
+            return (refused, None);
         }
-        self.commit(shared, records, started);
-        results
+        let committed = self.commit(shared, records, started);
+        (results, Some(committed))
     }
 
     /// Stages one request. Intrinsic validation and encoding, the costly parts, run in parallel;
@@ -270,9 +290,9 @@ impl Writer {
             let receipt = match outcome {
                 Outcome::Existing(receipt) => receipt,
                 Outcome::Staged { seq, recorded } => {
-                    let event = staging
-                        .staged_event(seq)
-                        .ok_or_else(|| Error::NotFound(format!("staged record {seq}")))?;
+                    let event = staging.staged_event(seq).ok_or_else(|| {
+                        Error::Internal(format!("record {seq} was staged but is not found"))
+                    })?;
                     if let Some(meta) = &recorded {
                         check_import(meta, event, request.verify_hashes)
                             .map_err(|v| {
@@ -350,27 +370,16 @@ impl Writer {
             prev_hash: [0; 32],
             hash: [0; 32],
         };
+        let (view_change, new_facts) = change::decide(&recorded_event, &old_facts, None);
+        self.views.apply(&view_change, &mut self.tracker);
         let cached = is_cached(&stream);
-        let mut new_facts = StreamFacts::new();
-        match (&recorded_event.payload, cached, current) {
-            (_, _, _) if matches!(stream, Stream::Partner(_)) => {}
-            (Payload::Fact(fact), false, 0) => {
-                self.views.add_new_entity(fact, None, &mut self.tracker)
-            }
-            _ => {
-                new_facts = old_facts.clone();
-                apply_to_facts(&mut new_facts, &recorded_event);
-                self.views
-                    .apply_change(&stream, &old_facts, &new_facts, None, &mut self.tracker);
-            }
-        }
         staging.push(
             StagedRecord {
                 event: recorded_event,
                 frame: Vec::new(),
                 retracts,
             },
-            cached.then_some(new_facts),
+            new_facts.filter(|_| cached),
         );
         Ok(Outcome::Staged { seq, recorded })
     }
@@ -381,32 +390,30 @@ impl Writer {
         records: &[StagedRecord],
         head: Head,
     ) -> Result<(), Error> {
-        let mut batch = Batch::default();
-        for record in records {
-            batch.put(keys::event(record.event.sequence), &record.frame);
-        }
         self.views.as_of = head.seq;
-        stored::write(&self.views, &self.tracker.touched, &mut batch)?;
-        let mut head_value = head.seq.to_be_bytes().to_vec();
-        head_value.extend_from_slice(&head.hash);
-        batch.put(keys::META_HEAD, head_value);
+        let mut group = Group {
+            records: records
+                .iter()
+                .map(|r| (r.event.sequence, r.frame.as_slice()))
+                .collect(),
+            views: stored::writes(&self.views, &self.tracker.touched)?,
+            head: Some((head.seq, head.hash)),
+            ..Group::default()
+        };
         if let Some(tree) = &mut self.tree {
-            // Leaves are the record bodies; the tiles they fill go into the same batch. A
-            // failed write poisons the ledger, so the frontier never needs rolling back.
+            // Leaves are the record bodies; the tiles they fill go into the same group. A failed
+            // write poisons the ledger, so the frontier never needs rolling back.
             for record in records {
                 let body = record.frame.get(FRAME_HEADER..).unwrap_or_default();
                 tree.push(leaf_hash(body));
             }
-            tree.write(&mut batch);
+            group.tiles = tree.take_writes();
+            group.tree_size = Some(tree.size());
         }
         let events = records.len();
-        let ops = batch.len();
-        shared.store.apply(batch)?;
-        let sync = shared.store.sync()?;
-        shared.store.write_witness(head.seq, &head.hash)?;
+        let sync = shared.store.commit(&group)?;
         tracing::debug!(
             events,
-            ops,
             sync_us = sync.as_micros() as u64,
             head = head.seq,
             "group commit"
@@ -415,7 +422,12 @@ impl Writer {
         Ok(())
     }
 
-    fn commit(&mut self, shared: &Shared, records: Vec<StagedRecord>, started: Instant) {
+    fn commit(
+        &mut self,
+        shared: &Shared,
+        records: Vec<StagedRecord>,
+        started: Instant,
+    ) -> Arc<Vec<RecordedEvent>> {
         let events: Vec<RecordedEvent> = records.into_iter().map(|r| r.event).collect();
         {
             let mut catalog = shared.catalog.write();
@@ -426,9 +438,7 @@ impl Writer {
         }
         self.tracker = Tracker::with_undo();
         shared.metrics.record_commit(started.elapsed());
-        // Subscribers see only durable, committed records. A send error only means that no
-        // one is subscribed.
-        let _ = shared.feed.send(Arc::new(events));
+        Arc::new(events)
     }
 
     /// The working views (equal to the published ones between groups).
@@ -510,8 +520,8 @@ fn check_import(
             Rule::ImportMismatch,
             format_args!(
                 "exported {}, recomputed {}",
-                proto_events::hash::to_hex(&meta.hash),
-                proto_events::hash::to_hex(&event.hash)
+                to_hex(&meta.hash),
+                to_hex(&event.hash)
             ),
         ));
     }

@@ -12,8 +12,6 @@ pub const TREE: u8 = b'T';
 /// Signed checkpoints: `K` ‖ tree size (u64 BE) → checkpoint text.
 pub const CHECKPOINT: u8 = b'K';
 
-/// `M format`: the ledger format version (u32 BE).
-pub const META_FORMAT: &[u8] = b"Mformat";
 /// `M head`: sequence (u64 BE) ‖ hash (32 bytes) of the last record.
 pub const META_HEAD: &[u8] = b"Mhead";
 /// `M tree`: the number of leaves the Merkle tiles cover (u64 BE).
@@ -37,14 +35,36 @@ pub fn event_seq(key: &[u8]) -> Option<u64> {
     }
 }
 
-/// The key of a view's part: `V` ‖ tag ‖ part.
+/// The key of a part of the stored views: `V` ‖ part (the part names are the views' own,
+/// `crate::views::stored`).
 #[must_use]
-pub fn view(tag: u8, part: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(2 + part.len());
+pub fn view(part: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + part.len());
     key.push(VIEW);
-    key.push(tag);
     key.extend_from_slice(part);
     key
+}
+
+/// The part name in a view key.
+#[must_use]
+pub fn view_part(key: &[u8]) -> &[u8] {
+    key.get(1..).unwrap_or_default()
+}
+
+/// The value of `M head`: sequence (u64 BE) ‖ hash (32 bytes).
+#[must_use]
+pub fn head_value(seq: u64, hash: &[u8; 32]) -> [u8; 40] {
+    let mut value = [0u8; 40];
+    value[..8].copy_from_slice(&seq.to_be_bytes());
+    value[8..].copy_from_slice(hash);
+    value
+}
+
+/// The sequence and hash in a value of `M head`, if well formed.
+#[must_use]
+pub fn parse_head_value(value: &[u8]) -> Option<(u64, [u8; 32])> {
+    let (seq, hash) = value.split_first_chunk::<8>()?;
+    Some((u64::from_be_bytes(*seq), <[u8; 32]>::try_from(hash).ok()?))
 }
 
 /// The key of a Merkle tile.
@@ -66,6 +86,15 @@ pub fn checkpoint(size: u64) -> [u8; 9] {
     key
 }
 
+/// The tree size in a checkpoint key, if it is one.
+#[must_use]
+pub fn checkpoint_size(key: &[u8]) -> Option<u64> {
+    match key {
+        [CHECKPOINT, rest @ ..] => Some(u64::from_be_bytes(rest.try_into().ok()?)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +105,14 @@ mod tests {
         assert!(event(u64::MAX - 1) < event(u64::MAX));
         assert_eq!(event_seq(&event(42)), Some(42));
         assert_eq!(event_seq(b"Mhead"), None);
+        assert_eq!(
+            event_seq(&event(7)[..8]),
+            None,
+            "a short record key is not a record key"
+        );
+        assert_eq!(checkpoint_size(&checkpoint(9)), Some(9));
+        let head = head_value(5, &[7; 32]);
+        assert_eq!(parse_head_value(&head), Some((5, [7; 32])));
+        assert_eq!(parse_head_value(&head[..39]), None);
     }
 }

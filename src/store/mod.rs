@@ -1,13 +1,20 @@
 //! The storage boundary: the only module that touches sled.
 //!
-//! It offers what a log needs and nothing more: apply one atomic batch of puts and deletes, make
-//! everything applied durable, and read keys and ranges. Nothing above it sees a sled type, so
-//! another backend (a replicated one, for users who outgrow one machine) can sit beside it.
+//! It offers what a log needs and nothing more, in the log's own terms: commit one [`Group`]
+//! (records, Merkle tiles, view parts, the new head, a checkpoint) atomically and durably; read
+//! records by sequence and by range; read the head, the tiles, the checkpoints and the view parts.
+//! Nothing above it sees a sled type or builds a key, so another backend (a replicated one, for
+//! users who outgrow one machine) can sit beside it.
 //!
 //! Durability: sled's `flush()` writes its log but on Linux only issues `sync_file_range`, which
-//! survives a killed process but not a power cut. [`Store::sync`] therefore flushes and then
+//! survives a killed process but not a power cut. [`Store::commit`] therefore applies the group
+//! as one sled batch (atomic: after a crash all of it or none of it is there), flushes, and then
 //! `fdatasync`s the data file itself (and, when sled has written new snapshot files, those and the
-//! directory).
+//! directory). Only then does it write the witness file (see [`Store::witness`]) and return: a
+//! caller acknowledges nothing before `commit` returns.
+//!
+//! Limits: no value above [`MAX_VALUE_LEN`] is ever written (sled moves larger values into blob
+//! files that it never fsyncs), checked on every write path, here.
 
 pub mod keys;
 
@@ -20,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use proto_events::Hash;
 
 /// The ledger format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -74,8 +82,18 @@ pub enum StoreError {
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
         match e {
-            sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
-            other => StoreError::Io(other.to_string()),
+            sled::Error::Corruption { at, .. } => StoreError::Corrupt(match at {
+                Some(at) => format!(
+                    "sled found a damaged entry at offset {} of its data file `db`",
+                    at.lid()
+                ),
+                None => "sled found a damaged entry in its data file `db`".into(),
+            }),
+            sled::Error::Io(io) => StoreError::Io(io.to_string()),
+            sled::Error::Unsupported(what) => StoreError::Corrupt(format!(
+                "sled cannot read its files: {what} (damaged, or written by another sled version)"
+            )),
+            other => StoreError::Io(format!("sled failed: {other}")),
         }
     }
 }
@@ -97,45 +115,87 @@ impl Deref for Value {
     }
 }
 
-/// Puts and deletes applied all together or not at all.
-#[derive(Default, Debug)]
-pub struct Batch {
+/// How a record's key reads: the sequence it holds, or the raw bytes of a key in the record
+/// space that is not a record key (the walk names it as damage at the sequence it expected).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordKey {
+    /// A well-formed record key.
+    Seq(u64),
+    /// A key in the record space of another length.
+    Malformed(Vec<u8>),
+}
+
+/// One part of the stored views to write (`V` ‖ part, see `docs/format.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewWrite {
+    /// Delete every stored view part (first, before the puts of the same group).
+    ClearAll,
+    /// Store `value` under `part`.
+    Put(Vec<u8>, Vec<u8>),
+    /// Delete `part`.
+    Delete(Vec<u8>),
+}
+
+/// A stored Merkle tile: level, index and its hashes (32 bytes each, concatenated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileWrite {
+    /// Tile level.
+    pub level: u8,
+    /// Tile index within the level.
+    pub index: u64,
+    /// The hashes, concatenated.
+    pub hashes: Vec<u8>,
+}
+
+/// Everything one commit writes, applied all together or not at all.
+#[derive(Debug, Default)]
+pub struct Group<'a> {
+    /// Record frames by sequence, ascending and contiguous.
+    pub records: Vec<(u64, &'a [u8])>,
+    /// Merkle tiles written or rewritten.
+    pub tiles: Vec<TileWrite>,
+    /// The number of leaves the tiles now cover.
+    pub tree_size: Option<u64>,
+    /// View parts.
+    pub views: Vec<ViewWrite>,
+    /// The new head (the last record's sequence and hash).
+    pub head: Option<(u64, Hash)>,
+    /// A signed checkpoint to keep, by tree size.
+    pub checkpoint: Option<(u64, String)>,
+}
+
+impl Group<'_> {
+    /// Whether the group writes nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+            && self.tiles.is_empty()
+            && self.tree_size.is_none()
+            && self.views.is_empty()
+            && self.head.is_none()
+            && self.checkpoint.is_none()
+    }
+}
+
+/// The sled batch of a group, with every value checked against [`MAX_VALUE_LEN`].
+struct Batch {
     inner: sled::Batch,
-    len: usize,
-    bytes: usize,
+    ops: usize,
 }
 
 impl Batch {
-    /// Adds a put.
-    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        self.len += 1;
-        self.bytes += key.len() + value.len();
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        if value.len() > MAX_VALUE_LEN {
+            return Err(StoreError::ValueTooLarge { len: value.len() });
+        }
+        self.ops += 1;
         self.inner.insert(key, value);
+        Ok(())
     }
 
-    /// Adds a delete.
-    pub fn delete(&mut self, key: impl AsRef<[u8]>) {
-        self.len += 1;
-        self.inner.remove(key.as_ref());
-    }
-
-    /// Number of operations.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether there is nothing to apply.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Bytes of keys and values put.
-    #[must_use]
-    pub fn bytes(&self) -> usize {
-        self.bytes
+    fn delete(&mut self, key: &[u8]) {
+        self.ops += 1;
+        self.inner.remove(key);
     }
 }
 
@@ -257,24 +317,84 @@ impl Store {
         &self.dir
     }
 
-    /// Applies `batch` atomically (visible at once, durable only after [`Store::sync`]).
+    /// Writes `group` as one atomic sled batch and makes it durable (flush, then fdatasync of
+    /// the data file, then fsync of new snapshot files and the directory); then, when the group
+    /// moves the head, writes the witness. Returns the time the sync took.
     ///
     /// # Errors
-    /// On an I/O error, after which the caller must stop writing (fail-stop).
-    pub fn apply(&self, batch: Batch) -> Result<(), StoreError> {
-        crate::failpoint!("store::apply", |msg| StoreError::Io(msg));
-        self.sled().apply_batch(batch.inner)?;
-        Ok(())
+    /// [`StoreError::ValueTooLarge`] (nothing written) when a value exceeds [`MAX_VALUE_LEN`];
+    /// otherwise an I/O error, after which the caller must stop writing (fail-stop): the group
+    /// may or may not survive a crash, and nothing of it may be acknowledged.
+    ///
+    /// # Panics
+    /// When the records are not ascending and contiguous, or the head is not the last record:
+    /// the single writer assigns sequences one by one, so anything else is a bug that must not
+    /// reach the disk.
+    pub fn commit(&self, group: &Group<'_>) -> Result<Duration, StoreError> {
+        let batch = self.batch_of(group)?;
+        if batch.ops > 0 {
+            crate::failpoint!("store::apply", StoreError::Io);
+            self.sled().apply_batch(batch.inner)?;
+        }
+        let took = self.sync()?;
+        if let Some((seq, hash)) = &group.head {
+            self.write_witness(*seq, hash)?;
+        }
+        Ok(took)
+    }
+
+    fn batch_of(&self, group: &Group<'_>) -> Result<Batch, StoreError> {
+        let mut batch = Batch {
+            inner: sled::Batch::default(),
+            ops: 0,
+        };
+        for pair in group.records.windows(2) {
+            assert_eq!(
+                pair[1].0,
+                pair[0].0 + 1,
+                "records {} and {} are not contiguous",
+                pair[0].0,
+                pair[1].0
+            );
+        }
+        if let (Some((head, _)), Some((last, _))) = (&group.head, group.records.last()) {
+            assert_eq!(head, last, "head {head} is not the last record {last}");
+        }
+        for (seq, frame) in &group.records {
+            batch.put(&keys::event(*seq), frame)?;
+        }
+        for tile in &group.tiles {
+            batch.put(&keys::tree(tile.level, tile.index), &tile.hashes)?;
+        }
+        if let Some(size) = group.tree_size {
+            batch.put(keys::META_TREE, &size.to_be_bytes())?;
+        }
+        for write in &group.views {
+            match write {
+                ViewWrite::ClearAll => {
+                    for item in self.sled().scan_prefix([keys::VIEW]) {
+                        let (key, _) = item?;
+                        batch.delete(&key);
+                    }
+                }
+                ViewWrite::Put(part, value) => batch.put(&keys::view(part), value)?,
+                ViewWrite::Delete(part) => batch.delete(&keys::view(part)),
+            }
+        }
+        if let Some((seq, hash)) = &group.head {
+            batch.put(keys::META_HEAD, &keys::head_value(*seq, hash))?;
+        }
+        if let Some((size, note)) = &group.checkpoint {
+            batch.put(&keys::checkpoint(*size), note.as_bytes())?;
+        }
+        Ok(batch)
     }
 
     /// Makes everything applied so far durable: sled's flush, then fdatasync of the data file,
     /// then fsync of any snapshot file sled created since the last sync and of the directory.
-    ///
-    /// # Errors
-    /// On an I/O error, after which the caller must stop writing (fail-stop).
-    pub fn sync(&self) -> Result<Duration, StoreError> {
+    fn sync(&self) -> Result<Duration, StoreError> {
         let started = Instant::now();
-        crate::failpoint!("store::sync", |msg| StoreError::Io(msg));
+        crate::failpoint!("store::sync", StoreError::Io);
         self.sled().flush()?;
         self.data_file.sync_data()?;
         self.sync_new_files()?;
@@ -323,48 +443,130 @@ impl Store {
         &self.counters
     }
 
-    /// Reads one key.
+    /// The stored head (`M head`): the last record's sequence and hash, `None` for an empty log.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the value is malformed; I/O errors.
+    pub fn head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
+        self.sled()
+            .get(keys::META_HEAD)?
+            .map(|v| {
+                keys::parse_head_value(&v).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "the stored head (M head) is {} bytes, not a sequence and a hash",
+                        v.len()
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    /// The records with sequences `from..=to` that are stored, in key order, with every other
+    /// key of the record space in that range named as [`RecordKey::Malformed`]. Gaps are the
+    /// caller's to find ([`crate::ledger::walk`] does).
+    pub fn records(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl DoubleEndedIterator<Item = Result<(RecordKey, Value), StoreError>> + use<> {
+        let end = keys::event(to.saturating_add(1));
+        let end = if to == u64::MAX {
+            vec![keys::EVENT + 1]
+        } else {
+            end.to_vec()
+        };
+        self.sled()
+            .range(keys::event(from).to_vec()..end)
+            .map(|item| {
+                let (key, value) = item?;
+                let key = match keys::event_seq(&key) {
+                    Some(seq) => RecordKey::Seq(seq),
+                    None => RecordKey::Malformed(key.to_vec()),
+                };
+                Ok((key, Value(value)))
+            })
+    }
+
+    /// The frame of record `seq`, if stored.
     ///
     /// # Errors
     /// On an I/O error.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Value>, StoreError> {
-        Ok(self.sled().get(key)?.map(Value))
+    pub fn record(&self, seq: u64) -> Result<Option<Value>, StoreError> {
+        Ok(self.sled().get(keys::event(seq))?.map(Value))
     }
 
-    /// Iterates keys in `[start, end)` in order (reverse it with `.rev()`).
-    pub fn range(
+    /// The number of leaves the stored Merkle tiles cover (`M tree`; 0 when absent).
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the value is malformed; I/O errors.
+    pub fn tree_size(&self) -> Result<u64, StoreError> {
+        match self.sled().get(keys::META_TREE)? {
+            None => Ok(0),
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "the tree size (M tree) is {} bytes, not 8",
+                        v.len()
+                    ))
+                }),
+        }
+    }
+
+    /// One stored Merkle tile.
+    ///
+    /// # Errors
+    /// On an I/O error.
+    pub fn tile(&self, level: u8, index: u64) -> Result<Option<Value>, StoreError> {
+        Ok(self.sled().get(keys::tree(level, index))?.map(Value))
+    }
+
+    /// The stored checkpoint of the largest tree size, if any (one step of a reverse scan).
+    ///
+    /// # Errors
+    /// On an I/O error or a malformed checkpoint key.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, Value)>, StoreError> {
+        self.sled()
+            .scan_prefix([keys::CHECKPOINT])
+            .next_back()
+            .map(|item| self.checkpoint_entry(item))
+            .transpose()
+    }
+
+    fn checkpoint_entry(
         &self,
-        start: &[u8],
-        end: &[u8],
-    ) -> impl DoubleEndedIterator<Item = Result<(Value, Value), StoreError>> + use<> {
-        self.sled().range(start.to_vec()..end.to_vec()).map(|r| {
-            r.map(|(k, v)| (Value(k), Value(v)))
-                .map_err(StoreError::from)
-        })
+        item: sled::Result<(sled::IVec, sled::IVec)>,
+    ) -> Result<(u64, Value), StoreError> {
+        let (key, value) = item?;
+        let size = keys::checkpoint_size(&key).ok_or_else(|| {
+            StoreError::Corrupt(format!("a checkpoint key of {} bytes", key.len()))
+        })?;
+        Ok((size, Value(value)))
     }
 
-    /// Iterates every key starting with `prefix`.
-    pub fn prefix(
+    /// One stored view part.
+    ///
+    /// # Errors
+    /// On an I/O error.
+    pub fn view_part(&self, part: &[u8]) -> Result<Option<Value>, StoreError> {
+        Ok(self.sled().get(keys::view(part))?.map(Value))
+    }
+
+    /// Every stored view part whose name starts with `prefix`, in order, as (part, value).
+    pub fn view_parts(
         &self,
         prefix: &[u8],
-    ) -> impl DoubleEndedIterator<Item = Result<(Value, Value), StoreError>> + use<> {
-        self.sled().scan_prefix(prefix).map(|r| {
-            r.map(|(k, v)| (Value(k), Value(v)))
-                .map_err(StoreError::from)
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Value), StoreError>> + use<> {
+        self.sled().scan_prefix(keys::view(prefix)).map(|item| {
+            let (key, value) = item?;
+            Ok((keys::view_part(&key).to_vec(), Value(value)))
         })
     }
 
-    /// Records, outside sled, the last record made durable: sled recovers from a damaged data
-    /// file by silently dropping everything after the damage, so the ledger needs its own memory
-    /// of how far the log went to tell a lost tail from a short log.
-    ///
-    /// Written after the sync of the records it names, in place and in one sector, without an
-    /// fsync of its own: a crash can only leave it behind the log, never ahead, and behind is
-    /// harmless.
-    ///
-    /// # Errors
-    /// On an I/O error.
-    pub fn write_witness(&self, seq: u64, hash: &[u8; 32]) -> Result<(), StoreError> {
+    /// Records, outside sled, the last record made durable (see [`Store::witness`]). Written
+    /// after the sync of the records it names, in place and in one sector, without an fsync of
+    /// its own: a crash can only leave it behind the log, never ahead, and behind is harmless.
+    fn write_witness(&self, seq: u64, hash: &Hash) -> Result<(), StoreError> {
         use std::os::unix::fs::FileExt;
         let text = format!(
             "coopledger-head 1 {seq:020} {}\n",
@@ -380,11 +582,14 @@ impl Store {
         Ok(())
     }
 
-    /// The last durable record the witness names, if the file exists.
+    /// The last durable record the witness file names, if the file exists. sled recovers from a
+    /// damaged data file by silently dropping everything after the damage, so the ledger keeps
+    /// its own memory, outside sled, of how far the log went, to tell a lost tail from a short
+    /// log.
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] when the file is malformed.
-    pub fn read_witness(&self) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+    pub fn witness(&self) -> Result<Option<(u64, Hash)>, StoreError> {
         let text = match fs::read_to_string(self.dir.join(WITNESS_FILE)) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

@@ -1,12 +1,18 @@
 //! Folding the log into views from scratch: for a rebuild, and for views "as of" a sequence, a
 //! recording time or a real-world date, computed without touching the current state.
+//!
+//! Each record is decided by [`change::decide`], the same decision the writer makes append by
+//! append; only where the stream's earlier facts come from differs (here: a cache of country and
+//! case streams, and the log for the rare meeting or activity that is corrected, retracted or
+//! continued).
 
 use std::collections::HashMap;
 
 use proto_events::{Date, RecordedEvent, Stream};
 
+use super::change::{self, needs_history};
 use super::state::{Tracker, ViewState};
-use crate::entity::{StreamFacts, apply_to_facts, is_cached};
+use crate::entity::{StreamFacts, is_cached};
 use crate::error::Error;
 
 /// Loads the effective facts of a stream from records before a sequence.
@@ -40,33 +46,30 @@ impl Folder {
     pub fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error> {
         let stream = &event.envelope.stream;
         self.state.as_of = event.sequence;
-        if matches!(stream, Stream::Partner(_)) {
-            return Ok(());
-        }
-        let old = if is_cached(stream) {
+        let before = if !needs_history(event) {
+            StreamFacts::new()
+        } else if is_cached(stream) {
             self.cache.get(stream).cloned().unwrap_or_default()
-        } else if event.stream_version == 1 {
-            if let Some(fact) = event.payload.as_fact() {
-                self.state
-                    .add_new_entity(fact, self.on_or_before, &mut self.tracker);
-            }
-            return Ok(());
         } else {
             load(stream, event.sequence)?
         };
-        let mut new = old.clone();
-        apply_to_facts(&mut new, event);
-        self.state
-            .apply_change(stream, &old, &new, self.on_or_before, &mut self.tracker);
-        if is_cached(stream) {
-            self.cache.insert(stream.clone(), new);
+        let (change, after) = change::decide(event, &before, self.on_or_before);
+        self.state.apply(&change, &mut self.tracker);
+        if let Some(after) = after.filter(|_| is_cached(stream)) {
+            self.cache.insert(stream.clone(), after);
         }
         Ok(())
     }
 
     /// The folded views.
-    #[must_use]
-    pub fn finish(self) -> ViewState {
-        self.state
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when a counter went negative (a bug: folding only adds what it
+    /// subtracts).
+    pub fn finish(self) -> Result<ViewState, Error> {
+        match self.state.negative_counter() {
+            Some(bad) => Err(Error::Internal(format!("a fold left {bad}"))),
+            None => Ok(self.state),
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Projections: the per-country and inter-regional views (domain.md, "Views").
 //!
+//! - [`change`]: what one recorded event changes (the one decision of writer and folder);
 //! - [`state`]: the folded counters, dense by country and region, updated by the writer in the
 //!   same atomic batch as the records they fold;
 //! - [`model`]: the views' own JSON types, built from the state on read;
@@ -7,6 +8,7 @@
 //! - [`fold`]: folding from scratch, for rebuilds and "as of" queries;
 //! - [`index`]: dense numbering of countries and regions.
 
+pub mod change;
 pub mod fold;
 pub mod index;
 pub mod model;

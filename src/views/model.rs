@@ -129,8 +129,12 @@ pub struct InterRegionalView {
     pub as_of_sequence: u64,
 }
 
+/// A counter as a count. Counters are never negative: every state is checked where it is made
+/// ([`ViewState::negative_counter`]), so a negative one here is a bug, reported as one.
 fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
+    u64::try_from(n).unwrap_or_else(|_| {
+        unreachable!("negative view counter {n}: every view state is checked before it is read")
+    })
 }
 
 impl ViewState {

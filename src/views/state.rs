@@ -2,19 +2,19 @@
 //!
 //! Every effective meeting, activity and case contributes to the counters; a change to an entity
 //! (a new fact, a correction, a retraction) subtracts its old contribution and adds its new one.
+//! What changes is decided by the caller ([`crate::views::change`]); this module only adds and
+//! subtracts.
 //! Rows are shared (`Arc`) so that publishing a snapshot after each commit copies only the rows
 //! that changed.
 
 use std::sync::Arc;
 
+use proto_events::CountryCode;
 use proto_events::values::ActivityKind;
-use proto_events::{CountryCode, Date, Stream};
 
+use super::change::Change;
 use super::index::{REGIONS, country_count, country_index, region_of};
-use crate::entity::{
-    Contribution, Participation, StreamFact, contribution, fact_contribution, participation,
-};
-use proto_events::Fact;
+use crate::entity::{Contribution, Participation};
 
 /// Index of meetings, activities and cases in the `[i64; 3]` counters.
 pub const MEETINGS: usize = 0;
@@ -115,12 +115,12 @@ impl Touched {
 pub struct Tracker {
     /// Rows changed since the tracker was created (to be written).
     pub touched: Touched,
-    undo: Vec<Change>,
+    undo: Vec<Undo>,
     record: bool,
 }
 
 #[derive(Debug)]
-enum Change {
+enum Undo {
     Contribution {
         before: Contribution,
         after: Contribution,
@@ -152,11 +152,11 @@ impl Tracker {
         let record = std::mem::replace(&mut self.record, false);
         for change in undo.into_iter().rev() {
             match change {
-                Change::Contribution { before, after } => {
+                Undo::Contribution { before, after } => {
                     state.add(&after, -1, self);
                     state.add(&before, 1, self);
                 }
-                Change::Participation { index, old } => {
+                Undo::Participation { index, old } => {
                     if let Some(row) = state.row_mut(index, self) {
                         row.participation = old;
                     }
@@ -190,6 +190,61 @@ impl Default for ViewState {
 }
 
 impl ViewState {
+    /// The first negative counter, described, if any: every counter counts effective things, so
+    /// a negative one is an invariant violation (a bug, or stored views altered), never a zero.
+    /// Checked where a state is made (loaded, folded, staged by the writer) so none is read.
+    #[must_use]
+    pub fn negative_counter(&self) -> Option<String> {
+        self.rows_negative((0..self.rows.len()).collect::<Vec<_>>().into_iter())
+    }
+
+    /// As [`ViewState::negative_counter`], over the rows in `touched` and the regions only.
+    #[must_use]
+    pub fn negative_counter_in(&self, touched: &Touched) -> Option<String> {
+        self.rows_negative(touched.iter())
+    }
+
+    fn rows_negative(&self, rows: impl Iterator<Item = usize>) -> Option<String> {
+        for i in rows {
+            let Some(row) = self.rows.get(i) else {
+                continue;
+            };
+            let scalars = [
+                ("meetings", row.meetings),
+                ("activities", row.activities),
+                ("participants.total", row.participants_total),
+                ("participants.women", row.participants_women),
+                ("cases.open", row.cases_open),
+                ("cases.closed", row.cases_closed),
+            ];
+            let kinds = row.by_kind.iter().map(|n| ("activities.by_kind", *n));
+            let shared = row
+                .counterparts
+                .iter()
+                .flat_map(|cell| cell.iter().map(|n| ("counterparts", *n)));
+            if let Some((what, n)) = scalars
+                .into_iter()
+                .chain(kinds)
+                .chain(shared)
+                .find(|(_, n)| *n < 0)
+            {
+                let country =
+                    super::index::country_at(i).map_or_else(|| format!("#{i}"), |c| c.to_string());
+                return Some(format!("{what} of {country} is {n}"));
+            }
+        }
+        let r = &self.regions;
+        let pairs = r.pairs.iter().flatten().flatten().copied();
+        if let Some(n) = [r.interregional, r.counted]
+            .into_iter()
+            .chain(pairs)
+            .find(|n| *n < 0)
+        {
+            return Some(format!("an inter-regional counter is {n}"));
+        }
+        None
+    }
+
     /// The row of a country.
     #[must_use]
     pub fn row(&self, c: CountryCode) -> Option<&Row> {
@@ -201,60 +256,39 @@ impl ViewState {
         self.rows.get_mut(index).map(Arc::make_mut)
     }
 
-    /// Applies the change of one stream from `old` to `new` facts; records the touched rows.
-    pub fn apply_change(
-        &mut self,
-        stream: &Stream,
-        old: &[StreamFact],
-        new: &[StreamFact],
-        on_or_before: Option<Date>,
-        tracker: &mut Tracker,
-    ) {
-        if let Stream::Country(c) = stream {
-            let p = participation(new, on_or_before);
-            let index = country_index(*c);
-            if let Some(row) = self.row_mut(index, tracker) {
-                let old = std::mem::replace(&mut row.participation, p);
-                if tracker.record {
-                    tracker.undo.push(Change::Participation { index, old });
+    /// Applies a change decided by [`crate::views::change::decide`]: sets a participation, or
+    /// subtracts an entity's old contribution and adds its new one. Records the touched rows and,
+    /// for a tracker with undo, how to take the change back.
+    pub fn apply(&mut self, change: &Change, tracker: &mut Tracker) {
+        match change {
+            Change::None => {}
+            Change::Participation {
+                country,
+                participation,
+            } => {
+                let index = country_index(*country);
+                if let Some(row) = self.row_mut(index, tracker) {
+                    let old = std::mem::replace(&mut row.participation, *participation);
+                    if tracker.record {
+                        tracker.undo.push(Undo::Participation { index, old });
+                    }
                 }
             }
-            return;
-        }
-        let before = contribution(stream, old, on_or_before);
-        let after = contribution(stream, new, on_or_before);
-        if before != after {
-            self.add(&before, -1, tracker);
-            self.add(&after, 1, tracker);
-            if tracker.record {
-                tracker.undo.push(Change::Contribution { before, after });
+            Change::Contribution { before, after } => {
+                self.add(before, -1, tracker);
+                self.add(after, 1, tracker);
+                if tracker.record {
+                    tracker.undo.push(Undo::Contribution {
+                        before: before.clone(),
+                        after: after.clone(),
+                    });
+                }
             }
-        }
-    }
-
-    /// Adds a meeting or activity whose stream this fact starts: the fast path of folding, which
-    /// needs no earlier facts.
-    pub fn add_new_entity(
-        &mut self,
-        fact: &Fact,
-        on_or_before: Option<Date>,
-        tracker: &mut Tracker,
-    ) {
-        let after = fact_contribution(fact, on_or_before);
-        if after == Contribution::None {
-            return;
-        }
-        self.add(&after, 1, tracker);
-        if tracker.record {
-            tracker.undo.push(Change::Contribution {
-                before: Contribution::None,
-                after,
-            });
         }
     }
 
     /// Adds (`sign` = 1) or removes (`sign` = -1) one entity's contribution.
-    pub fn add(&mut self, c: &Contribution, sign: i64, tracker: &mut Tracker) {
+    fn add(&mut self, c: &Contribution, sign: i64, tracker: &mut Tracker) {
         let (kind, countries) = match c {
             Contribution::None => return,
             Contribution::Meeting { countries } => (MEETINGS, countries),
@@ -295,10 +329,6 @@ impl ViewState {
                     }
                 }
             }
-            debug_assert!(
-                row.meetings >= 0 && row.activities >= 0,
-                "negative counter in row {i}"
-            );
         }
         if let Contribution::Activity {
             beneficiaries,

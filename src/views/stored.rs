@@ -1,5 +1,5 @@
-//! The stored form of the views: one sled value per present country, one for the regions, one
-//! for the sequence folded. Written in the same atomic batch as the records they fold, so a view
+//! The stored form of the views: one part per present country, one for the regions, one for the
+//! sequence folded (the store keeps part `p` under `V` ‖ `p`, `docs/format.md`). Written in the same atomic batch as the records they fold, so a view
 //! is never ahead of or behind the log it was written with.
 //!
 //! Every value starts with [`VIEW_FORMAT`]. Views are derived data: a store whose view format is
@@ -15,16 +15,16 @@ use serde::{Deserialize, Serialize};
 use super::index::{REGIONS, country_at, country_count, country_index};
 use super::state::{Regions, Row, Touched, ViewState};
 use crate::error::Error;
-use crate::store::{Batch, Store, keys};
+use crate::store::{Store, ViewWrite};
 
 /// Version of the stored view encoding.
 pub const VIEW_FORMAT: u8 = 1;
-/// View tag of country rows: `V c CC`.
+/// Part of the country rows: `c` ‖ country code.
 const COUNTRY: u8 = b'c';
-/// View tag of the region counters: `V r`.
-const REGION: u8 = b'r';
-/// View tag of the folded sequence: `V s` → format byte ‖ u64 BE.
-const SEQUENCE: u8 = b's';
+/// Part of the region counters: `r`.
+const REGION: &[u8] = b"r";
+/// Part of the folded sequence: `s` → format byte ‖ u64 BE.
+const SEQUENCE: &[u8] = b"s";
 
 #[derive(Serialize, Deserialize)]
 struct StoredRow {
@@ -60,18 +60,25 @@ fn unframed(bytes: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// Adds to `batch` the rows in `touched`, the regions and the folded sequence of `state`.
+fn country_part(c: CountryCode) -> Vec<u8> {
+    let mut part = vec![COUNTRY];
+    part.extend_from_slice(c.as_str().as_bytes());
+    part
+}
+
+/// The writes that store the rows in `touched`, the regions and the folded sequence of `state`.
 ///
 /// # Errors
 /// If encoding fails.
-pub fn write(state: &ViewState, touched: &Touched, batch: &mut Batch) -> Result<(), Error> {
+pub fn writes(state: &ViewState, touched: &Touched) -> Result<Vec<ViewWrite>, Error> {
+    let mut out = Vec::new();
     for i in touched.iter() {
         let (Some(c), Some(row)) = (country_at(i), state.rows.get(i)) else {
             continue;
         };
-        let key = keys::view(COUNTRY, c.as_str().as_bytes());
+        let part = country_part(c);
         if !row.is_present() && row.counterparts.iter().all(|cell| cell == &[0; 3]) {
-            batch.delete(key);
+            out.push(ViewWrite::Delete(part));
             continue;
         }
         let stored = StoredRow {
@@ -91,7 +98,7 @@ pub fn write(state: &ViewState, touched: &Touched, batch: &mut Batch) -> Result<
                 .filter_map(|(j, cell)| Some((country_at(j)?, *cell)))
                 .collect(),
         };
-        batch.put(key, framed(encode_value(&stored)?));
+        out.push(ViewWrite::Put(part, framed(encode_value(&stored)?)));
     }
     let r = &state.regions;
     let mut pairs = Vec::new();
@@ -107,32 +114,24 @@ pub fn write(state: &ViewState, touched: &Touched, batch: &mut Batch) -> Result<
         interregional: r.interregional,
         counted: r.counted,
     };
-    batch.put(keys::view(REGION, &[]), framed(encode_value(&regions)?));
-    batch.put(
-        keys::view(SEQUENCE, &[]),
+    out.push(ViewWrite::Put(
+        REGION.to_vec(),
+        framed(encode_value(&regions)?),
+    ));
+    out.push(ViewWrite::Put(
+        SEQUENCE.to_vec(),
         framed(state.as_of.to_be_bytes().to_vec()),
-    );
-    Ok(())
-}
-
-/// Adds to `batch` the deletion of every stored view key (before a rebuild).
-///
-/// # Errors
-/// On a storage error.
-pub fn clear(store: &Store, batch: &mut Batch) -> Result<(), Error> {
-    for item in store.prefix(&[keys::VIEW]) {
-        let (key, _) = item?;
-        batch.delete(&*key);
-    }
-    Ok(())
+    ));
+    Ok(out)
 }
 
 /// Loads the stored views; `None` when absent or of an unknown view format (rebuild then).
 ///
 /// # Errors
-/// On a storage error or a corrupt view value.
+/// On a storage error, or [`Error::CorruptView`] for a value that does not decode or a
+/// negative counter.
 pub fn load(store: &Store) -> Result<Option<ViewState>, Error> {
-    let Some(seq) = store.get(&keys::view(SEQUENCE, &[]))? else {
+    let Some(seq) = store.view_part(SEQUENCE)? else {
         return Ok(None);
     };
     let Some(seq) = unframed(&seq).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
@@ -144,7 +143,7 @@ pub fn load(store: &Store) -> Result<Option<ViewState>, Error> {
     };
     let corrupt =
         |what: &str, e: &dyn std::fmt::Display| Error::CorruptView(format!("{what}: {e}"));
-    if let Some(bytes) = store.get(&keys::view(REGION, &[]))? {
+    if let Some(bytes) = store.view_part(REGION)? {
         let Some(body) = unframed(&bytes) else {
             return Ok(None);
         };
@@ -165,14 +164,14 @@ pub fn load(store: &Store) -> Result<Option<ViewState>, Error> {
         }
         state.regions = regions;
     }
-    for item in store.prefix(&keys::view(COUNTRY, &[])) {
-        let (key, value) = item?;
-        let code = key
-            .get(2..)
+    for item in store.view_parts(&[COUNTRY]) {
+        let (part, value) = item?;
+        let code = part
+            .get(1..)
             .and_then(|b| std::str::from_utf8(b).ok())
             .and_then(CountryCode::parse);
         let (Some(code), Some(body)) = (code, unframed(&value)) else {
-            return Err(corrupt("country row key", &format_args!("{:?}", &*key)));
+            return Err(corrupt("country row key", &format_args!("{part:?}")));
         };
         let stored: StoredRow = decode_value(body).map_err(|e| corrupt(code.as_str(), &e))?;
         let mut row = Row {
@@ -199,6 +198,9 @@ pub fn load(store: &Store) -> Result<Option<ViewState>, Error> {
         if let Some(slot) = state.rows.get_mut(country_index(code)) {
             *slot = Arc::new(row);
         }
+    }
+    if let Some(bad) = state.negative_counter() {
+        return Err(Error::CorruptView(bad));
     }
     Ok(Some(state))
 }

@@ -1193,7 +1193,7 @@ fn country_json_is_exactly_the_view() {
         })
     );
     assert_eq!(gh["as_of_sequence"], 16);
-    assert_eq!(gh, library_country(&sandbox.db(), AsOf::Head, "GH"));
+    assert_eq!(gh, library_country(&sandbox.db(), AsOf::HEAD, "GH"));
 
     // Cabo Verde's latest status, the day it joined; Spain has no intermediate region; the
     // case's countries, Venezuela added later.
@@ -1308,7 +1308,7 @@ fn countries_and_regions_json_are_exactly_the_views() {
     .collect();
     assert_eq!(corridors, expected, "most events first, ties by codes");
     assert_eq!(regions["as_of_sequence"], 16);
-    assert_eq!(regions, library_regions(&sandbox.db(), AsOf::Head));
+    assert_eq!(regions, library_regions(&sandbox.db(), AsOf::HEAD));
 }
 
 #[test]
@@ -1334,7 +1334,7 @@ fn as_of_options_give_the_view_at_a_sequence_a_date_or_a_time() {
     );
     assert_eq!(
         gh13,
-        library_country(&sandbox.db(), AsOf::Sequence(13), "GH")
+        library_country(&sandbox.db(), AsOf::sequence(13), "GH")
     );
     let cv15 = sandbox.json(&["country", "CV", "--as-of", "15"]);
     assert_eq!(cv15["participation"]["status"], "beneficiary");
@@ -1368,7 +1368,7 @@ fn as_of_options_give_the_view_at_a_sequence_a_date_or_a_time() {
         gh,
         library_country(
             &sandbox.db(),
-            AsOf::Date("2019-03-05".parse().expect("date")),
+            AsOf::date("2019-03-05".parse().expect("date")),
             "GH"
         )
     );
@@ -1415,6 +1415,20 @@ fn as_of_options_give_the_view_at_a_sequence_a_date_or_a_time() {
         sandbox.json(&["countries", "--at", "2000-01-01T00:00:00Z"]),
         json!([])
     );
+
+    // Regression (issue 12): beyond the head is refused (exit 2), never answered with the head.
+    for args in [
+        &["country", "GH", "--as-of", "99999"][..],
+        &["countries", "--as-of", "17"],
+        &["regions", "--as-of", "99999"],
+        &["regions", "--at", "2999-01-01T00:00:00Z"],
+    ] {
+        let run = sandbox.run(args).expect_code(2, "beyond the head");
+        assert!(
+            run.stderr.contains("beyond the head") && run.stdout.is_empty(),
+            "{args:?}: {run:#?}"
+        );
+    }
 }
 
 #[test]

@@ -160,7 +160,6 @@ fn the_page_the_report_and_the_feed_token() {
     let (_, head, html) = report(&db, dir.path(), "head.html", &[]);
     let (_, at_seq, _) = report(&db, dir.path(), "seq.html", &["--as-of", "120"]);
     let (_, on_date, _) = report(&db, dir.path(), "date.html", &["--on", "2019-06-30"]);
-    let (_, beyond, _) = report(&db, dir.path(), "beyond.html", &["--as-of", "999999"]);
     assert!(html.starts_with("<!doctype html>"));
     assert!(html.contains("<main id=\"main\""));
 
@@ -216,7 +215,25 @@ fn the_page_the_report_and_the_feed_token() {
         "the series stops at the date"
     );
     let head_seq = docs["/v1/head"]["seq"].as_u64().expect("seq");
-    assert_eq!(beyond["as_of"]["value"], head_seq, "clamped to the head");
+    // A sequence beyond the head is refused, never answered with the head (issue 12).
+    let beyond = bin()
+        .arg("--db")
+        .arg(&db)
+        .args(["report", "--out"])
+        .arg(dir.path().join("beyond.html"))
+        .args(["--as-of", "999999"])
+        .output()
+        .expect("run");
+    assert_eq!(beyond.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&beyond.stderr);
+    assert!(
+        stderr.contains("as of sequence 999999 is beyond the head"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("beyond.html").exists(),
+        "no file is written"
+    );
 
     // --as-of and --on together are a usage error; no file is written.
     let both = bin()

@@ -659,3 +659,64 @@ fn the_binary_serves_and_stops_on_sigterm() {
     let ledger = Ledger::open(&db).expect("reopen after the server stopped");
     assert_eq!(ledger.reader().head().seq, 5);
 }
+
+/// Regression (issue 12): an as-of point beyond the head was answered with the head's views and
+/// cached under the requested point, so the same request kept its stale answer after the log
+/// grew. Beyond the head is a 400; once the log has reached the point, the answer is the views
+/// there.
+#[test]
+fn an_as_of_beyond_the_head_is_refused_and_never_cached() {
+    let server = Server::start(guarded());
+    let first = [
+        with_id(joined("CV", "2016-07-21"), id(1)),
+        with_id(joined("GH", "2016-07-21"), id(2)),
+    ];
+    assert_eq!(
+        post(&server, &jsonl(&first), Some(STAFF)).status(),
+        StatusCode::OK
+    );
+    for path in [
+        "/v1/regions?as_of=5",
+        "/v1/countries?as_of=5",
+        "/v1/countries/GH?as_of=5",
+    ] {
+        let response = get(&server, path, Some(READER));
+        let status = response.status();
+        let body: Value = response.json().expect("a JSON body");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["error"], "beyond_head", "{path}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("sequence 5") && m.contains("holds 2 records")),
+            "{path}: {body}"
+        );
+    }
+    let more = [
+        with_id(joined("NG", "2016-07-21"), id(3)),
+        with_id(meeting(id(100), &["CV", "GH", "BR"], "2017-09-12"), id(4)),
+        with_id(joined("BR", "2016-07-21"), id(5)),
+        with_id(joined("AR", "2016-07-21"), id(6)),
+    ];
+    assert_eq!(
+        post(&server, &jsonl(&more), Some(STAFF)).status(),
+        StatusCode::OK
+    );
+    let (status, regions) = json_of(
+        get(&server, "/v1/regions?as_of=5", Some(READER)),
+        "/v1/regions",
+        "get",
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(regions["as_of_sequence"], 5, "{regions}");
+    let (_, gh) = json_of(
+        get(&server, "/v1/countries/GH?as_of=5", Some(READER)),
+        "/v1/countries/{cc}",
+        "get",
+    );
+    assert_eq!(gh["as_of_sequence"], 5);
+    assert_eq!(gh["meetings"], 1, "the meeting at 4 is in the views at 5");
+    // A time in the future is beyond the head too.
+    let response = get(&server, "/v1/regions?at=2999-01-01T00:00:00Z", Some(READER));
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}

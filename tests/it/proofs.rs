@@ -16,18 +16,20 @@ use assert_cmd::Command;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use coopledger::audit::checkpoint::{self, Key, PublicKey};
-use coopledger::audit::proof::{
-    self, ConsistencyProof, InclusionProof, MAX_PATH, ProofError, empty_root, verify_consistency,
-    verify_inclusion,
-};
 use coopledger::audit::receipt::{self, Receipt};
-use coopledger::audit::tiles::{Frontier, TileReader, leaf_hash, node_hash};
+use coopledger::audit::sign::sign_checkpoint;
 use coopledger::http::{self, Config, auth::Tokens};
 use coopledger::ledger::frame::{FRAME_HEADER, GENESIS, chain_hash, frame};
+use coopledger::ledger::tiles::{Frontier, TileReader};
+use coopledger::ledger::tree as proof;
+use coopledger::merkle::{
+    ConsistencyProof, InclusionProof, MAX_PATH, ProofError, empty_root, leaf_hash, node_hash,
+    verify_consistency, verify_inclusion,
+};
 use coopledger::proto_events::codec::{decode_body, encode_body};
 use coopledger::proto_events::hash::to_hex;
 use coopledger::proto_events::{Hash, RecordedEvent};
-use coopledger::store::{Batch, Store, keys};
+use coopledger::store::{Group, Store, keys};
 use coopledger::synth::Synth;
 use coopledger::{Error, Ledger, LedgerHandle, Options, Request};
 use ct_merkle as ct;
@@ -239,8 +241,21 @@ fn open_ledger(dir: &Path) -> Ledger {
     patiently(|| Ledger::open(dir)).expect("open the ledger")
 }
 
-fn open_store(dir: &Path) -> Store {
-    patiently(|| Store::open_existing(dir)).expect("open the store")
+/// The ledger's sled database itself, to tamper with it through sled with the documented
+/// layout (`docs/format.md`), as someone who controls the directory would.
+fn open_store(dir: &Path) -> sled::Db {
+    let mut waited = 0;
+    loop {
+        match sled::open(dir) {
+            Ok(db) => return db,
+            Err(e) if waited < 100 => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+                waited += 1;
+            }
+            Err(e) => panic!("open sled in {}: {e}", dir.display()),
+        }
+    }
 }
 
 fn verify_chain(dir: &Path) -> Result<coopledger::ledger::VerifyReport, Error> {
@@ -262,9 +277,12 @@ fn tile_store(leaves: &[Vec<u8>], chunk: usize) -> (tempfile::TempDir, Store) {
         for leaf in part {
             frontier.push(leaf_hash(leaf));
         }
-        let mut batch = Batch::default();
-        frontier.write(&mut batch);
-        store.apply(batch).expect("apply");
+        let group = Group {
+            tiles: frontier.take_writes(),
+            tree_size: Some(frontier.size()),
+            ..Group::default()
+        };
+        store.commit(&group).expect("commit");
     }
     assert_eq!(frontier.size(), leaves.len() as u64);
     (dir, store)
@@ -404,19 +422,25 @@ fn open_existing(dir: &Path) -> Ledger {
     patiently(|| Ledger::open_with(dir, options)).expect("open the ledger")
 }
 
-fn stored_head(store: &Store) -> u64 {
+fn stored_head(store: &sled::Db) -> u64 {
     let value = store.get(keys::META_HEAD).expect("get").expect("M head");
     u64::from_be_bytes(value[..8].try_into().expect("u64"))
 }
 
 /// Adds deletes of every Merkle tile and of `M tree` to `batch`: the next open recomputes the
 /// tree from the records.
-fn drop_tree(store: &Store, batch: &mut Batch) {
-    for item in store.prefix(&[keys::TREE]) {
+fn drop_tree(store: &sled::Db, batch: &mut sled::Batch) {
+    for item in store.scan_prefix([keys::TREE]) {
         let (key, _) = item.expect("scan tiles");
-        batch.delete(&*key);
+        batch.remove(key);
     }
-    batch.delete(keys::META_TREE);
+    batch.remove(keys::META_TREE);
+}
+
+/// Applies a tampering batch and makes it durable.
+fn apply(store: &sled::Db, batch: sled::Batch) {
+    store.apply_batch(batch).expect("apply");
+    store.flush().expect("flush");
 }
 
 /// Rewrites history with the documented layout: record `seq`'s body is changed by `change`, its
@@ -430,15 +454,15 @@ fn rewrite_history(dir: &Path, seq: u64, change: impl FnOnce(&mut RecordedEvent)
         GENESIS
     } else {
         let value = store
-            .get(&keys::event(seq - 1))
+            .get(keys::event(seq - 1))
             .expect("get")
             .expect("record");
         value[..32].try_into().expect("hash")
     };
     let mut change = Some(change);
-    let mut batch = Batch::default();
+    let mut batch = sled::Batch::default();
     for s in seq..=head {
-        let value = store.get(&keys::event(s)).expect("get").expect("record");
+        let value = store.get(keys::event(s)).expect("get").expect("record");
         let mut body = value[FRAME_HEADER..].to_vec();
         if let Some(change) = change.take() {
             let mut event = decode_body(&body).expect("decode");
@@ -456,15 +480,13 @@ fn rewrite_history(dir: &Path, seq: u64, change: impl FnOnce(&mut RecordedEvent)
             );
         }
         let hash = chain_hash(&prev, s, &body);
-        batch.put(keys::event(s), frame(&hash, &prev, &body));
+        batch.insert(&keys::event(s), frame(&hash, &prev, &body));
         prev = hash;
     }
-    let mut head_value = head.to_be_bytes().to_vec();
-    head_value.extend_from_slice(&prev);
-    batch.put(keys::META_HEAD, head_value);
+    batch.insert(keys::META_HEAD, keys::head_value(head, &prev).as_slice());
     drop_tree(&store, &mut batch);
-    store.apply(batch).expect("apply");
-    store.sync().expect("sync");
+    apply(&store, batch);
+    drop(store);
     forge_witness(dir, head, &prev);
 }
 
@@ -488,20 +510,19 @@ fn forge_witness(dir: &Path, seq: u64, hash: &Hash) {
 fn truncate_log(dir: &Path, keep: u64, tiles: bool) {
     let store = open_store(dir);
     let head = stored_head(&store);
-    let mut batch = Batch::default();
+    let mut batch = sled::Batch::default();
     for s in keep + 1..=head {
-        batch.delete(keys::event(s));
+        batch.remove(&keys::event(s));
     }
-    let last = store.get(&keys::event(keep)).expect("get").expect("record");
-    let mut head_value = keep.to_be_bytes().to_vec();
-    head_value.extend_from_slice(&last[..32]);
-    batch.put(keys::META_HEAD, head_value);
+    let last = store.get(keys::event(keep)).expect("get").expect("record");
+    let last: Hash = last[..32].try_into().expect("hash");
+    batch.insert(keys::META_HEAD, keys::head_value(keep, &last).as_slice());
     if !tiles {
         drop_tree(&store, &mut batch);
     }
-    store.apply(batch).expect("apply");
-    store.sync().expect("sync");
-    forge_witness(dir, keep, &last[..32].try_into().expect("hash"));
+    apply(&store, batch);
+    drop(store);
+    forge_witness(dir, keep, &last);
 }
 
 /// What one run of the binary did.
@@ -912,7 +933,7 @@ fn stored_bodies(dir: &Path, head: u64) -> Vec<Vec<u8>> {
     let store = open_store(dir);
     (1..=head)
         .map(|seq| {
-            let value = store.get(&keys::event(seq)).expect("get").expect("record");
+            let value = store.get(keys::event(seq)).expect("get").expect("record");
             value[FRAME_HEADER..].to_vec()
         })
         .collect()
@@ -1009,35 +1030,35 @@ fn ledger_proofs_match_ct_merkle_at_random_sizes_and_tile_boundaries() {
     // Out of range.
     assert!(matches!(
         reader.merkle_root(head + 1),
-        Err(Error::NotFound(_))
+        Err(Error::BeyondHead { .. })
     ));
     assert!(matches!(
         reader.inclusion_proof(0, None),
-        Err(Error::NotFound(_))
+        Err(Error::BadArgument(_))
     ));
     assert!(matches!(
         reader.inclusion_proof(head + 1, None),
-        Err(Error::NotFound(_))
+        Err(Error::BadArgument(_))
     ));
     assert!(matches!(
         reader.inclusion_proof(5, Some(4)),
-        Err(Error::NotFound(_))
+        Err(Error::BadArgument(_))
     ));
     assert!(matches!(
         reader.inclusion_proof(1, Some(head + 1)),
-        Err(Error::NotFound(_))
+        Err(Error::BeyondHead { .. })
     ));
     assert!(matches!(
         reader.consistency_proof(0, 3),
-        Err(Error::NotFound(_))
+        Err(Error::BadArgument(_))
     ));
     assert!(matches!(
         reader.consistency_proof(4, 3),
-        Err(Error::NotFound(_))
+        Err(Error::BadArgument(_))
     ));
     assert!(matches!(
         reader.consistency_proof(1, head + 1),
-        Err(Error::NotFound(_))
+        Err(Error::BeyondHead { .. })
     ));
 }
 
@@ -1409,7 +1430,7 @@ struct Signed {
 fn sign_to_files(ledger: &mut Ledger, files: &Path, name: &str) -> Signed {
     let (skey, vkey) = checkpoint::generate(name);
     let key = Key::parse(&skey).expect("key");
-    let note = ledger.sign_checkpoint(&key).expect("sign");
+    let note = sign_checkpoint(ledger, &key).expect("sign");
     let checkpoint = files.join("checkpoint.txt");
     let pubkey = files.join("key.pub");
     std::fs::write(&checkpoint, &note).expect("write checkpoint");
@@ -1478,13 +1499,18 @@ fn a_rewritten_history_passes_the_chain_but_not_the_signed_checkpoint() {
     );
 
     let mut ledger = open_existing(db);
-    match ledger.sign_checkpoint(&signed.key) {
+    match sign_checkpoint(&mut ledger, &signed.key) {
         Err(e @ Error::Corrupt { .. }) => {
             assert!(e.to_string().contains("consistent"), "{e}");
         }
         other => panic!("signed over a rewritten history: {other:?}"),
     }
-    assert_eq!(ledger.reader().checkpoints().expect("checkpoints").len(), 1);
+    let latest = ledger.reader().latest_checkpoint().expect("checkpoints");
+    assert_eq!(
+        latest.map(|(size, _)| size),
+        Some(40),
+        "only the first checkpoint is stored"
+    );
 }
 
 #[test]
@@ -1501,7 +1527,7 @@ fn a_truncated_log_is_caught_with_or_without_its_tiles() {
     let report = verify_chain(db).expect("the chain alone cannot tell");
     assert_eq!(report.head_seq, 45);
     match patiently(|| Ledger::open(db)) {
-        Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("removed"), "{e}"),
+        Err(e @ Error::CorruptTree(_)) => assert!(e.to_string().contains("removed"), "{e}"),
         other => panic!("opened a truncated log: {:?}", other.err()),
     }
     let run = verify_against(files.path(), db, &signed).expect_code(4, "truncated, tiles kept");
@@ -1510,10 +1536,9 @@ fn a_truncated_log_is_caught_with_or_without_its_tiles() {
     // The tiles dropped too (recomputed at open): the checkpoint still tells.
     {
         let store = open_store(db);
-        let mut batch = Batch::default();
+        let mut batch = sled::Batch::default();
         drop_tree(&store, &mut batch);
-        store.apply(batch).expect("apply");
-        store.sync().expect("sync");
+        apply(&store, batch);
     }
     let run = verify_against(files.path(), db, &signed).expect_code(4, "truncated, tiles dropped");
     assert!(
@@ -1521,7 +1546,7 @@ fn a_truncated_log_is_caught_with_or_without_its_tiles() {
         "{run:#?}"
     );
     let mut ledger = open_existing(db);
-    match ledger.sign_checkpoint(&signed.key) {
+    match sign_checkpoint(&mut ledger, &signed.key) {
         Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("consistent"), "{e}"),
         other => panic!("signed over a truncated log: {other:?}"),
     }
@@ -1531,7 +1556,7 @@ fn a_truncated_log_is_caught_with_or_without_its_tiles() {
     ledger
         .append((0..30).map(|_| other.activity()).collect())
         .expect("append");
-    match ledger.sign_checkpoint(&signed.key) {
+    match sign_checkpoint(&mut ledger, &signed.key) {
         Err(e @ Error::Corrupt { .. }) => assert!(e.to_string().contains("consistent"), "{e}"),
         other => panic!("signed over a replaced history: {other:?}"),
     }
@@ -1548,13 +1573,11 @@ fn signing_an_unchanged_empty_log_twice_works() {
     let mut ledger = Ledger::open(dir.path()).expect("open");
     let (skey, vkey) = checkpoint::generate("proofs.test/empty");
     let key = Key::parse(&skey).expect("key");
-    let first = ledger
-        .sign_checkpoint(&key)
-        .expect("first checkpoint of the empty log");
+    let first = sign_checkpoint(&mut ledger, &key).expect("first checkpoint of the empty log");
     let public = PublicKey::parse(&vkey).expect("verifier key");
     let body = public.open(&first).expect("opens");
     assert_eq!((body.size, body.root), (0, empty_root()));
-    let second = ledger.sign_checkpoint(&key);
+    let second = sign_checkpoint(&mut ledger, &key);
     assert!(
         second.is_ok(),
         "a second checkpoint of the unchanged empty log was refused: {second:?}"
@@ -1702,14 +1725,17 @@ fn keygen_checkpoint_prove_and_verify_through_the_binary() {
 
     // bad arguments
     for (args, says) in [
-        (vec!["inclusion", "--seq", "0"], "record 0 in a tree of 300"),
+        (
+            vec!["inclusion", "--seq", "0"],
+            "record 0 is not in a tree of 300",
+        ),
         (
             vec!["inclusion", "--seq", "301"],
-            "record 301 in a tree of 300",
+            "record 301 is not in a tree of 300",
         ),
         (
             vec!["inclusion", "--seq", "5", "--size", "4"],
-            "record 5 in a tree of 4",
+            "record 5 is not in a tree of 4",
         ),
         (
             vec!["inclusion", "--seq", "5", "--size", "301"],
@@ -2105,13 +2131,8 @@ fn a_receipt_whose_event_claims_other_correlation_or_causation_ids_is_refused() 
     std::fs::write(cwd.join("k.pub"), format!("{vkey}\n")).expect("write");
     let bundle = {
         let mut ledger = open_existing(&db);
-        let note = ledger
-            .sign_checkpoint(&Key::parse(&skey).expect("key"))
-            .expect("sign");
-        ledger
-            .reader()
-            .receipt(&receipts[3].event_id, &note)
-            .expect("receipt")
+        let note = sign_checkpoint(&mut ledger, &Key::parse(&skey).expect("key")).expect("sign");
+        receipt::build(&ledger.reader(), &receipts[3].event_id, &note).expect("receipt")
     };
     let public = PublicKey::parse(&vkey).expect("verifier key");
     receipt::verify(&bundle, &public).expect("the honest receipt verifies");
@@ -2335,19 +2356,19 @@ fn http_proofs_are_the_cli_json_and_the_checkpoint_covers_the_head() {
     verify_consistency(300, 301, &first.root, &later.root, &proof.path)
         .expect("the new checkpoint extends the old one");
 
-    // Out of range: 404 with an error body.
-    for (path, query) in [
-        ("/v1/proofs/inclusion", "seq=0"),
-        ("/v1/proofs/inclusion", "seq=302"),
-        ("/v1/proofs/inclusion", "seq=5&size=4"),
-        ("/v1/proofs/inclusion", "seq=1&size=302"),
-        ("/v1/proofs/consistency", "from=0&to=3"),
-        ("/v1/proofs/consistency", "from=9&to=8"),
-        ("/v1/proofs/consistency", "from=1&to=302"),
+    // Out of range: 400 with an error body; a size beyond the head says so.
+    for (path, query, kind) in [
+        ("/v1/proofs/inclusion", "seq=0", "bad_request"),
+        ("/v1/proofs/inclusion", "seq=302", "bad_request"),
+        ("/v1/proofs/inclusion", "seq=5&size=4", "bad_request"),
+        ("/v1/proofs/inclusion", "seq=1&size=302", "beyond_head"),
+        ("/v1/proofs/consistency", "from=0&to=3", "bad_request"),
+        ("/v1/proofs/consistency", "from=9&to=8", "bad_request"),
+        ("/v1/proofs/consistency", "from=1&to=302", "beyond_head"),
     ] {
         let (status, body) = json_of(server.get(&format!("{path}?{query}")), path);
-        assert_eq!(status, StatusCode::NOT_FOUND, "{path}?{query}: {body}");
-        assert_eq!(body["error"], "not_found");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}?{query}: {body}");
+        assert_eq!(body["error"], kind, "{path}?{query}: {body}");
     }
 }
 
@@ -2402,9 +2423,7 @@ fn http_checkpoint_is_404_until_one_is_signed_when_the_server_has_no_key() {
     let (skey, vkey) = checkpoint::generate("proofs.test/nokey");
     let note = {
         let mut ledger = open_existing(dir.path());
-        ledger
-            .sign_checkpoint(&Key::parse(&skey).expect("key"))
-            .expect("sign")
+        sign_checkpoint(&mut ledger, &Key::parse(&skey).expect("key")).expect("sign")
     };
     let server = Server::start_in(dir.path(), Config::default());
     let served = checkpoint_text(server.get("/v1/checkpoint"));

@@ -3155,10 +3155,21 @@ impl Sut {
 
     fn check_views(&self, k: u64, head_too: bool) -> Check {
         let reader = self.reader();
-        let upto = k.min(self.head());
-        let mut points = vec![(AsOf::Sequence(k), upto)];
+        if k > self.head() {
+            // Beyond the head: refused, never answered with the head's views.
+            return match reader.views_at(AsOf::sequence(k)) {
+                Err(coopledger::Error::BeyondHead { head, .. }) if head == self.head() => Ok(()),
+                other => Err(format!(
+                    "views_at(sequence {k}) beyond the head {}: {:?}",
+                    self.head(),
+                    other.map(|v| v.as_of)
+                )),
+            };
+        }
+        let upto = k;
+        let mut points = vec![(AsOf::sequence(k), upto)];
         if head_too {
-            points.push((AsOf::Head, self.head()));
+            points.push((AsOf::HEAD, self.head()));
         }
         for (at, upto) in points {
             let views = reader
@@ -3188,7 +3199,7 @@ impl Sut {
         let upto = self.seq_at(t);
         let views = self
             .reader()
-            .views_at(AsOf::Time(t))
+            .views_at(AsOf::time(t))
             .map_err(|e| format!("views_at(Time({t})): {e}"))?;
         let got: BTreeSet<CountryCode> = views.countries().collect();
         if views.as_of != upto || got != self.present(upto) {
@@ -3207,7 +3218,7 @@ impl Sut {
         let reader = self.reader();
         let head = self.head();
         let maintained = reader.views();
-        let fresh = coopledger::ledger::fold(&reader, head, None, &mut |_| {})
+        let fresh = coopledger::ledger::fold::fold(&reader, head, None, &mut |_| {})
             .map_err(|e| format!("fold: {e}"))?;
         if maintained.as_of != head || fresh.as_of != head {
             return Err(format!(

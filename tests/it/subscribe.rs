@@ -2,7 +2,7 @@
 //! dropped and can resume.
 
 use coopledger::synth::Synth;
-use coopledger::{Ledger, LedgerHandle, Options, SubscriptionError};
+use coopledger::{Ledger, LedgerHandle, SubscriptionError};
 
 use crate::support::tempdir;
 
@@ -72,11 +72,7 @@ fn catch_up_then_live_with_concurrent_appends_has_no_gap_and_no_duplicate() {
 fn a_subscriber_that_falls_behind_is_dropped_and_resumes_where_it_stopped() {
     let dir = tempdir();
     let rt = runtime();
-    let options = Options {
-        feed_capacity: 4,
-        ..Options::default()
-    };
-    let handle = LedgerHandle::start(Ledger::open_with(dir.path(), options).expect("open"));
+    let handle = LedgerHandle::start_with(Ledger::open(dir.path()).expect("open"), 4);
     let mut synth = Synth::new(12);
     rt.block_on(async {
         let mut sub = handle.subscribe(1);

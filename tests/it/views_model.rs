@@ -1972,7 +1972,7 @@ fn check_as_of(h: &mut Harness, at: &[Index], dates: &[u32]) -> Result<(), Strin
     seqs.push(0);
     for k in seqs {
         let views = reader
-            .views_at(AsOf::Sequence(k))
+            .views_at(AsOf::sequence(k))
             .map_err(|e| e.to_string())?;
         compare(
             &format!("views_at(Sequence({k}))"),
@@ -1981,14 +1981,14 @@ fn check_as_of(h: &mut Harness, at: &[Index], dates: &[u32]) -> Result<(), Strin
         )?;
     }
     for d in dates.iter().map(|n| day(*n)) {
-        let views = reader.views_at(AsOf::Date(d)).map_err(|e| e.to_string())?;
+        let views = reader.views_at(AsOf::date(d)).map_err(|e| e.to_string())?;
         compare(
             &format!("views_at(Date({d}))"),
             &views,
             &h.model.views(head, Some(d), head),
         )?;
     }
-    let views = reader.views_at(AsOf::Head).map_err(|e| e.to_string())?;
+    let views = reader.views_at(AsOf::HEAD).map_err(|e| e.to_string())?;
     compare("views_at(Head)", &views, &h.model.views(head, None, head))
 }
 

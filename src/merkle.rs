@@ -1,17 +1,15 @@
-//! RFC 6962 / RFC 9162 Merkle tree hashes and proofs over the log, and their verification.
+//! The RFC 6962 / RFC 9162 Merkle tree, as pure functions: leaf and node hashes, roots, the proof
+//! types and their verification. No storage: the ledger keeps the tree's hashes in tiles
+//! (`ledger::tiles`) and generates proofs from them (`ledger::tree`); verifiers need only this.
 //!
-//! Leaf `i` of the tree is the body of record `i + 1` (the stored binary form, without the
-//! record frame's hashes): `leaf hash = SHA-256(0x00 ‖ body)`, `node = SHA-256(0x01 ‖ l ‖ r)`.
-//! Generation follows RFC 6962 §2.1 (`MTH`, `PATH`, `SUBPROOF`) over the stored tiles;
-//! verification follows the iterative algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2, which
-//! need nothing but the proof.
+//! Leaf `i` of the ledger's tree is the body of record `i + 1` (the stored binary form, without
+//! the record frame's hashes): `leaf hash = SHA-256(0x00 ‖ body)`, `node = SHA-256(0x01 ‖ l ‖ r)`.
+//! Verification follows the iterative algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2, which need
+//! nothing but the proof.
 
 use proto_events::Hash;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-use super::tiles::{TileReader, node_hash};
-use crate::error::Error;
 
 /// The most hashes a proof of a tree of up to 2^64 leaves can hold.
 pub const MAX_PATH: usize = 64;
@@ -34,94 +32,76 @@ pub fn empty_root() -> Hash {
     Sha256::digest([]).into()
 }
 
-fn largest_power_of_two_below(n: u64) -> u64 {
-    debug_assert!(n > 1, "split of {n}");
-    1 << (63 - (n - 1).leading_zeros())
+/// `SHA-256(0x00 ‖ leaf)`: RFC 6962's leaf hash.
+#[must_use]
+pub fn leaf_hash(leaf: &[u8]) -> Hash {
+    Sha256::new()
+        .chain_update([0u8])
+        .chain_update(leaf)
+        .finalize()
+        .into()
 }
 
-/// `MTH(D[a:b])` for `a < b`.
-fn mth(tiles: &TileReader<'_>, a: u64, b: u64) -> Result<Hash, Error> {
-    let n = b - a;
-    if n.is_power_of_two() && a.is_multiple_of(n) {
-        return tiles.hash(n.trailing_zeros() as u8, a / n);
-    }
-    let k = largest_power_of_two_below(n);
-    Ok(node_hash(&mth(tiles, a, a + k)?, &mth(tiles, a + k, b)?))
+/// `SHA-256(0x01 ‖ left ‖ right)`: RFC 6962's node hash.
+#[must_use]
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    Sha256::new()
+        .chain_update([1u8])
+        .chain_update(left)
+        .chain_update(right)
+        .finalize()
+        .into()
 }
 
-/// The root of the tree of the first `size` leaves.
-///
-/// # Errors
-/// When the tiles do not cover `size` leaves.
-pub fn root(tiles: &TileReader<'_>, size: u64) -> Result<Hash, Error> {
-    if size == 0 {
-        return Ok(empty_root());
-    }
-    mth(tiles, 0, size)
-}
-
-/// RFC 6962 `PATH(index, D[0:size])`.
-///
-/// # Errors
-/// When the tiles do not cover `size` leaves.
-pub fn inclusion_path(tiles: &TileReader<'_>, index: u64, size: u64) -> Result<Vec<Hash>, Error> {
-    fn path(
-        tiles: &TileReader<'_>,
-        m: u64,
-        a: u64,
-        b: u64,
-        out: &mut Vec<Hash>,
-    ) -> Result<(), Error> {
-        if b - a == 1 {
-            return Ok(());
+/// The root of a complete subtree over `hashes` (a power of two of them).
+pub fn subtree_root(hashes: &[Hash]) -> Hash {
+    match hashes {
+        [] => [0; 32],
+        [one] => *one,
+        _ => {
+            let half = hashes.len() / 2;
+            node_hash(
+                &subtree_root(&hashes[..half]),
+                &subtree_root(&hashes[half..]),
+            )
         }
-        let k = largest_power_of_two_below(b - a);
-        if m < a + k {
-            path(tiles, m, a, a + k, out)?;
-            out.push(mth(tiles, a + k, b)?);
-        } else {
-            path(tiles, m, a + k, b, out)?;
-            out.push(mth(tiles, a, a + k)?);
-        }
-        Ok(())
     }
-    let mut out = Vec::new();
-    path(tiles, index, 0, size, &mut out)?;
-    Ok(out)
 }
 
-/// RFC 6962 `PROOF(m, D[0:n])` for `0 < m ≤ n`.
-///
-/// # Errors
-/// When the tiles do not cover `n` leaves.
-pub fn consistency_path(tiles: &TileReader<'_>, m: u64, n: u64) -> Result<Vec<Hash>, Error> {
-    fn sub(
-        tiles: &TileReader<'_>,
-        m: u64,
-        a: u64,
-        b: u64,
-        complete: bool,
-        out: &mut Vec<Hash>,
-    ) -> Result<(), Error> {
-        if m == b {
-            if !complete {
-                out.push(mth(tiles, a, b)?);
+/// Computes the root of a growing tree with O(log n) memory (the RFC 6962 root of all pushed
+/// leaves), independently of the tiles.
+#[derive(Default)]
+pub struct RootAccumulator {
+    /// Complete subtrees on the right edge, largest first: (height, hash).
+    stack: Vec<(u32, Hash)>,
+}
+
+impl RootAccumulator {
+    /// Adds the next leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut item = (0u32, leaf);
+        while let Some(&(height, left)) = self.stack.last() {
+            if height != item.0 {
+                break;
             }
-            return Ok(());
+            self.stack.pop();
+            item = (height + 1, node_hash(&left, &item.1));
         }
-        let k = largest_power_of_two_below(b - a);
-        if m <= a + k {
-            sub(tiles, m, a, a + k, complete, out)?;
-            out.push(mth(tiles, a + k, b)?);
-        } else {
-            sub(tiles, m, a + k, b, false, out)?;
-            out.push(mth(tiles, a, a + k)?);
-        }
-        Ok(())
+        self.stack.push(item);
     }
-    let mut out = Vec::new();
-    sub(tiles, m, 0, n, true, &mut out)?;
-    Ok(out)
+
+    /// The root of every leaf pushed so far.
+    #[must_use]
+    pub fn root(&self) -> Hash {
+        let mut iter = self.stack.iter().rev();
+        let Some(&(_, mut hash)) = iter.next() else {
+            return empty_root();
+        };
+        for &(_, left) in iter {
+            hash = node_hash(&left, &hash);
+        }
+        hash
+    }
 }
 
 /// Checks an inclusion proof (RFC 9162 §2.1.3.2).

@@ -1,4 +1,6 @@
-//! The Merkle tree's stored hashes, in tiles (the C2SP tlog-tiles data layout, height 8).
+//! The Merkle tree's stored hashes, in tiles (the C2SP tlog-tiles data layout, height 8): the
+//! writer's frontier, which extends them in the same group as the records, and the reader of
+//! the committed tiles.
 //!
 //! Tile `(L, N)` holds the hashes at tree level `8·L` with indices `256·N ..` (up to 256 of them,
 //! 32 bytes each, concatenated); level-0 tiles hold leaf hashes. A tile is rewritten while it
@@ -11,53 +13,20 @@
 use std::collections::HashMap;
 
 use proto_events::Hash;
-use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::store::{Batch, Store, keys};
+use crate::merkle::subtree_root;
+use crate::store::{Store, TileWrite};
 
 /// Levels per tile.
 pub const HEIGHT: u8 = 8;
 /// Hashes per full tile.
 pub const WIDTH: usize = 1 << HEIGHT;
 
-/// `SHA-256(0x00 ‖ leaf)`: RFC 6962's leaf hash.
-#[must_use]
-pub fn leaf_hash(leaf: &[u8]) -> Hash {
-    Sha256::new()
-        .chain_update([0u8])
-        .chain_update(leaf)
-        .finalize()
-        .into()
-}
-
-/// `SHA-256(0x01 ‖ left ‖ right)`: RFC 6962's node hash.
-#[must_use]
-pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    Sha256::new()
-        .chain_update([1u8])
-        .chain_update(left)
-        .chain_update(right)
-        .finalize()
-        .into()
-}
-
-/// The root of a complete subtree over `hashes` (a power of two of them).
-fn fold(hashes: &[Hash]) -> Hash {
-    match hashes {
-        [] => [0; 32],
-        [one] => *one,
-        _ => {
-            let half = hashes.len() / 2;
-            node_hash(&fold(&hashes[..half]), &fold(&hashes[half..]))
-        }
-    }
-}
-
-fn decode(value: &[u8]) -> Result<Vec<Hash>, Error> {
+fn decode(level: u8, index: u64, value: &[u8]) -> Result<Vec<Hash>, Error> {
     if value.is_empty() || !value.len().is_multiple_of(32) || value.len() > WIDTH * 32 {
-        return Err(Error::CorruptView(format!(
-            "Merkle tile of {} bytes is not 1..=256 hashes",
+        return Err(Error::CorruptTree(format!(
+            "tile {level}/{index} is {} bytes, not 1..=256 hashes",
             value.len()
         )));
     }
@@ -93,14 +62,7 @@ impl Frontier {
     /// # Errors
     /// On a storage error or a malformed tile.
     pub fn load(store: &Store) -> Result<Frontier, Error> {
-        let size = match store.get(keys::META_TREE)? {
-            Some(v) => u64::from_be_bytes(
-                v.as_ref()
-                    .try_into()
-                    .map_err(|_| Error::CorruptView("M tree is not a u64".into()))?,
-            ),
-            None => 0,
-        };
+        let size = store.tree_size()?;
         let mut frontier = Frontier {
             size,
             ..Frontier::default()
@@ -112,13 +74,15 @@ impl Frontier {
             let mut partial = Vec::new();
             if in_last > 0 {
                 let index = count / WIDTH as u64;
-                let value = store.get(&keys::tree(level, index))?.ok_or_else(|| {
-                    Error::CorruptView(format!("Merkle tile {level}/{index} missing"))
+                let value = store.tile(level, index)?.ok_or_else(|| {
+                    Error::CorruptTree(format!(
+                        "tile {level}/{index} is missing (the tree covers {size} leaves)"
+                    ))
                 })?;
-                let mut hashes = decode(&value)?;
+                let mut hashes = decode(level, index, &value)?;
                 if hashes.len() < in_last {
-                    return Err(Error::CorruptView(format!(
-                        "Merkle tile {level}/{index} has {} hashes, the tree needs {in_last}",
+                    return Err(Error::CorruptTree(format!(
+                        "tile {level}/{index} has {} hashes, the tree needs {in_last}",
                         hashes.len()
                     )));
                 }
@@ -157,7 +121,7 @@ impl Frontier {
         if partial.len() == WIDTH {
             let full = std::mem::take(partial);
             self.dirty_partial[l] = false;
-            let root = fold(&full);
+            let root = subtree_root(&full);
             self.complete.push((level, tile, full));
             self.push_at(level + 1, root, tile);
         } else {
@@ -165,20 +129,31 @@ impl Frontier {
         }
     }
 
-    /// Adds the changed tiles and the covered size to `batch`.
-    pub fn write(&mut self, batch: &mut Batch) {
-        for (level, index, hashes) in self.complete.drain(..) {
-            batch.put(keys::tree(level, index), encode(&hashes));
-        }
+    /// The tiles changed since the last call (complete ones and the growing last tile of each
+    /// level), for the group that also writes the leaves' records.
+    pub fn take_writes(&mut self) -> Vec<TileWrite> {
+        let mut writes: Vec<TileWrite> = self
+            .complete
+            .drain(..)
+            .map(|(level, index, hashes)| TileWrite {
+                level,
+                index,
+                hashes: encode(&hashes),
+            })
+            .collect();
         let mut count = self.size;
         for (l, partial) in self.partial.iter().enumerate() {
             if self.dirty_partial.get(l).copied().unwrap_or(false) && !partial.is_empty() {
-                batch.put(keys::tree(l as u8, count / WIDTH as u64), encode(partial));
+                writes.push(TileWrite {
+                    level: l as u8,
+                    index: count / WIDTH as u64,
+                    hashes: encode(partial),
+                });
             }
             count /= WIDTH as u64;
         }
         self.dirty_partial.iter_mut().for_each(|d| *d = false);
-        batch.put(keys::META_TREE, self.size.to_be_bytes());
+        writes
     }
 }
 
@@ -205,9 +180,9 @@ impl<'a> TileReader<'a> {
         }
         let value = self
             .store
-            .get(&keys::tree(level, index))?
-            .ok_or_else(|| Error::NotFound(format!("Merkle tile {level}/{index}")))?;
-        let hashes = decode(&value)?;
+            .tile(level, index)?
+            .ok_or_else(|| Error::CorruptTree(format!("tile {level}/{index} is missing")))?;
+        let hashes = decode(level, index, &value)?;
         self.tiles.lock().insert((level, index), hashes.clone());
         Ok(hashes)
     }
@@ -225,8 +200,11 @@ impl<'a> TileReader<'a> {
         let start = (first % WIDTH as u64) as usize;
         let end = start + (1usize << within);
         let slice = tile.get(start..end).ok_or_else(|| {
-            Error::NotFound(format!("Merkle node {level}/{index} is not complete"))
+            Error::CorruptTree(format!(
+                "node {level}/{index} is not complete in tile {tile_level}/{}",
+                first / WIDTH as u64
+            ))
         })?;
-        Ok(fold(slice))
+        Ok(subtree_root(slice))
     }
 }

@@ -1,0 +1,258 @@
+//! Open-time recovery: from a store to a ledger ready to append.
+//!
+//! 1. The catalogue is rebuilt by one [`walk`] over every record (hashes checked, record
+//!    headers decoded in parallel; the full body only for retractions and country and case
+//!    streams, whose facts the catalogue keeps).
+//! 2. The end of that walk is checked against the stored head (`M head`) and the witness file:
+//!    a log shorter than what was once durable has lost its tail (see [`check_head`]).
+//! 3. The Merkle frontier is loaded and, for a store written without the tree, extended from
+//!    the records (another walk, over the missing leaves only).
+//! 4. The stored views are loaded if they are at the head; otherwise they are refolded from the
+//!    log and written back.
+//!
+//! [`verify_store`] runs steps 1–2 on a store that is not opened as a ledger (one too damaged to
+//! open, say), decoding every body.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use proto_events::codec::{Prefix, decode_prefix};
+use proto_events::{EventType, Hash, RecordedEvent, Timestamp};
+
+use super::catalog::{Catalog, Head};
+use super::tiles::Frontier;
+use super::walk::{self, Check, End, Tail};
+use super::writer::Writer;
+use super::{Ledger, Options, Shared, VerifyReport, ViewName};
+use crate::entity::is_cached;
+use crate::error::Error;
+use crate::merkle::leaf_hash;
+use crate::metrics::Metrics;
+use crate::store::{Group, Store};
+use crate::views::state::ViewState;
+use crate::views::stored;
+
+/// Opens the ledger in `dir`; see the module documentation.
+pub(super) fn open(dir: &Path, options: Options) -> Result<Ledger, Error> {
+    let started = std::time::Instant::now();
+    let store = if options.create {
+        Store::open(dir)?
+    } else {
+        Store::open_existing(dir)?
+    };
+    let catalog = load_catalog(&store)?;
+    let head = catalog.head();
+    check_head(&store, head.into())?;
+    let tree = if options.merkle {
+        Some(extend_tree(&store, head)?)
+    } else {
+        None
+    };
+    let stored_views = stored::load(&store)?;
+    let shared = Arc::new(Shared {
+        store,
+        catalog: RwLock::new(catalog),
+        views: RwLock::new(Arc::new(ViewState::default())),
+        poisoned: Mutex::new(None),
+        metrics: Metrics::default(),
+    });
+    let mut ledger = Ledger {
+        writer: Writer::new(ViewState::default(), tree),
+        shared,
+        listener: None,
+    };
+    match stored_views {
+        Some(views) if views.as_of == head.seq => {
+            *ledger.shared.views.write() = Arc::new(views.clone());
+            ledger.writer.set_views(views);
+        }
+        None if head.seq == 0 => {}
+        other => {
+            tracing::warn!(
+                stored = other.map(|v| v.as_of),
+                head = head.seq,
+                "stored views missing or not at the head; rebuilding"
+            );
+            ledger.rebuild_views(ViewName::All, &mut |_| {})?;
+        }
+    }
+    tracing::info!(
+        dir = %dir.display(),
+        head = head.seq,
+        ms = started.elapsed().as_millis() as u64,
+        "ledger opened"
+    );
+    Ok(ledger)
+}
+
+/// Walks the log of the store in `dir` without opening the ledger: every record's hash, every
+/// link, every body and the stored head. Works on a store too damaged to open, and names the
+/// first bad sequence. `progress` is called with the records checked so far.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the first bad sequence; storage errors (a store in use included).
+pub fn verify_store(
+    dir: impl AsRef<Path>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyReport, Error> {
+    let store = Store::open_existing(dir.as_ref())?;
+    let tail = walk::walk(
+        &store,
+        1,
+        None,
+        End::Stored,
+        Check::Hashes,
+        walk::CHUNK,
+        |chunk| {
+            chunk.par_map(|raw, frame| frame.decode(raw.seq).map(drop))?;
+            if let Some(last) = chunk.records().last() {
+                progress(last.seq);
+            }
+            Ok(())
+        },
+    )?;
+    check_head(&store, tail)?;
+    progress(tail.seq);
+    Ok(VerifyReport {
+        events: tail.seq,
+        head_seq: tail.seq,
+        head_hash: tail.hash,
+    })
+}
+
+/// Checks the stored head (`M head`), and the witness file outside sled, against `tail`, the
+/// end of the log as walked: a log shorter than what was once made durable has lost its tail,
+/// and a head that names another record means records were removed or rewritten.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the first missing or disagreeing sequence.
+pub(super) fn check_head(store: &Store, tail: Tail) -> Result<(), Error> {
+    if let Some((seq, hash)) = store.witness()? {
+        if seq > tail.seq {
+            return Err(Error::Corrupt {
+                seq: tail.seq + 1,
+                reason: format!(
+                    "records {}..={seq} are missing: they were durable once, so the store's data file is damaged",
+                    tail.seq + 1
+                ),
+            });
+        }
+        if seq > 0 && walk::read_one(store, seq)?.frame().hash != hash {
+            return Err(Error::Corrupt {
+                seq,
+                reason: "its hash differs from the one recorded when it was made durable".into(),
+            });
+        }
+    }
+    let matches = match store.head()? {
+        None => tail.seq == 0,
+        Some((seq, hash)) => seq == tail.seq && hash == tail.hash,
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(Error::Corrupt {
+            seq: tail.seq,
+            reason:
+                "the stored head does not match the last record (records removed or rewritten?)"
+                    .into(),
+        })
+    }
+}
+
+/// What the catalogue needs of one record.
+enum Loaded {
+    Full(RecordedEvent),
+    Prefix(Prefix, Hash),
+}
+
+/// Rebuilds the catalogue from every record, checking each record's hash, the links of the
+/// chain and the contiguity of sequences (one walk). Records are hashed and decoded in
+/// parallel, in chunks; most need only their leading fields.
+fn load_catalog(store: &Store) -> Result<Catalog, Error> {
+    let mut catalog = Catalog::default();
+    let mut last_recorded_at = Timestamp::UNIX_EPOCH;
+    walk::walk(
+        store,
+        1,
+        None,
+        End::Stored,
+        Check::Hashes,
+        walk::CHUNK * 4,
+        |chunk| {
+            let loaded = chunk.par_map(|raw, frame| {
+                let seq = raw.seq;
+                let prefix = decode_prefix(frame.body).map_err(|e| Error::Corrupt {
+                    seq,
+                    reason: format!("its body does not decode: {e}"),
+                })?;
+                if prefix.sequence != seq {
+                    return Err(Error::Corrupt {
+                        seq,
+                        reason: format!("stored under sequence {seq} but says {}", prefix.sequence),
+                    });
+                }
+                if prefix.event_type == EventType::EventRetracted || is_cached(&prefix.stream) {
+                    frame.decode(seq).map(Loaded::Full)
+                } else {
+                    Ok(Loaded::Prefix(prefix, frame.hash))
+                }
+            })?;
+            for item in loaded {
+                match item {
+                    Loaded::Full(event) => catalog.record(&event),
+                    Loaded::Prefix(prefix, hash) => catalog.record_prefix(&prefix, hash),
+                }
+            }
+            if let Some(last) = chunk.records().last() {
+                last_recorded_at = last.frame().decode(last.seq)?.envelope.recorded_at;
+            }
+            Ok(())
+        },
+    )?;
+    catalog.set_recorded_at(last_recorded_at);
+    Ok(catalog)
+}
+
+/// Loads the Merkle frontier and brings the tiles up to the head: a store written without the
+/// tree (or before it existed) has its missing leaves hashed from the records now.
+fn extend_tree(store: &Store, head: Head) -> Result<Frontier, Error> {
+    let mut tree = Frontier::load(store)?;
+    if tree.size() > head.seq {
+        return Err(Error::CorruptTree(format!(
+            "the tiles cover {} records but the log holds {} (records removed?)",
+            tree.size(),
+            head.seq
+        )));
+    }
+    if tree.size() == head.seq {
+        return Ok(tree);
+    }
+    tracing::info!(
+        from = tree.size() + 1,
+        to = head.seq,
+        "extending the Merkle tree from the records"
+    );
+    walk::walk(
+        store,
+        tree.size() + 1,
+        None,
+        End::At(head.seq, head.hash),
+        Check::Hashes,
+        walk::CHUNK * 4,
+        |chunk| {
+            for leaf in chunk.par_map(|_, frame| Ok(leaf_hash(frame.body)))? {
+                tree.push(leaf);
+            }
+            let group = Group {
+                tiles: tree.take_writes(),
+                tree_size: Some(tree.size()),
+                ..Group::default()
+            };
+            store.commit(&group)?;
+            Ok(())
+        },
+    )?;
+    Ok(tree)
+}
