@@ -462,14 +462,6 @@ pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, D
     Ok(value)
 }
 
-/// Encodes a fact struct alone, as it appears inside a body, for building fixtures.
-///
-/// # Errors
-/// When bincode refuses the value.
-pub fn encode_fact_struct(fact: &Fact) -> Result<Vec<u8>, EncodeError> {
-    encode_value(&FactStruct(fact))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

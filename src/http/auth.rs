@@ -1,4 +1,5 @@
-//! Bearer tokens: a file of `ROLE TOKEN` lines, roles `staff` (append and read) and `reader`.
+//! Access control: bearer tokens (a file of `ROLE TOKEN` lines, roles `staff`, who append and
+//! read, and `reader`) and the decision, for each request, of whether it may go on.
 //!
 //! Tokens are kept only as SHA-256 digests, so a memory dump does not reveal them and a lookup
 //! does not compare secrets byte by byte.
@@ -6,7 +7,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use sha2::{Digest, Sha256};
+
+use super::Config;
+use super::error::ApiError;
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,6 +117,97 @@ impl Tokens {
 pub fn bearer(header: &str) -> Option<&str> {
     let (scheme, token) = header.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// `EventSource` cannot send headers, so `GET /v1/feed` (and only it) also takes the token as
+/// `?access_token=`. It is removed from the request before the feed handler sees the query.
+pub(crate) fn take_feed_token(request: &mut Request) -> Option<String> {
+    if request.method() != Method::GET || request.uri().path() != "/v1/feed" {
+        return None;
+    }
+    let query = request.uri().query()?;
+    let mut token = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("access_token=") {
+            Some(value) => {
+                // The value as a form decoder reads it (`%XX` escapes, `+` a space).
+                token = form_urlencoded::parse(format!("t={value}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    token.as_ref()?;
+    let mut path_and_query = request.uri().path().to_owned();
+    if !kept.is_empty() {
+        path_and_query.push('?');
+        path_and_query.push_str(&kept.join("&"));
+    }
+    let mut parts = request.uri().clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
+    }
+    token
+}
+
+/// Whether a request may go on: open paths; reads with a reader or staff token (or without one
+/// when reads are public); appends with a staff token only.
+pub(crate) fn authorise(
+    config: &Config,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    query_token: Option<&str>,
+) -> Result<(), ApiError> {
+    let open = matches!(path, "/" | "/healthz" | "/v1/openapi.json");
+    let append = method == Method::POST;
+    if open {
+        return Ok(());
+    }
+    let Some(tokens) = &config.tokens else {
+        if append {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "appends_disabled",
+                "appends are disabled: the server was started without --tokens",
+            ));
+        }
+        return Ok(());
+    };
+    if !append && config.public_reads {
+        return Ok(());
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+        .or(query_token);
+    let Some(role) = presented.and_then(|t| tokens.role(t)) else {
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            if presented.is_some() {
+                "unknown token"
+            } else {
+                "a bearer token is required (Authorization: Bearer TOKEN)"
+            },
+        );
+        e.status = StatusCode::UNAUTHORIZED;
+        return Err(e);
+    };
+    let needed = if append { Role::Staff } else { Role::Reader };
+    if role < needed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token may read but not append",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

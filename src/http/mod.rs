@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,7 +33,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::handle::LedgerHandle;
-use auth::{Role, Tokens};
+use auth::Tokens;
 use error::ApiError;
 
 /// The OpenAPI 3.1 document of this API.
@@ -179,8 +179,8 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let query_token = take_feed_token(&mut request);
-    let response = match authorise(
+    let query_token = auth::take_feed_token(&mut request);
+    let response = match auth::authorise(
         &state.config,
         request.method(),
         request.uri().path(),
@@ -194,117 +194,6 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
         .metrics
         .record(&route, response.status().as_u16(), started.elapsed());
     response
-}
-
-/// `EventSource` cannot send headers, so `GET /v1/feed` (and only it) also takes the token as
-/// `?access_token=`. It is removed from the request before the feed handler sees the query.
-fn take_feed_token(request: &mut Request) -> Option<String> {
-    if request.method() != Method::GET || request.uri().path() != "/v1/feed" {
-        return None;
-    }
-    let query = request.uri().query()?;
-    let mut token = None;
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| match pair.strip_prefix("access_token=") {
-            Some(value) => {
-                token = Some(percent_decode(value));
-                false
-            }
-            None => true,
-        })
-        .collect();
-    token.as_ref()?;
-    let mut path_and_query = request.uri().path().to_owned();
-    if !kept.is_empty() {
-        path_and_query.push('?');
-        path_and_query.push_str(&kept.join("&"));
-    }
-    let mut parts = request.uri().clone().into_parts();
-    parts.path_and_query = path_and_query.parse().ok();
-    if let Ok(uri) = axum::http::Uri::from_parts(parts) {
-        *request.uri_mut() = uri;
-    }
-    token
-}
-
-/// `%XX` escapes decoded (a token is a word of visible characters; `+` is a space).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (escaped, bytes[i]) {
-            (Some(b), _) => {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            (None, b'+') => out.push(b' '),
-            (None, b) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn authorise(
-    config: &Config,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
-    query_token: Option<&str>,
-) -> Result<(), ApiError> {
-    let open = matches!(path, "/" | "/healthz" | "/v1/openapi.json");
-    let append = method == Method::POST;
-    if open {
-        return Ok(());
-    }
-    let Some(tokens) = &config.tokens else {
-        if append {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "appends_disabled",
-                "appends are disabled: the server was started without --tokens",
-            ));
-        }
-        return Ok(());
-    };
-    if !append && config.public_reads {
-        return Ok(());
-    }
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(auth::bearer)
-        .or(query_token);
-    let Some(role) = presented.and_then(|t| tokens.role(t)) else {
-        let mut e = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            if presented.is_some() {
-                "unknown token"
-            } else {
-                "a bearer token is required (Authorization: Bearer TOKEN)"
-            },
-        );
-        e.status = StatusCode::UNAUTHORIZED;
-        return Err(e);
-    };
-    let needed = if append { Role::Staff } else { Role::Reader };
-    if role < needed {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this token may read but not append",
-        ));
-    }
-    Ok(())
 }
 
 /// Runs `f` off the async workers (reads of the store, folds, verification).
