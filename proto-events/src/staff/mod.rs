@@ -11,7 +11,8 @@
 //!
 //! - `mod.rs` (this file): the types of a parsed text and [`parse_text`], which ties the steps
 //!   together and checks what only the whole text can tell (event ids used twice);
-//! - `text.rs`: splitting a text into the raw JSON of each event, with its position;
+//! - `text.rs`: splitting a text into the raw JSON of each event, with its position, in one pass
+//!   and within the limits of a text ([`MAX_TEXT`], [`MAX_TEXT_EVENTS`]);
 //! - `strict.rs`: reading one raw JSON text into a value, refusing a key given twice;
 //! - `read.rs`: a JSON object → an event (envelope, payload, the ledger's recorded fields);
 //! - `messages.rs`: a serde error message → a [`Violation`] naming the field, rule and value;
@@ -34,6 +35,13 @@ pub use write::{fact_to_object, payload_to_object, recorded_to_object, to_staff_
 
 /// The largest text of one event, in bytes.
 pub const MAX_EVENT_TEXT: usize = 256 * 1024;
+/// The largest text [`parse_text`] reads, in bytes: the largest file `coopledger append` reads.
+/// A larger text is refused before any of it is read.
+pub const MAX_TEXT: usize = 256 * 1024 * 1024;
+/// The most events in one text: one batch of the ledger (`coopledger::ledger::MAX_BATCH_EVENTS`),
+/// since a text is appended all or nothing. A text with more is refused at the first event over
+/// the limit, before the rest is read (`coopledger import` loads more, one line at a time).
+pub const MAX_TEXT_EVENTS: usize = 10_000;
 
 /// An event parsed from staff JSON, with where it was.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +80,8 @@ pub enum Mode {
 /// `today`. All or nothing: either every event, or every violation found.
 ///
 /// # Errors
-/// Every violation of every event, each with its position.
+/// Every violation of every event, each with its position; or, for a text over [`MAX_TEXT`]
+/// bytes or [`MAX_TEXT_EVENTS`] events, that one violation (`too_large`, `too_many_events`).
 pub fn parse_text(text: &str, mode: Mode, today: Date) -> Result<Vec<ParsedEvent>, Vec<Violation>> {
     // A byte-order mark is not JSON, but editors write it; it changes nothing.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
