@@ -110,7 +110,8 @@ pub enum Rule {
     SameCountry,
     /// A retraction whose `duplicate_of` is the target itself.
     SelfReference,
-    /// The nil UUID used as an id.
+    /// The nil UUID used as an id (of an event, of the target of a correction or retraction, or of
+    /// a meeting, activity or case).
     NilId,
     /// Two events of one submission share an event id.
     DuplicateEventId,
@@ -353,6 +354,14 @@ impl Checker {
         }
     }
 
+    /// An id must name something: the nil UUID is the "no id" of many tools, and as an entity id
+    /// it would gather unrelated events into one stream (`activity/00000000-…`).
+    fn id(&mut self, field: &str, id: Uuid) {
+        if id.is_nil() {
+            self.push(field, Rule::NilId, id);
+        }
+    }
+
     fn date(&mut self, field: &str, date: Date, happened: bool) {
         if date < earliest_date() {
             self.push(
@@ -506,6 +515,7 @@ impl Checker {
     }
 
     fn meeting(&mut self, e: &MeetingHeld) {
+        self.id("meeting_id", e.meeting_id);
         self.text("title", &e.title, MAX_TITLE);
         self.span(e.start, e.end, true);
         self.venue(&e.venue);
@@ -519,6 +529,7 @@ impl Checker {
     }
 
     fn scheduled(&mut self, e: &ActivityScheduled) {
+        self.id("activity_id", e.activity_id);
         self.text("title", &e.title, MAX_TITLE);
         self.span(e.start, e.end, false);
         self.venue(&e.venue);
@@ -529,6 +540,7 @@ impl Checker {
     }
 
     fn delivered(&mut self, e: &ActivityDelivered) {
+        self.id("activity_id", e.activity_id);
         self.text("title", &e.title, MAX_TITLE);
         self.span(e.start, e.end, true);
         self.venue(&e.venue);
@@ -552,11 +564,13 @@ impl Checker {
     }
 
     fn cancelled(&mut self, e: &ActivityCancelled) {
+        self.id("activity_id", e.activity_id);
         self.date("cancelled_on", e.cancelled_on, false);
         self.text("reason", &e.reason, MAX_REASON);
     }
 
     fn case_opened(&mut self, e: &CaseOpened) {
+        self.id("case_id", e.case_id);
         self.text("codename", &e.codename, MAX_NAME);
         self.date("opened_on", e.opened_on, false);
         let distinct = self.countries("countries", &e.countries);
@@ -567,10 +581,12 @@ impl Checker {
     }
 
     fn case_country(&mut self, e: &CaseCountryAdded) {
+        self.id("case_id", e.case_id);
         self.date("added_on", e.added_on, false);
     }
 
     fn milestone(&mut self, e: &CaseMilestoneRecorded) {
+        self.id("case_id", e.case_id);
         self.date("on", e.on, true);
         match &e.milestone {
             Milestone::MlaRequestSent { from, to }
@@ -612,13 +628,12 @@ impl Checker {
     }
 
     fn closed(&mut self, e: &CaseClosed) {
+        self.id("case_id", e.case_id);
         self.date("closed_on", e.closed_on, true);
     }
 
     fn corrected(&mut self, c: &EventCorrected) {
-        if c.target.is_nil() {
-            self.push("target", Rule::NilId, c.target);
-        }
+        self.id("target", c.target);
         self.text("reason", &c.reason, MAX_REASON);
         let outer = std::mem::replace(&mut self.prefix, "replacement.".to_owned());
         self.fact(&c.replacement);
@@ -626,8 +641,9 @@ impl Checker {
     }
 
     fn retracted(&mut self, r: &EventRetracted) {
-        if r.target.is_nil() {
-            self.push("target", Rule::NilId, r.target);
+        self.id("target", r.target);
+        if let Some(duplicate_of) = r.duplicate_of {
+            self.id("duplicate_of", duplicate_of);
         }
         if r.duplicate_of == Some(r.target) {
             self.push("duplicate_of", Rule::SelfReference, r.target);

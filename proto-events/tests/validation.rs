@@ -775,6 +775,39 @@ fn nil_event_id() {
 }
 
 #[test]
+fn nil_entity_ids() {
+    // Entity ids name streams: a nil one would gather unrelated events into `activity/0000…`.
+    let nil = json!(Uuid::nil().to_string());
+    let nil_text = Uuid::nil().to_string();
+    for (event, field) in [
+        (meeting(), "meeting_id"),
+        (scheduled(), "activity_id"),
+        (delivered(), "activity_id"),
+        (case_opened(), "case_id"),
+        (milestone(seizure()), "case_id"),
+        (closed(), "case_id"),
+    ] {
+        let bad = set(event, &format!("/{field}"), nil.clone());
+        only(&bad, field, Rule::NilId, &nil_text);
+    }
+    let bad = corrected(set(payload_only(delivered()), "/activity_id", nil.clone()));
+    only(&bad, "replacement.activity_id", Rule::NilId, &nil_text);
+}
+
+#[test]
+fn nil_duplicate_of() {
+    let bad = json!({
+        "type": "EventRetracted",
+        "recorded_by": "staff.vienna",
+        "event_id": ID,
+        "target": "0190f0a1-7c2e-7a10-8b3e-dddddddddddd",
+        "reason": "duplicate",
+        "duplicate_of": Uuid::nil().to_string()
+    });
+    only(&bad, "duplicate_of", Rule::NilId, &Uuid::nil().to_string());
+}
+
+#[test]
 fn replacement_type() {
     let bad = corrected(json!({"titel": "Accra", "start": "2019-10-29"}));
     only(&bad, "replacement", Rule::ReplacementType, "titel");
