@@ -18,6 +18,7 @@ use crate::events::{
     MeetingHeld, ParticipationChanged, PartnerRegistered, Payload,
 };
 use crate::stream::is_valid_slug;
+use crate::unicode;
 use crate::values::{ActivityKind, Date, MeetingKind, Milestone, Participants, Venue};
 
 /// The longest title.
@@ -88,7 +89,7 @@ pub enum Rule {
     ParticipantsTotal,
     /// `women`/`men` larger than `total`, or together larger than `total`.
     ParticipantsBreakdown,
-    /// An empty text.
+    /// An empty text: nothing but white space and invisible characters (see [`crate::unicode`]).
     EmptyText,
     /// A text longer than its limit.
     TextTooLong,
@@ -154,6 +155,13 @@ pub enum Rule {
     RecordedAtBeforeHead,
     /// An imported event did not reproduce its exported sequence or hash.
     ImportMismatch,
+    // Intrinsic rules added later: new variants go at the end only (see the crate doc).
+    /// A text with a bidirectional control (U+061C, U+200E, U+200F, U+202A..=U+202E,
+    /// U+2066..=U+2069), which can make it display differently from what it says.
+    BidiControl,
+    /// An identifier (`recorded_by`, `codename`) with an invisible format character (General
+    /// Category Cf, e.g. U+200D ZERO WIDTH JOINER), which makes it look like another.
+    FormatCharacter,
 }
 
 impl Rule {
@@ -220,6 +228,8 @@ impl Rule {
             Rule::ReplacementMismatch => "replacement_mismatch",
             Rule::RecordedAtBeforeHead => "recorded_at_before_head",
             Rule::ImportMismatch => "import_mismatch",
+            Rule::BidiControl => "bidi_control",
+            Rule::FormatCharacter => "format_character",
         }
     }
 }
@@ -303,7 +313,7 @@ pub fn validate(event: &NewEvent, today: Date) -> Vec<Violation> {
         prefix: String::new(),
         today,
     };
-    v.text("recorded_by", &event.recorded_by, MAX_RECORDED_BY);
+    v.identifier("recorded_by", &event.recorded_by, MAX_RECORDED_BY);
     if let Some(source) = &event.source {
         v.text("source", source, MAX_SOURCE);
     }
@@ -339,7 +349,8 @@ impl Checker {
 
     fn text(&mut self, field: &str, text: &str, max: usize) {
         let chars = text.chars().count();
-        if text.trim().is_empty() {
+        // `"\u{200b}\u{200b}\u{200b}"` is as empty as `""`, and the quote shows why.
+        if text.chars().all(unicode::is_invisible) {
             self.push(field, Rule::EmptyText, format_args!("{text:?}"));
         }
         if chars > max {
@@ -351,6 +362,19 @@ impl Checker {
         }
         if let Some(c) = text.chars().find(|c| c.is_control()) {
             self.push(field, Rule::ControlCharacter, c.escape_unicode());
+        }
+        if let Some(found) = unicode::find(text, unicode::is_bidi_control) {
+            self.push(field, Rule::BidiControl, found);
+        }
+    }
+
+    /// A text that identifies someone or something: also without invisible format characters
+    /// (a bidirectional control is reported as such by [`Checker::text`]).
+    fn identifier(&mut self, field: &str, text: &str, max: usize) {
+        self.text(field, text, max);
+        let hidden = |c| unicode::is_format(c) && !unicode::is_bidi_control(c);
+        if let Some(found) = unicode::find(text, hidden) {
+            self.push(field, Rule::FormatCharacter, found);
         }
     }
 
@@ -571,7 +595,7 @@ impl Checker {
 
     fn case_opened(&mut self, e: &CaseOpened) {
         self.id("case_id", e.case_id);
-        self.text("codename", &e.codename, MAX_NAME);
+        self.identifier("codename", &e.codename, MAX_NAME);
         self.date("opened_on", e.opened_on, false);
         let distinct = self.countries("countries", &e.countries);
         self.at_least_two("countries", "a case", distinct.len());
