@@ -9,7 +9,8 @@
 //!   with unknown fields rejected by name and positions reported by line;
 //! - the **stored binary form** ([`codec`]): a format-version byte, a stable event type code, a
 //!   schema version per event type, then bincode 2.0.1 with one fixed configuration;
-//! - the intrinsic validation rules ([`validate`]), returning every violation of an event at once;
+//! - the intrinsic validation rules ([`validate`]), returning every violation of an event at once,
+//!   and the Unicode character classes its text rules use ([`unicode`]);
 //! - region membership from the UN M49 table ([`regions`]).
 //!
 //! ```
@@ -57,6 +58,7 @@ pub mod hash;
 pub mod regions;
 pub mod staff;
 pub mod stream;
+pub mod unicode;
 pub mod upcast;
 pub mod validate;
 pub mod values;

@@ -18,6 +18,7 @@ use crate::events::{
     MeetingHeld, ParticipationChanged, PartnerRegistered, Payload,
 };
 use crate::stream::is_valid_slug;
+use crate::unicode;
 use crate::values::{ActivityKind, Date, MeetingKind, Milestone, Participants, Venue};
 
 /// The longest title.
@@ -88,7 +89,7 @@ pub enum Rule {
     ParticipantsTotal,
     /// `women`/`men` larger than `total`, or together larger than `total`.
     ParticipantsBreakdown,
-    /// An empty text.
+    /// An empty text: nothing but white space and invisible characters (see [`crate::unicode`]).
     EmptyText,
     /// A text longer than its limit.
     TextTooLong,
@@ -110,7 +111,8 @@ pub enum Rule {
     SameCountry,
     /// A retraction whose `duplicate_of` is the target itself.
     SelfReference,
-    /// The nil UUID used as an id.
+    /// The nil UUID used as an id (of an event, of the target of a correction or retraction, or of
+    /// a meeting, activity or case).
     NilId,
     /// Two events of one submission share an event id.
     DuplicateEventId,
@@ -153,6 +155,13 @@ pub enum Rule {
     RecordedAtBeforeHead,
     /// An imported event did not reproduce its exported sequence or hash.
     ImportMismatch,
+    // Intrinsic rules added later: new variants go at the end only (see the crate doc).
+    /// A text with a bidirectional control (U+061C, U+200E, U+200F, U+202A..=U+202E,
+    /// U+2066..=U+2069), which can make it display differently from what it says.
+    BidiControl,
+    /// An identifier (`recorded_by`, `codename`) with an invisible format character (General
+    /// Category Cf, e.g. U+200D ZERO WIDTH JOINER), which makes it look like another.
+    FormatCharacter,
 }
 
 impl Rule {
@@ -219,6 +228,8 @@ impl Rule {
             Rule::ReplacementMismatch => "replacement_mismatch",
             Rule::RecordedAtBeforeHead => "recorded_at_before_head",
             Rule::ImportMismatch => "import_mismatch",
+            Rule::BidiControl => "bidi_control",
+            Rule::FormatCharacter => "format_character",
         }
     }
 }
@@ -302,7 +313,7 @@ pub fn validate(event: &NewEvent, today: Date) -> Vec<Violation> {
         prefix: String::new(),
         today,
     };
-    v.text("recorded_by", &event.recorded_by, MAX_RECORDED_BY);
+    v.identifier("recorded_by", &event.recorded_by, MAX_RECORDED_BY);
     if let Some(source) = &event.source {
         v.text("source", source, MAX_SOURCE);
     }
@@ -338,7 +349,8 @@ impl Checker {
 
     fn text(&mut self, field: &str, text: &str, max: usize) {
         let chars = text.chars().count();
-        if text.trim().is_empty() {
+        // `"\u{200b}\u{200b}\u{200b}"` is as empty as `""`, and the quote shows why.
+        if text.chars().all(unicode::is_invisible) {
             self.push(field, Rule::EmptyText, format_args!("{text:?}"));
         }
         if chars > max {
@@ -350,6 +362,27 @@ impl Checker {
         }
         if let Some(c) = text.chars().find(|c| c.is_control()) {
             self.push(field, Rule::ControlCharacter, c.escape_unicode());
+        }
+        if let Some(found) = unicode::find(text, unicode::is_bidi_control) {
+            self.push(field, Rule::BidiControl, found);
+        }
+    }
+
+    /// A text that identifies someone or something: also without invisible format characters
+    /// (a bidirectional control is reported as such by [`Checker::text`]).
+    fn identifier(&mut self, field: &str, text: &str, max: usize) {
+        self.text(field, text, max);
+        let hidden = |c| unicode::is_format(c) && !unicode::is_bidi_control(c);
+        if let Some(found) = unicode::find(text, hidden) {
+            self.push(field, Rule::FormatCharacter, found);
+        }
+    }
+
+    /// An id must name something: the nil UUID is the "no id" of many tools, and as an entity id
+    /// it would gather unrelated events into one stream (`activity/00000000-…`).
+    fn id(&mut self, field: &str, id: Uuid) {
+        if id.is_nil() {
+            self.push(field, Rule::NilId, id);
         }
     }
 
@@ -506,6 +539,7 @@ impl Checker {
     }
 
     fn meeting(&mut self, e: &MeetingHeld) {
+        self.id("meeting_id", e.meeting_id);
         self.text("title", &e.title, MAX_TITLE);
         self.span(e.start, e.end, true);
         self.venue(&e.venue);
@@ -519,6 +553,7 @@ impl Checker {
     }
 
     fn scheduled(&mut self, e: &ActivityScheduled) {
+        self.id("activity_id", e.activity_id);
         self.text("title", &e.title, MAX_TITLE);
         self.span(e.start, e.end, false);
         self.venue(&e.venue);
@@ -529,6 +564,7 @@ impl Checker {
     }
 
     fn delivered(&mut self, e: &ActivityDelivered) {
+        self.id("activity_id", e.activity_id);
         self.text("title", &e.title, MAX_TITLE);
         self.span(e.start, e.end, true);
         self.venue(&e.venue);
@@ -552,12 +588,14 @@ impl Checker {
     }
 
     fn cancelled(&mut self, e: &ActivityCancelled) {
+        self.id("activity_id", e.activity_id);
         self.date("cancelled_on", e.cancelled_on, false);
         self.text("reason", &e.reason, MAX_REASON);
     }
 
     fn case_opened(&mut self, e: &CaseOpened) {
-        self.text("codename", &e.codename, MAX_NAME);
+        self.id("case_id", e.case_id);
+        self.identifier("codename", &e.codename, MAX_NAME);
         self.date("opened_on", e.opened_on, false);
         let distinct = self.countries("countries", &e.countries);
         self.at_least_two("countries", "a case", distinct.len());
@@ -567,10 +605,12 @@ impl Checker {
     }
 
     fn case_country(&mut self, e: &CaseCountryAdded) {
+        self.id("case_id", e.case_id);
         self.date("added_on", e.added_on, false);
     }
 
     fn milestone(&mut self, e: &CaseMilestoneRecorded) {
+        self.id("case_id", e.case_id);
         self.date("on", e.on, true);
         match &e.milestone {
             Milestone::MlaRequestSent { from, to }
@@ -612,13 +652,12 @@ impl Checker {
     }
 
     fn closed(&mut self, e: &CaseClosed) {
+        self.id("case_id", e.case_id);
         self.date("closed_on", e.closed_on, true);
     }
 
     fn corrected(&mut self, c: &EventCorrected) {
-        if c.target.is_nil() {
-            self.push("target", Rule::NilId, c.target);
-        }
+        self.id("target", c.target);
         self.text("reason", &c.reason, MAX_REASON);
         let outer = std::mem::replace(&mut self.prefix, "replacement.".to_owned());
         self.fact(&c.replacement);
@@ -626,8 +665,9 @@ impl Checker {
     }
 
     fn retracted(&mut self, r: &EventRetracted) {
-        if r.target.is_nil() {
-            self.push("target", Rule::NilId, r.target);
+        self.id("target", r.target);
+        if let Some(duplicate_of) = r.duplicate_of {
+            self.id("duplicate_of", duplicate_of);
         }
         if r.duplicate_of == Some(r.target) {
             self.push("duplicate_of", Rule::SelfReference, r.target);

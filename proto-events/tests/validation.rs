@@ -539,6 +539,109 @@ fn control_character() {
     only(&bad, "codename", Rule::ControlCharacter, "\\u{85}");
 }
 
+#[test]
+fn a_text_of_invisible_characters_is_empty() {
+    let bad = set(delivered(), "/title", json!("\u{200b}\u{200b}\u{200b}"));
+    only(&bad, "title", Rule::EmptyText, "\\u{200b}");
+    // White space, a byte-order mark and a Hangul filler (a default-ignorable letter).
+    let bad = set(changed(), "/reason", json!(" \u{feff}\u{3164}\u{a0}"));
+    only(&bad, "reason", Rule::EmptyText, "\\u{feff}");
+    let bad = set(case_opened(), "/codename", json!("\u{fe0f}"));
+    let all = violations(&bad);
+    assert!(
+        all.iter()
+            .any(|v| v.rule == Rule::EmptyText && v.field == "codename"),
+        "{all:#?}"
+    );
+    // One visible character is enough.
+    accepted(&set(delivered(), "/title", json!("\u{200b}A\u{200b}")));
+}
+
+#[test]
+fn format_character_in_an_identifier() {
+    let bad = set(delivered(), "/recorded_by", json!("staff\u{200d}.vienna"));
+    only(
+        &bad,
+        "recorded_by",
+        Rule::FormatCharacter,
+        "U+200D ZERO WIDTH JOINER at character 6",
+    );
+    let bad = set(delivered(), "/recorded_by", json!("\u{feff}staff.vienna"));
+    only(
+        &bad,
+        "recorded_by",
+        Rule::FormatCharacter,
+        "U+FEFF ZERO WIDTH NO-BREAK SPACE at character 1",
+    );
+    let bad = set(case_opened(), "/codename", json!("LISBON\u{ad}-BISSAU"));
+    only(
+        &bad,
+        "codename",
+        Rule::FormatCharacter,
+        "U+00AD SOFT HYPHEN at character 7",
+    );
+    // A partner slug is ASCII already.
+    let bad = set(partner(), "/partner", json!("inter\u{200b}pol"));
+    only(&bad, "partner", Rule::InvalidSlug, "inter");
+    // Other texts keep format characters that are not bidirectional controls: Persian needs
+    // U+200C ZERO WIDTH NON-JOINER, emoji sequences U+200D.
+    accepted(&set(
+        delivered(),
+        "/title",
+        json!("\u{06a9}\u{0627}\u{0631}\u{06af}\u{0627}\u{0647}\u{200c}\u{0647}\u{0627}"),
+    ));
+    accepted(&set(
+        changed(),
+        "/reason",
+        json!("Focal point vacant \u{1f469}\u{200d}\u{2696}\u{fe0f}"),
+    ));
+}
+
+#[test]
+fn bidi_control_in_any_text() {
+    let reversed = json!("Accra\u{202e}murof");
+    let expected = "U+202E RIGHT-TO-LEFT OVERRIDE at character 6";
+    let correction = corrected(payload_only(meeting()));
+    for (event, pointer, field) in [
+        (delivered(), "/title", "title"),
+        (delivered(), "/venue/city", "venue.city"),
+        (delivered(), "/recorded_by", "recorded_by"),
+        (case_opened(), "/codename", "codename"),
+        (partner(), "/name", "name"),
+        (changed(), "/reason", "reason"),
+        (correction.clone(), "/reason", "reason"),
+        (correction, "/replacement/title", "replacement.title"),
+    ] {
+        // In an identifier it is reported once, as a bidirectional control.
+        only(
+            &set(event, pointer, reversed.clone()),
+            field,
+            Rule::BidiControl,
+            expected,
+        );
+    }
+    let bad = add(
+        delivered(),
+        "",
+        "source",
+        json!("report \u{2067}12\u{2069}"),
+    );
+    only(
+        &bad,
+        "source",
+        Rule::BidiControl,
+        "U+2067 RIGHT-TO-LEFT ISOLATE at character 8",
+    );
+    for c in [
+        '\u{061c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+        '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    ] {
+        let bad = set(delivered(), "/title", json!(format!("Accra {c}forum")));
+        let code = format!("U+{:04X}", u32::from(c));
+        only(&bad, "title", Rule::BidiControl, &code);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Milestones.
 
@@ -775,6 +878,39 @@ fn nil_event_id() {
 }
 
 #[test]
+fn nil_entity_ids() {
+    // Entity ids name streams: a nil one would gather unrelated events into `activity/0000…`.
+    let nil = json!(Uuid::nil().to_string());
+    let nil_text = Uuid::nil().to_string();
+    for (event, field) in [
+        (meeting(), "meeting_id"),
+        (scheduled(), "activity_id"),
+        (delivered(), "activity_id"),
+        (case_opened(), "case_id"),
+        (milestone(seizure()), "case_id"),
+        (closed(), "case_id"),
+    ] {
+        let bad = set(event, &format!("/{field}"), nil.clone());
+        only(&bad, field, Rule::NilId, &nil_text);
+    }
+    let bad = corrected(set(payload_only(delivered()), "/activity_id", nil.clone()));
+    only(&bad, "replacement.activity_id", Rule::NilId, &nil_text);
+}
+
+#[test]
+fn nil_duplicate_of() {
+    let bad = json!({
+        "type": "EventRetracted",
+        "recorded_by": "staff.vienna",
+        "event_id": ID,
+        "target": "0190f0a1-7c2e-7a10-8b3e-dddddddddddd",
+        "reason": "duplicate",
+        "duplicate_of": Uuid::nil().to_string()
+    });
+    only(&bad, "duplicate_of", Rule::NilId, &Uuid::nil().to_string());
+}
+
+#[test]
 fn replacement_type() {
     let bad = corrected(json!({"titel": "Accra", "start": "2019-10-29"}));
     only(&bad, "replacement", Rule::ReplacementType, "titel");
@@ -830,6 +966,10 @@ fn rule_names_are_stable_snake_case() {
         (Rule::Syntax, "syntax"),
         (Rule::DuplicateEventId, "duplicate_event_id"),
         (Rule::ReplacementType, "replacement_type"),
+        (Rule::NilId, "nil_id"),
+        (Rule::TooManyEvents, "too_many_events"),
+        (Rule::BidiControl, "bidi_control"),
+        (Rule::FormatCharacter, "format_character"),
     ] {
         assert_eq!(rule.as_str(), name);
         assert_eq!(

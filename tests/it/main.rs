@@ -12,6 +12,7 @@ mod fuzz_regressions;
 mod http;
 mod ledger;
 mod proofs;
+mod staff_limits;
 mod state_machine;
 mod subscribe;
 mod support;
