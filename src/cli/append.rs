@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use coopledger::ledger::MAX_BATCH_EVENTS;
-
 use super::exit::CliError;
 use super::{Cli, input, open_or_create};
 
@@ -21,11 +19,6 @@ pub fn run(cli: &Cli, files: &[PathBuf], out: &mut impl Write) -> Result<(), Cli
     for path in files {
         let text = input::read(path)?;
         match input::parse(path, &text) {
-            Ok(events) if events.len() > MAX_BATCH_EVENTS => problems.push(format!(
-                "{}: {} events, more than one batch may hold ({MAX_BATCH_EVENTS}); use `coopledger import`",
-                input::name(path),
-                events.len()
-            )),
             Ok(events) => parsed.push((path, events)),
             Err(lines) => problems.extend(lines),
         }

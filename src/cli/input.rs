@@ -4,6 +4,7 @@ use std::io::Read;
 use std::path::Path;
 
 use coopledger::Error;
+use proto_events::Rule;
 use proto_events::staff::{Mode, ParsedEvent, parse_text};
 use proto_events::values::today_utc;
 use proto_events::{Position, Violation};
@@ -56,10 +57,14 @@ pub fn read(path: &Path) -> Result<String, CliError> {
 /// Parses and validates a staff text.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<ParsedEvent>, Vec<String>> {
     parse_text(text, Mode::Staff, today_utc()).map_err(|violations| {
-        violations
+        let mut lines: Vec<String> = violations
             .iter()
             .map(|v| format_violation(&name(path), v, None))
-            .collect()
+            .collect();
+        if violations.iter().any(|v| v.rule == Rule::TooManyEvents) {
+            lines.push("hint: `coopledger import` loads files of any size in batches".into());
+        }
+        lines
     })
 }
 
