@@ -258,3 +258,166 @@ fn broken_link(seq: u64) -> Error {
         reason: "previous-hash link does not match the record before it".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::frame::{chain_hash, frame};
+    use crate::store::Group;
+
+    /// A store holding `n` chained records with arbitrary bodies (the walk decodes nothing
+    /// unless asked), and the hash of each.
+    fn chained(dir: &std::path::Path, n: u64) -> Vec<Hash> {
+        let store = Store::open(dir).expect("store");
+        let mut prev = GENESIS;
+        let mut frames = Vec::new();
+        let mut hashes = Vec::new();
+        for seq in 1..=n {
+            let body = format!("body of record {seq}").into_bytes();
+            let hash = chain_hash(&prev, seq, &body);
+            frames.push((seq, frame(&hash, &prev, &body)));
+            hashes.push(hash);
+            prev = hash;
+        }
+        let group = Group {
+            records: frames.iter().map(|(s, f)| (*s, f.as_slice())).collect(),
+            head: Some((n, prev)),
+            ..Group::default()
+        };
+        store.commit(&group).expect("commit");
+        hashes
+    }
+
+    /// Changes the sled database under a closed store, as someone with the directory could.
+    fn tamper(dir: &std::path::Path, change: impl FnOnce(&sled::Db)) {
+        let db = sled::open(dir).expect("sled");
+        change(&db);
+        db.flush().expect("flush");
+    }
+
+    fn walk_all(dir: &std::path::Path, end: End, check: Check) -> Result<(Tail, u64), Error> {
+        let store = Store::open_existing(dir).expect("store");
+        let mut seen = 0;
+        let tail = walk(&store, 1, None, end, check, 3, |chunk| {
+            assert!(
+                chunk.records().len() <= 3,
+                "chunks hold at most the asked size"
+            );
+            seen += chunk.records().len() as u64;
+            chunk.check()
+        })?;
+        Ok((tail, seen))
+    }
+
+    fn corrupt_at(result: Result<(Tail, u64), Error>) -> (u64, String) {
+        match result {
+            Err(Error::Corrupt { seq, reason }) => (seq, reason),
+            other => panic!("expected damage, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_intact_log_is_walked_to_its_end_in_chunks() {
+        let dir = tempfile::tempdir().expect("dir");
+        let hashes = chained(dir.path(), 10);
+        let (tail, seen) =
+            walk_all(dir.path(), End::At(10, hashes[9]), Check::Hashes).expect("walk");
+        assert_eq!((tail.seq, tail.hash, seen), (10, hashes[9], 10));
+        let (tail, _) = walk_all(dir.path(), End::Stored, Check::Links).expect("walk");
+        assert_eq!(tail.seq, 10);
+        // The head names another hash, or a sequence the log does not reach.
+        assert_eq!(
+            corrupt_at(walk_all(dir.path(), End::At(10, [1; 32]), Check::Links)).0,
+            10
+        );
+        assert_eq!(
+            corrupt_at(walk_all(dir.path(), End::Seq(11), Check::Links)).0,
+            11
+        );
+    }
+
+    #[test]
+    fn a_gap_a_malformed_key_and_a_broken_link_are_named_where_they_are() {
+        let dir = tempfile::tempdir().expect("dir");
+        chained(dir.path(), 10);
+        tamper(dir.path(), |db| {
+            db.remove(crate::store::keys::event(4)).expect("remove");
+        });
+        let (seq, reason) = corrupt_at(walk_all(dir.path(), End::Stored, Check::Links));
+        assert_eq!(seq, 4, "{reason}");
+        assert!(reason.contains("missing"), "{reason}");
+
+        let dir = tempfile::tempdir().expect("dir");
+        chained(dir.path(), 10);
+        tamper(dir.path(), |db| {
+            let mut key = crate::store::keys::event(7).to_vec();
+            key.pop();
+            key.extend_from_slice(&[7, 0]);
+            db.insert(key, b"x".to_vec()).expect("insert");
+        });
+        let (seq, reason) = corrupt_at(walk_all(dir.path(), End::Stored, Check::Links));
+        assert_eq!(
+            seq, 8,
+            "a key sorting after record 7 is where record 8 was expected"
+        );
+        assert!(reason.contains("malformed key (10 bytes)"), "{reason}");
+
+        let dir = tempfile::tempdir().expect("dir");
+        chained(dir.path(), 10);
+        tamper(dir.path(), |db| {
+            let key = crate::store::keys::event(6);
+            let mut value = db.get(key).expect("get").expect("record").to_vec();
+            value[40] ^= 1; // in prev_hash
+            db.insert(key, value).expect("insert");
+        });
+        let (seq, reason) = corrupt_at(walk_all(dir.path(), End::Stored, Check::Links));
+        assert_eq!(seq, 6, "{reason}");
+        assert!(reason.contains("previous-hash link"), "{reason}");
+    }
+
+    #[test]
+    fn a_changed_body_is_found_only_when_hashes_are_checked() {
+        let dir = tempfile::tempdir().expect("dir");
+        chained(dir.path(), 10);
+        tamper(dir.path(), |db| {
+            let key = crate::store::keys::event(9);
+            let mut value = db.get(key).expect("get").expect("record").to_vec();
+            *value.last_mut().expect("a body") ^= 1;
+            db.insert(key, value).expect("insert");
+        });
+        walk_all(dir.path(), End::Stored, Check::Links).expect("links alone cannot tell");
+        let (seq, reason) = corrupt_at(walk_all(dir.path(), End::Stored, Check::Hashes));
+        assert_eq!(seq, 9, "{reason}");
+        assert!(reason.contains("hash does not match"), "{reason}");
+    }
+
+    #[test]
+    fn a_walk_from_the_middle_checks_its_first_link_when_told_the_hash_before() {
+        let dir = tempfile::tempdir().expect("dir");
+        let hashes = chained(dir.path(), 10);
+        let store = Store::open_existing(dir.path()).expect("store");
+        let tail = walk(
+            &store,
+            5,
+            Some(hashes[3]),
+            End::Seq(10),
+            Check::Hashes,
+            4,
+            |c| c.check(),
+        )
+        .expect("walk");
+        assert_eq!(tail.seq, 10);
+        match walk(
+            &store,
+            5,
+            Some([9; 32]),
+            End::Seq(10),
+            Check::Links,
+            4,
+            |_| Ok(()),
+        ) {
+            Err(Error::Corrupt { seq: 5, .. }) => {}
+            other => panic!("the first link is checked: {other:?}"),
+        }
+    }
+}
