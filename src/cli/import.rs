@@ -11,11 +11,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use coopledger::ledger::{Pending, Request};
-use proto_events::staff::{Mode, parse_event};
+use proto_events::staff::{Mode, import_line_id, parse_event};
 use proto_events::values::today_utc;
 use proto_events::{Position, Rule, Violation};
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::exit::CliError;
 use super::progress::Progress;
@@ -131,7 +129,7 @@ pub fn run(
                 ));
             }
             if event.event_id.is_none() {
-                event.event_id = Some(content_id(text.trim_end()));
+                event.event_id = Some(import_line_id(text));
             }
             pending.push(Pending { event, recorded });
             line_numbers.push(number);
@@ -230,15 +228,4 @@ fn stopped(
         input::format_violation(file, &v, None),
         done_so_far(summary)
     ))
-}
-
-/// A stable id for a line without one: a UUIDv8 from the SHA-256 of its text.
-fn content_id(line: &str) -> Uuid {
-    let digest = Sha256::new()
-        .chain_update(b"coopledger/import/v1\0")
-        .chain_update(line.as_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }

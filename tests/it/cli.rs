@@ -1593,3 +1593,19 @@ fn snapshot_log_table() {
     assert_ne!(table, redacted, "the recording times were redacted");
     insta::assert_snapshot!("log", redacted);
 }
+
+/// The id `import` derives for a line without `event_id` is a stored contract
+/// (`docs/format.md`, "Derived ids"): the same line imported again adds nothing, and its id is
+/// the documented digest.
+#[test]
+fn import_derives_the_documented_id_for_a_line_without_one() {
+    let sandbox = Sandbox::new();
+    let line = r#"{"type":"CountryJoined","recorded_by":"staff.vienna","country":"CV","joined_on":"2016-07-21","participation":"beneficiary"}"#;
+    let file = sandbox.write("no-id.jsonl", &format!("{line}\r\n"));
+    let file = file.to_str().expect("utf-8 path");
+    sandbox.ok(&["import", file]);
+    sandbox.ok(&["import", file]);
+    let log = sandbox.json_lines(&["log"]);
+    assert_eq!(log.len(), 1, "the second import added nothing");
+    assert_eq!(log[0]["event_id"], "d6fd445e-f8db-86a2-9eed-a908c5452f2d");
+}

@@ -16,7 +16,8 @@
 //! - `strict.rs`: reading one raw JSON text into a value, refusing a key given twice;
 //! - `read.rs`: a JSON object → an event (envelope, payload, the ledger's recorded fields);
 //! - `messages.rs`: a serde error message → a [`Violation`] naming the field, rule and value;
-//! - `write.rs`: an event → its JSON object (the staff form and the recorded form).
+//! - `write.rs`: an event → its JSON object (the staff form and the recorded form);
+//! - `ids.rs`: ids derived from content for input without them (a stored contract).
 
 use std::collections::BTreeSet;
 
@@ -24,12 +25,14 @@ use crate::envelope::{Hash, NewEvent};
 use crate::validate::{Position, Rule, Violation};
 use crate::values::{Date, Timestamp};
 
+mod ids;
 mod messages;
 mod read;
 mod strict;
 mod text;
 mod write;
 
+pub use ids::{derived_id, import_line_id};
 pub use read::{from_object, infer_fact_type, parse_event, recorded_from_object};
 pub use write::{fact_to_object, payload_to_object, recorded_to_object, to_staff_object};
 
