@@ -86,7 +86,7 @@ fn main() {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tmp");
-    let handle = LedgerHandle::open(dir.path()).expect("ledger");
+    let handle = LedgerHandle::create(dir.path()).expect("ledger");
     runtime.block_on(async {
         let mut synth = Synth::new(7);
         for _ in 0..5 {

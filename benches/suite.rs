@@ -240,7 +240,7 @@ fn main() {
         let (events, frames) = workload(n, 1 + round as u64 * 100);
         let frames = Arc::new(frames);
         let dir = tempfile::tempdir().expect("tmp");
-        let handle = LedgerHandle::open(dir.path().join("ledger")).expect("ledger");
+        let handle = LedgerHandle::create(dir.path().join("ledger")).expect("ledger");
         let ledger_t = rt.block_on(concurrent_ledger(handle.clone(), events, tasks));
         rt.block_on(handle.close());
         let store = raw_store(&dir.path().join("sled"));
@@ -270,7 +270,7 @@ fn main() {
         let n = sizes[1];
         let (events, frames) = workload(n, 2 + round as u64 * 100);
         let dir = tempfile::tempdir().expect("tmp");
-        let mut ledger = Ledger::open(dir.path().join("ledger")).expect("ledger");
+        let mut ledger = Ledger::create(dir.path().join("ledger")).expect("ledger");
         let started = Instant::now();
         for e in events {
             ledger.append(vec![e]).expect("append");
@@ -310,7 +310,7 @@ fn main() {
         let n = bulk_n;
         let (events, frames) = workload(n, 3 + round as u64 * 100);
         let dir = tempfile::tempdir().expect("tmp");
-        let mut ledger = Ledger::open(dir.path().join("ledger")).expect("ledger");
+        let mut ledger = Ledger::create(dir.path().join("ledger")).expect("ledger");
         let started = Instant::now();
         for chunk in events.chunks(10_000) {
             ledger.append(chunk.to_vec()).expect("append");
@@ -347,7 +347,7 @@ fn main() {
         let n = sizes[3] / 10_000 * 10_000;
         let n = n.max(10_000);
         let dir = tempfile::tempdir().expect("tmp");
-        let mut ledger = Ledger::open(dir.path().join("ledger")).expect("ledger");
+        let mut ledger = Ledger::create(dir.path().join("ledger")).expect("ledger");
         let store = raw_store(&dir.path().join("sled"));
         let mut conn = sqlite(dir.path());
         let mut synth_seed = 4;

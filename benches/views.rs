@@ -24,7 +24,7 @@ fn percentile(latencies: &mut [Duration], p: f64) -> Duration {
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut ledger = Ledger::open(dir.path()).expect("ledger");
+    let mut ledger = Ledger::create(dir.path()).expect("ledger");
     let mut synth = Synth::new(42);
     // A realistic programme first, so the view has its full set of counterparts.
     for _ in 0..5 {

@@ -9,7 +9,7 @@ use coopledger::proto_events::values::today_utc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = std::env::var("COOPLEDGER_DB").unwrap_or_else(|_| "./coopledger-data".into());
-    let mut ledger = Ledger::open(&db)?;
+    let mut ledger = Ledger::create(&db)?;
     let line = r#"{"type": "CountryJoined", "event_id": "0190f0a1-7c2e-7a10-8b3e-e0a000000001",
         "recorded_by": "example.join_country", "source": "Programme board decision (example)",
         "country": "SL", "joined_on": "2019-05-02", "participation": "beneficiary"}"#;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = std::env::var("COOPLEDGER_DB").unwrap_or_else(|_| "./coopledger-data".into());
-    let mut ledger = Ledger::open(&db)?;
+    let mut ledger = Ledger::create(&db)?;
     let case = "0190f0a1-7c2e-7a10-8b3e-e0d0000000aa";
     let id = |n: u8| format!("0190f0a1-7c2e-7a10-8b3e-e0d0000000{n:02}");
     let by = "example.open_case";

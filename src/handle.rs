@@ -85,12 +85,20 @@ impl LedgerHandle {
         }
     }
 
-    /// Opens the ledger in `dir` and starts its writer.
+    /// Opens the existing ledger in `dir` and starts its writer.
     ///
     /// # Errors
     /// As [`Ledger::open`].
     pub fn open(dir: impl AsRef<std::path::Path>) -> Result<LedgerHandle, Error> {
         Ok(Self::start(Ledger::open(dir)?))
+    }
+
+    /// Opens the ledger in `dir`, creating it when missing or empty, and starts its writer.
+    ///
+    /// # Errors
+    /// As [`Ledger::create`].
+    pub fn create(dir: impl AsRef<std::path::Path>) -> Result<LedgerHandle, Error> {
+        Ok(Self::start(Ledger::create(dir)?))
     }
 
     /// The reader.

@@ -8,7 +8,7 @@
 //! use coopledger::Ledger;
 //! use proto_events::staff::{parse_text, Mode};
 //!
-//! let mut ledger = Ledger::open("./coopledger-data")?;
+//! let mut ledger = Ledger::create("./coopledger-data")?;
 //! let text = std::fs::read_to_string("events.jsonl")?;
 //! let today = proto_events::values::today_utc();
 //! let events = parse_text(&text, Mode::Staff, today).map_err(|v| format!("{v:?}"))?;

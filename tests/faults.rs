@@ -41,7 +41,7 @@ fn views_json(ledger: &Ledger) -> String {
 /// Reopens and checks: acknowledged present, unacknowledged batch all or nothing, verify, views
 /// equal a rebuild, and the ledger takes appends again.
 fn check_after(dir: &Path, acked: &[Uuid], unacked: &[Uuid]) {
-    let mut ledger = Ledger::open(dir).expect("reopen after the fault");
+    let mut ledger = Ledger::create(dir).expect("reopen after the fault");
     let reader = ledger.reader();
     for id in acked {
         assert!(
@@ -94,7 +94,7 @@ fn fault_then_reopen(point: &str) {
     let mut acked = Vec::new();
     let unacked;
     {
-        let mut ledger = Ledger::open(dir.path()).expect("open");
+        let mut ledger = Ledger::create(dir.path()).expect("open");
         for _ in 0..3 {
             let batch: Vec<_> = (0..5).map(|_| synth.activity()).collect();
             acked.extend(ids(&batch));
@@ -144,7 +144,7 @@ fn crash_child() {
     };
     // Never torn down: the failpoint aborts this process.
     let _scenario = fail::FailScenario::setup();
-    let mut ledger = Ledger::open(&dir).expect("child opens");
+    let mut ledger = Ledger::create(&dir).expect("child opens");
     fail::cfg("store::sync", "3*off->return(crash)").expect("failpoint");
     let mut synth = Synth::new(std::process::id().into());
     loop {
@@ -202,7 +202,7 @@ fn a_crash_between_write_and_sync_loses_nothing_acknowledged() {
 fn every_acknowledged_append_issued_an_fdatasync() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut ledger = Ledger::create(dir.path()).expect("open");
     let mut synth = Synth::new(5);
     for _ in 0..10 {
         let before = ledger.reader().sync_count();
@@ -283,7 +283,7 @@ fn a_full_disk_fails_appends_cleanly_and_recovers_when_space_returns() {
     let mut acked = Vec::new();
     let mut failed = None;
     {
-        let mut ledger = Ledger::open(&dir).expect("open");
+        let mut ledger = Ledger::create(&dir).expect("open");
         for round in 0..2_000 {
             if disk.is_none() && round == 20 {
                 fail::cfg(

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::exit::CliError;
-use super::{Cli, input, open_or_create};
+use super::{Cli, input, open_for_writing};
 
 /// Validates every file first, then appends each as one atomic batch, printing each receipt
 /// once its batch is durable.
@@ -26,12 +26,20 @@ pub fn run(cli: &Cli, files: &[PathBuf], out: &mut impl Write) -> Result<(), Cli
     if !problems.is_empty() {
         return Err(CliError::invalid(problems.join("\n")));
     }
-    let mut ledger = open_or_create(cli)?;
+    let mut writable = open_for_writing(cli)?;
     for (path, events) in parsed {
         let lines: Vec<usize> = events.iter().map(|e| e.position.line).collect();
-        let receipts = ledger
+        let appended = writable
+            .ledger
             .append(events.into_iter().map(|e| e.event).collect())
-            .map_err(|e| input::ledger_error(&input::name(path), &lines, e))?;
+            .map_err(|e| input::ledger_error(&input::name(path), &lines, e));
+        let receipts = match appended {
+            Ok(receipts) => receipts,
+            Err(e) => {
+                writable.discard_if_unused();
+                return Err(e);
+            }
+        };
         for receipt in receipts {
             let line =
                 serde_json::to_string(&receipt).map_err(|e| CliError::invalid(e.to_string()))?;

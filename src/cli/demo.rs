@@ -7,9 +7,10 @@ use coopledger::synth::Synth;
 use proto_events::CountryCode;
 use proto_events::hash::to_hex;
 
+use super::Cli;
 use super::exit::CliError;
 use super::views::{write_country, write_regions};
-use super::{Cli, open_or_create};
+use coopledger::Ledger;
 
 /// The seed of the demo's synthetic programme (fixed, so reruns add nothing).
 const SEED: u64 = 2016;
@@ -17,7 +18,8 @@ const SEED: u64 = 2016;
 /// Records the story and `synthetic` generated events, then prints a few views.
 pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliError> {
     let started = std::time::Instant::now();
-    let mut ledger = open_or_create(cli)?;
+    // The demo sets everything up on a fresh machine: it creates its ledger.
+    let mut ledger = Ledger::create(&cli.db)?;
     let before = ledger.reader().head().seq;
     let story = story::events().map_err(|v| {
         CliError::new(

@@ -78,6 +78,10 @@ impl From<Error> for CliError {
             Error::CorruptTree(_) | Error::CorruptCheckpoint { .. } => {
                 format!("verification failed: {e}")
             }
+            Error::Store(StoreError::Missing(dir)) => format!(
+                "error: {e}\nhint: create one with `coopledger --db {} init`, or pass --create",
+                dir.display()
+            ),
             Error::Store(StoreError::InUse(_)) => format!(
                 "error: {e}\nhint: if `coopledger serve` holds it, pass --server URL (or set COOPLEDGER_SERVER)"
             ),

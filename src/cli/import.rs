@@ -10,6 +10,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
+use coopledger::Ledger;
 use coopledger::ledger::{Pending, Request};
 use proto_events::staff::{Mode, import_line_id, parse_event};
 use proto_events::values::today_utc;
@@ -17,7 +18,7 @@ use proto_events::{Position, Rule, Violation};
 
 use super::exit::CliError;
 use super::progress::Progress;
-use super::{Cli, input, open_or_create};
+use super::{Cli, input, open_for_writing};
 
 /// The longest line accepted (an event's text is at most 256 KiB).
 const MAX_LINE: usize = 1024 * 1024;
@@ -38,7 +39,22 @@ pub fn run(
     verify_hashes: bool,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let mut ledger = open_or_create(cli)?;
+    let mut writable = open_for_writing(cli)?;
+    let result = import_all(cli, &mut writable.ledger, files, batch, verify_hashes, out);
+    if result.is_err() {
+        writable.discard_if_unused();
+    }
+    result
+}
+
+fn import_all(
+    cli: &Cli,
+    ledger: &mut Ledger,
+    files: &[PathBuf],
+    batch: u64,
+    verify_hashes: bool,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let mut summary = Summary::default();
     let total: Option<u64> = files
         .iter()
@@ -135,7 +151,7 @@ pub fn run(
             line_numbers.push(number);
             if pending.len() as u64 >= batch {
                 flush(
-                    &mut ledger,
+                    ledger,
                     &file,
                     &mut pending,
                     &mut line_numbers,
@@ -146,7 +162,7 @@ pub fn run(
             }
         }
         flush(
-            &mut ledger,
+            ledger,
             &file,
             &mut pending,
             &mut line_numbers,

@@ -61,6 +61,10 @@ pub struct Cli {
     /// The bearer token for --server.
     #[arg(long, env = "COOPLEDGER_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// Create the ledger if --db names a missing or empty directory (append, import, serve).
+    /// Without it, only `init` and `demo` create a ledger; a mistyped --db is an error.
+    #[arg(long, global = true)]
+    pub create: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -69,6 +73,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Create a new, empty ledger in --db (a missing or empty directory).
+    Init,
     /// Append staff JSON files (an object, an array or JSONL; `-` reads stdin), each file as one
     /// atomic batch, after validating all of them; prints one receipt per event.
     Append {
@@ -347,6 +353,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         return result;
     }
     match &cli.command {
+        Command::Init => init(cli, out),
         Command::Append { files } => append::run(cli, files, out),
         Command::Import {
             files,
@@ -417,16 +424,60 @@ fn run(cli: &Cli) -> Result<(), CliError> {
     }
 }
 
-/// Opens the existing ledger of `--db` (commands that only read never create one).
+/// Opens the existing ledger of `--db`.
 pub fn open(cli: &Cli) -> Result<Ledger, CliError> {
-    let options = coopledger::Options {
-        create: false,
-        ..coopledger::Options::default()
-    };
-    Ledger::open_with(&cli.db, options).map_err(CliError::from)
+    Ledger::open(&cli.db).map_err(CliError::from)
 }
 
-/// Opens the ledger of `--db`, creating it if the directory is missing or empty.
-pub fn open_or_create(cli: &Cli) -> Result<Ledger, CliError> {
-    Ledger::open(&cli.db).map_err(CliError::from)
+/// A ledger opened for writing, and whether this command created it.
+pub struct Writable {
+    /// The ledger.
+    pub ledger: Ledger,
+    created: Option<PathBuf>,
+}
+
+impl Writable {
+    /// After a failed command: a ledger this command created and left empty is removed again,
+    /// so a refused append leaves nothing behind.
+    pub fn discard_if_unused(self) {
+        let Writable { ledger, created } = self;
+        let empty = ledger.reader().head().seq == 0;
+        drop(ledger);
+        if let (Some(dir), true) = (created, empty)
+            && let Err(e) = std::fs::remove_dir_all(&dir)
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove the new, empty ledger");
+        }
+    }
+}
+
+/// Opens the ledger of `--db` for a command that writes: the existing one, or with `--create` a
+/// new one in a missing or empty directory.
+pub fn open_for_writing(cli: &Cli) -> Result<Writable, CliError> {
+    if !cli.create {
+        return Ok(Writable {
+            ledger: open(cli)?,
+            created: None,
+        });
+    }
+    let fresh = std::fs::read_dir(&cli.db).map_or(true, |mut d| d.next().is_none());
+    Ok(Writable {
+        ledger: Ledger::create(&cli.db)?,
+        created: fresh.then(|| cli.db.clone()),
+    })
+}
+
+/// `coopledger init`: a new ledger in a missing or empty directory; an existing ledger is left
+/// as it is and said so.
+fn init(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
+    if Ledger::open(&cli.db).is_ok() {
+        return Err(CliError::invalid(format!(
+            "error: {} is already a ledger; nothing was changed",
+            cli.db.display()
+        )));
+    }
+    let ledger = Ledger::create(&cli.db)?;
+    drop(ledger);
+    writeln!(out, "created an empty ledger in {}", cli.db.display())?;
+    Ok(())
 }

@@ -7,7 +7,7 @@ use coopledger::LedgerHandle;
 use coopledger::http::{self, Config, auth::Tokens};
 
 use super::exit::{CliError, Code};
-use super::{Cli, open_or_create};
+use super::{Cli, open_for_writing};
 
 /// What `serve` was asked for.
 pub struct Options<'a> {
@@ -39,7 +39,7 @@ pub fn run(cli: &Cli, options: &Options<'_>, out: &mut impl Write) -> Result<(),
     } else if public_reads {
         eprintln!("note: --public-reads: reads need no token; appends need a staff token");
     }
-    let ledger = open_or_create(cli)?;
+    let ledger = open_for_writing(cli)?.ledger;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

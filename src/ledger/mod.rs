@@ -68,7 +68,8 @@ impl Shared {
 /// Tunables of an open ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// Whether a missing or empty directory becomes a new ledger (otherwise it is an error).
+    /// Whether a missing or empty directory becomes a new ledger. Off by default: a mistyped
+    /// path is "no ledger at DIR", never a new empty ledger.
     pub create: bool,
     /// Whether the Merkle tree is kept (proofs and checkpoints need it). Without it appends skip
     /// the tiles; the next open with the tree catches them up from the records.
@@ -78,7 +79,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            create: true,
+            create: false,
             merkle: true,
         }
     }
@@ -195,15 +196,30 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Opens (or creates) the ledger in `dir`.
+    /// Opens the existing ledger in `dir`.
     ///
     /// # Errors
-    /// When the store is in use, foreign, of another format, or corrupt.
+    /// [`crate::store::StoreError::Missing`] when `dir` holds no ledger; when the store is in
+    /// use, foreign, of another format, or corrupt.
     pub fn open(dir: impl AsRef<Path>) -> Result<Ledger, Error> {
         Self::open_with(dir, Options::default())
     }
 
-    /// Opens (or creates) the ledger in `dir` with non-default options.
+    /// Opens the ledger in `dir`, creating a new one when `dir` is missing or empty.
+    ///
+    /// # Errors
+    /// As [`Ledger::open`] (a non-empty directory that is not a ledger is refused).
+    pub fn create(dir: impl AsRef<Path>) -> Result<Ledger, Error> {
+        Self::open_with(
+            dir,
+            Options {
+                create: true,
+                ..Options::default()
+            },
+        )
+    }
+
+    /// Opens the ledger in `dir` with non-default options.
     ///
     /// # Errors
     /// As [`Ledger::open`].

@@ -378,6 +378,10 @@ fn check_run(
         if command == "import" && line.starts_with("import stopped: ") {
             continue;
         }
+        // Advice after the problems (e.g. to use `import` for a file too large to append).
+        if line.starts_with("hint: ") {
+            continue;
+        }
         match parse_reported(file, line) {
             Some(r) => reported.push(r),
             None => failures.push(format!(
@@ -422,6 +426,11 @@ fn run_command(case: &Case, command: &str, exit: i32, expected: &[Expected]) -> 
     let db = tmp.path().join("db");
     let db_arg = db.to_string_lossy().into_owned();
     let mut setup_events = 0;
+    match run(&["--db", &db_arg, "init"]) {
+        Ok(out) if out.code == Some(0) => {}
+        Ok(out) => return vec![format!("init failed ({:?}): {}", out.code, out.stderr)],
+        Err(e) => return vec![format!("init: {e}")],
+    }
     if let Some(setup) = &case.setup {
         match run(&["--db", &db_arg, "append", setup]) {
             Ok(out) if out.code == Some(0) => {

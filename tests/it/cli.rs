@@ -129,9 +129,16 @@ impl Sandbox {
         self.cmd_on(&self.db(), args)
     }
 
+    /// The binary on `db`. Appends and imports pass `--create`, as a script that starts its own
+    /// ledger would; `explicit_creation_*` tests the commands without it.
     fn cmd_on(&self, db: &Path, args: &[&str]) -> Command {
         let mut cmd = self.bare();
-        cmd.arg("--db").arg(db).args(args);
+        cmd.arg("--db").arg(db);
+        let command = args.iter().find(|a| !a.starts_with('-'));
+        if matches!(command, Some(&"append" | &"import")) {
+            cmd.arg("--create");
+        }
+        cmd.args(args);
         cmd
     }
 
@@ -279,13 +286,13 @@ fn redact_times(text: &str) -> String {
 
 /// The library's own JSON of the views, for "exactly the view JSON".
 fn library_country(db: &Path, at: AsOf, code: &str) -> Value {
-    let ledger = Ledger::open(db).expect("open the ledger in the test");
+    let ledger = Ledger::create(db).expect("open the ledger in the test");
     let views = ledger.reader().views_at(at).expect("views");
     serde_json::to_value(views.country_view(cc(code)).expect("a view")).expect("serialise")
 }
 
 fn library_regions(db: &Path, at: AsOf) -> Value {
-    let ledger = Ledger::open(db).expect("open the ledger in the test");
+    let ledger = Ledger::create(db).expect("open the ledger in the test");
     let views = ledger.reader().views_at(at).expect("views");
     serde_json::to_value(views.interregional_view()).expect("serialise")
 }
@@ -795,7 +802,7 @@ fn a_reused_event_id_or_a_wrong_expected_version_exits_3_and_writes_nothing() {
 #[test]
 fn a_ledger_in_use_by_another_process_exits_1() {
     let sandbox = Sandbox::with_story();
-    let held = Ledger::open(sandbox.db()).expect("the test holds the ledger");
+    let held = Ledger::create(sandbox.db()).expect("the test holds the ledger");
     for args in [
         &["append", &story_path()][..],
         &["log"],
@@ -1017,10 +1024,9 @@ fn import_verify_hashes_rejects_a_changed_export_line() {
         "{p:?}"
     );
     assert!(run.stderr.contains("import stopped"), "{run:#?}");
-    assert_eq!(
-        sandbox.ok_on(&target, &["--json", "log"]),
-        "",
-        "the batch was refused whole"
+    assert!(
+        !target.exists(),
+        "the batch was refused whole, and the ledger it would have started is not left behind"
     );
 }
 
@@ -1471,12 +1477,11 @@ fn verify_prints_the_head_and_rebuild_refolds_each_view() {
 fn the_db_can_come_from_coopledger_db() {
     let sandbox = Sandbox::new();
     let db = sandbox.path().join("from-env");
-    let run = Run::of(
-        sandbox
-            .bare()
-            .env("COOPLEDGER_DB", &db)
-            .args(["append", &story_path()]),
-    )
+    let run = Run::of(sandbox.bare().env("COOPLEDGER_DB", &db).args([
+        "--create",
+        "append",
+        &story_path(),
+    ]))
     .expect_code(0, "append via COOPLEDGER_DB");
     assert_eq!(json_lines(&run.stdout).len(), 16);
     assert!(db.join("COOPLEDGER").exists());
@@ -1608,4 +1613,61 @@ fn import_derives_the_documented_id_for_a_line_without_one() {
     let log = sandbox.json_lines(&["log"]);
     assert_eq!(log.len(), 1, "the second import added nothing");
     assert_eq!(log[0]["event_id"], "d6fd445e-f8db-86a2-9eed-a908c5452f2d");
+}
+
+/// Creating a ledger is explicit (issue 13): `init`, `--create`, or the demo. Every other
+/// command on a missing ledger says "no ledger at DIR" (exit 2) and creates nothing; an append
+/// refused by a rule leaves no empty ledger behind, even with `--create`.
+#[test]
+fn explicit_creation_only_init_create_and_demo_make_a_ledger() {
+    let sandbox = Sandbox::new();
+    let db = sandbox.db();
+    let story = story_path();
+    for args in [
+        &["append", story.as_str()][..],
+        &["import", story.as_str()],
+        &["serve", "--addr", "127.0.0.1:0"],
+    ] {
+        let run =
+            Run::of(sandbox.bare().arg("--db").arg(&db).args(args)).expect_code(2, &args.join(" "));
+        assert!(
+            run.stderr
+                .contains(&format!("no ledger at {}", db.display()))
+                && run.stderr.contains("coopledger --db")
+                && run.stderr.contains("init"),
+            "{args:?}: {run:#?}"
+        );
+        assert!(!db.exists(), "{args:?} created the ledger");
+    }
+    // Refused by a contextual rule, with --create: nothing is left behind.
+    let orphan = sandbox.write(
+        "orphan.jsonl",
+        r#"{"type":"CaseClosed","recorded_by":"t","case_id":"0190f0a1-7c2e-7a10-8b3e-00000000c0ff","closed_on":"2020-01-01","outcome":"unknown"}"#,
+    );
+    let orphan = orphan.to_str().expect("utf-8 path");
+    for command in ["append", "import"] {
+        let run = Run::of(
+            sandbox
+                .bare()
+                .arg("--db")
+                .arg(&db)
+                .args(["--create", command, orphan]),
+        )
+        .expect_code(2, command);
+        assert!(run.stderr.contains("case_not_open"), "{command}: {run:#?}");
+        assert!(!db.exists(), "a refused {command} left a ledger behind");
+    }
+    let run = Run::of(sandbox.bare().arg("--db").arg(&db).arg("init")).expect_code(0, "init");
+    assert!(run.stdout.contains("created an empty ledger"), "{run:#?}");
+    assert!(db.join("COOPLEDGER").exists());
+    let run = Run::of(sandbox.bare().arg("--db").arg(&db).arg("init")).expect_code(2, "init twice");
+    assert!(run.stderr.contains("already a ledger"), "{run:#?}");
+    Run::of(
+        sandbox
+            .bare()
+            .arg("--db")
+            .arg(&db)
+            .args(["append", story.as_str()]),
+    )
+    .expect_code(0, "append to the ledger init made");
 }

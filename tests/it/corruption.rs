@@ -27,7 +27,7 @@ fn copy_store(from: &Path, to: &Path) {
 /// Opens and verifies a damaged copy; returns a description of the outcome, or panics with the
 /// reason it is unacceptable.
 fn judge(dir: &Path) -> String {
-    let outcome = std::panic::catch_unwind(|| match Ledger::open(dir) {
+    let outcome = std::panic::catch_unwind(|| match Ledger::create(dir) {
         Err(e) => Err(e),
         Ok(ledger) => ledger.reader().verify(&mut |_, _| {}).map(|r| r.events),
     });
@@ -67,7 +67,7 @@ fn flipped_bytes_in_sleds_files_are_refused_never_silently_accepted() {
     let base = tempdir();
     let pristine = base.path().join("pristine");
     {
-        let mut ledger = Ledger::open(&pristine).expect("open");
+        let mut ledger = Ledger::create(&pristine).expect("open");
         let mut synth = Synth::new(3);
         for _ in 0..4 {
             ledger.append(synth.programme(100)).expect("append");
@@ -119,7 +119,7 @@ fn flipped_bytes_in_sleds_files_are_refused_never_silently_accepted() {
 fn a_lost_tail_is_named_even_when_sled_reports_nothing() {
     let dir = tempdir();
     {
-        let mut ledger = Ledger::open(dir.path()).expect("open");
+        let mut ledger = Ledger::create(dir.path()).expect("open");
         let mut synth = Synth::new(4);
         ledger
             .append((0..10).map(|_| synth.activity()).collect())
@@ -147,7 +147,7 @@ fn a_lost_tail_is_named_even_when_sled_reports_nothing() {
         db.remove(coopledger::store::keys::META_TREE).expect("tree");
         db.flush().expect("flush");
     }
-    match Ledger::open(dir.path()) {
+    match Ledger::create(dir.path()) {
         Err(Error::Corrupt { seq, reason }) => {
             assert_eq!(seq, 16, "{reason}");
             assert!(reason.contains("16..=20"), "{reason}");

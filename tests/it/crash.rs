@@ -30,7 +30,7 @@ fn crash_child_process() {
     };
     let (dir, seed) = spec.split_once('|').expect("dir|seed");
     let seed: u64 = seed.parse().expect("seed");
-    let mut ledger = Ledger::open(dir).expect("child opens the ledger");
+    let mut ledger = Ledger::create(dir).expect("child opens the ledger");
     let mut synth = Synth::new(seed);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     loop {
@@ -138,7 +138,7 @@ fn check_store(
     kill: usize,
 ) {
     let context = format!("seed {seed}, after kill {kill}");
-    let ledger = Ledger::open(path).unwrap_or_else(|e| panic!("reopen failed ({context}): {e}"));
+    let ledger = Ledger::create(path).unwrap_or_else(|e| panic!("reopen failed ({context}): {e}"));
     let reader = ledger.reader();
     let report = reader
         .verify(&mut |_, _| {})

@@ -40,7 +40,7 @@ impl Server {
             .enable_all()
             .build()
             .expect("runtime");
-        let handle = LedgerHandle::open(path).expect("open");
+        let handle = LedgerHandle::create(path).expect("open");
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind");
@@ -584,7 +584,7 @@ fn shutdown_lets_appends_in_flight_finish_durably_and_refuses_new_ones() {
         client().get(server.url("/healthz")).send().is_err(),
         "no new requests after shutdown"
     );
-    let ledger = Ledger::open(dir.path()).expect("the store is released and reopens");
+    let ledger = Ledger::create(dir.path()).expect("the store is released and reopens");
     let reader = ledger.reader();
     for id in &acked {
         assert!(
@@ -609,7 +609,7 @@ fn the_binary_serves_and_stops_on_sigterm() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coopledger"))
         .arg("--db")
         .arg(&db)
-        .args(["serve", "--addr", "127.0.0.1:0", "--tokens"])
+        .args(["--create", "serve", "--addr", "127.0.0.1:0", "--tokens"])
         .arg(&tokens)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -656,7 +656,7 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert!(status.success());
     let exit = child.wait().expect("wait");
     assert!(exit.success(), "serve exits cleanly on SIGTERM: {exit:?}");
-    let ledger = Ledger::open(&db).expect("reopen after the server stopped");
+    let ledger = Ledger::create(&db).expect("reopen after the server stopped");
     assert_eq!(ledger.reader().head().seq, 5);
 }
 

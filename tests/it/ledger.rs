@@ -9,7 +9,7 @@ use crate::support::*;
 #[test]
 fn appends_get_gap_free_sequences_and_survive_reopen() {
     let dir = tempdir();
-    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut ledger = Ledger::create(dir.path()).expect("open");
     let receipts = ledger
         .append(events(&[
             joined("CV", "2016-07-21"),
@@ -32,7 +32,7 @@ fn appends_get_gap_free_sequences_and_survive_reopen() {
         .expect("append");
     assert_eq!(more[0].seq, 3);
     drop(ledger);
-    let ledger = Ledger::open(dir.path()).expect("reopen");
+    let ledger = Ledger::create(dir.path()).expect("reopen");
     let reader = ledger.reader();
     assert_eq!(reader.head().seq, 3);
     let report = reader.verify(&mut |_, _| {}).expect("verify");
@@ -48,12 +48,12 @@ fn appends_get_gap_free_sequences_and_survive_reopen() {
 #[test]
 fn reused_id_returns_original_receipt_or_conflicts() {
     let dir = tempdir();
-    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut ledger = Ledger::create(dir.path()).expect("open");
     let first = ledger
         .append(events(&[with_id(joined("CV", "2016-07-21"), id(7))]))
         .expect("append");
     drop(ledger);
-    let mut ledger = Ledger::open(dir.path()).expect("reopen");
+    let mut ledger = Ledger::create(dir.path()).expect("reopen");
     let again = ledger
         .append(events(&[with_id(joined("CV", "2016-07-21"), id(7))]))
         .expect("retry");
@@ -70,8 +70,8 @@ fn reused_id_returns_original_receipt_or_conflicts() {
 #[test]
 fn a_second_opener_is_told_the_ledger_is_in_use() {
     let dir = tempdir();
-    let _first = Ledger::open(dir.path()).expect("open");
-    let second = Ledger::open(dir.path());
+    let _first = Ledger::create(dir.path()).expect("open");
+    let second = Ledger::create(dir.path());
     match second {
         Err(e) => assert!(e.to_string().contains("is in use"), "{e}"),
         Ok(_) => panic!("a second handle opened the same ledger"),
@@ -82,7 +82,7 @@ fn a_second_opener_is_told_the_ledger_is_in_use() {
 fn a_foreign_directory_is_refused_and_left_untouched() {
     let dir = tempdir();
     std::fs::write(dir.path().join("notes.txt"), "mine").expect("write");
-    let result = Ledger::open(dir.path());
+    let result = Ledger::create(dir.path());
     let err = result.err().expect("a foreign directory must be refused");
     assert!(err.to_string().contains("not a coopledger ledger"), "{err}");
     let names: Vec<_> = std::fs::read_dir(dir.path())
@@ -95,11 +95,11 @@ fn a_foreign_directory_is_refused_and_left_untouched() {
 #[test]
 fn an_unknown_format_version_is_refused() {
     let dir = tempdir();
-    drop(Ledger::open(dir.path()).expect("create"));
+    drop(Ledger::create(dir.path()).expect("create"));
     let marker = dir.path().join(coopledger::store::MARKER_FILE);
     let text = std::fs::read_to_string(&marker).expect("marker");
     std::fs::write(&marker, text.replace("format = 1", "format = 99")).expect("rewrite");
-    let err = Ledger::open(dir.path())
+    let err = Ledger::create(dir.path())
         .err()
         .expect("format 99 must be refused");
     assert!(err.to_string().contains("format version 99"), "{err}");
@@ -120,7 +120,7 @@ fn tamper(dir: &std::path::Path, seq: u64, offset_in_body: usize) {
 #[test]
 fn a_changed_byte_is_named_by_verify() {
     let dir = tempdir();
-    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut ledger = Ledger::create(dir.path()).expect("open");
     let mut synth = coopledger::synth::Synth::new(5);
     ledger
         .append((0..20).map(|_| synth.activity()).collect())
@@ -131,7 +131,7 @@ fn a_changed_byte_is_named_by_verify() {
         Err(Error::Corrupt { seq, .. }) => assert_eq!(seq, 7),
         other => panic!("verify must name record 7, got {other:?}"),
     }
-    match Ledger::open(dir.path()) {
+    match Ledger::create(dir.path()) {
         Err(Error::Corrupt { seq, .. }) => assert_eq!(seq, 7),
         other => panic!(
             "open must refuse the corrupt record 7, got {:?}",
@@ -143,7 +143,7 @@ fn a_changed_byte_is_named_by_verify() {
 #[test]
 fn a_rehashed_record_breaks_the_chain_at_the_next_one() {
     let dir = tempdir();
-    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut ledger = Ledger::create(dir.path()).expect("open");
     let mut synth = coopledger::synth::Synth::new(6);
     ledger
         .append((0..10).map(|_| synth.activity()).collect())
@@ -174,7 +174,7 @@ fn a_rehashed_record_breaks_the_chain_at_the_next_one() {
 #[test]
 fn a_malformed_record_key_is_named_at_the_expected_sequence_everywhere() {
     let dir = tempdir();
-    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut ledger = Ledger::create(dir.path()).expect("open");
     let mut synth = coopledger::synth::Synth::new(7);
     ledger
         .append((0..10).map(|_| synth.activity()).collect())
@@ -208,7 +208,7 @@ fn a_malformed_record_key_is_named_at_the_expected_sequence_everywhere() {
         "verify_store",
         coopledger::verify_store(dir.path(), &mut |_| {}).map(drop),
     );
-    named_6("open", Ledger::open(dir.path()).map(drop));
+    named_6("open", Ledger::create(dir.path()).map(drop));
     let bin = |args: &[&str]| {
         let out = assert_cmd::Command::cargo_bin("coopledger")
             .expect("binary")
@@ -251,7 +251,7 @@ fn sixteen_tasks_append_to_shared_and_distinct_streams() {
         .enable_all()
         .build()
         .expect("runtime");
-    let handle = coopledger::LedgerHandle::open(dir.path()).expect("open");
+    let handle = coopledger::LedgerHandle::create(dir.path()).expect("open");
     let case = id(900);
     rt.block_on(handle.append(events(&[case_opened(
         case,
@@ -344,7 +344,7 @@ fn sixteen_tasks_append_to_shared_and_distinct_streams() {
 #[test]
 fn a_batch_with_one_invalid_event_writes_nothing() {
     let dir = tempdir();
-    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut ledger = Ledger::create(dir.path()).expect("open");
     let good = activity(id(1), "workshop", &["CV", "GH"], &[], 20, "2018-07-16");
     let bad = json!({"type": "CaseClosed", "recorded_by": "test", "case_id": id(2),
         "closed_on": "2019-01-01", "outcome": "convicted"});
@@ -364,7 +364,7 @@ fn a_batch_with_one_invalid_event_writes_nothing() {
 #[test]
 fn a_scheduled_activity_is_delivered_on_its_own_stream_and_then_cannot_be_cancelled() {
     let dir = tempdir();
-    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut ledger = Ledger::create(dir.path()).expect("open");
     let activity = id(300);
     let scheduled = json!({"type": "ActivityScheduled", "recorded_by": "test", "activity_id": activity,
         "kind": "training", "title": "Training", "start": "2019-04-14", "end": "2019-04-15",

@@ -238,7 +238,7 @@ fn patiently<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) ->
 }
 
 fn open_ledger(dir: &Path) -> Ledger {
-    patiently(|| Ledger::open(dir)).expect("open the ledger")
+    patiently(|| Ledger::create(dir)).expect("open the ledger")
 }
 
 /// The ledger's sled database itself, to tamper with it through sled with the documented
@@ -1462,7 +1462,7 @@ fn a_rewritten_history_passes_the_chain_but_not_the_signed_checkpoint() {
     let (dir, files) = (tempdir(), tempdir());
     let db = dir.path();
     let mut synth = Synth::new(41);
-    let mut ledger = Ledger::open(db).expect("open");
+    let mut ledger = Ledger::create(db).expect("open");
     ledger.append(synth.programme(40)).expect("append");
     let signed = sign_to_files(&mut ledger, files.path(), "proofs.test/rewrite");
     let signed_root = ledger.reader().merkle_root(40).expect("root");
@@ -1517,7 +1517,7 @@ fn a_rewritten_history_passes_the_chain_but_not_the_signed_checkpoint() {
 fn a_truncated_log_is_caught_with_or_without_its_tiles() {
     let (dir, files) = (tempdir(), tempdir());
     let db = dir.path();
-    let mut ledger = Ledger::open(db).expect("open");
+    let mut ledger = Ledger::create(db).expect("open");
     ledger.append(Synth::new(42).programme(60)).expect("append");
     let signed = sign_to_files(&mut ledger, files.path(), "proofs.test/truncate");
     drop(ledger);
@@ -1526,7 +1526,7 @@ fn a_truncated_log_is_caught_with_or_without_its_tiles() {
     truncate_log(db, 45, true);
     let report = verify_chain(db).expect("the chain alone cannot tell");
     assert_eq!(report.head_seq, 45);
-    match patiently(|| Ledger::open(db)) {
+    match patiently(|| Ledger::create(db)) {
         Err(e @ Error::CorruptTree(_)) => assert!(e.to_string().contains("removed"), "{e}"),
         other => panic!("opened a truncated log: {:?}", other.err()),
     }
@@ -1570,7 +1570,7 @@ fn signing_an_unchanged_empty_log_twice_works() {
     // A checkpoint of the empty tree is consistent with the empty tree: signing again (as
     // `coopledger checkpoint` run twice on a new ledger does) must not fail.
     let dir = tempdir();
-    let mut ledger = Ledger::open(dir.path()).expect("open");
+    let mut ledger = Ledger::create(dir.path()).expect("open");
     let (skey, vkey) = checkpoint::generate("proofs.test/empty");
     let key = Key::parse(&skey).expect("key");
     let first = sign_checkpoint(&mut ledger, &key).expect("first checkpoint of the empty log");
@@ -2179,7 +2179,7 @@ impl Server {
             .enable_all()
             .build()
             .expect("runtime");
-        let handle = patiently(|| LedgerHandle::open(path)).expect("open");
+        let handle = patiently(|| LedgerHandle::create(path)).expect("open");
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind");

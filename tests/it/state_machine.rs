@@ -2352,7 +2352,7 @@ fn check_refusal(e: &Error, expected: &Refusal) -> Check {
 impl Sut {
     fn new() -> Sut {
         let dir = tempdir();
-        let ledger = Ledger::open(dir.path()).expect("open a new ledger");
+        let ledger = Ledger::create(dir.path()).expect("open a new ledger");
         Sut {
             mode: Mode::Sync(ledger),
             log: Vec::new(),
@@ -2928,7 +2928,7 @@ impl Sut {
                 hex(&self.hash_of(self.head()))
             ));
         }
-        let ledger = Ledger::open(self.dir.path()).map_err(|e| format!("reopen: {e}"))?;
+        let ledger = Ledger::create(self.dir.path()).map_err(|e| format!("reopen: {e}"))?;
         self.mode = Mode::Sync(ledger);
         self.check_all()?;
         self.check_views(self.head(), true)?;

@@ -18,7 +18,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn catch_up_then_live_with_concurrent_appends_has_no_gap_and_no_duplicate() {
     let dir = tempdir();
     let rt = runtime();
-    let handle = LedgerHandle::open(dir.path()).expect("open");
+    let handle = LedgerHandle::create(dir.path()).expect("open");
     let mut synth = Synth::new(11);
     let history: Vec<_> = (0..300).map(|_| synth.activity()).collect();
     rt.block_on(handle.append(history)).expect("history");
@@ -72,7 +72,7 @@ fn catch_up_then_live_with_concurrent_appends_has_no_gap_and_no_duplicate() {
 fn a_subscriber_that_falls_behind_is_dropped_and_resumes_where_it_stopped() {
     let dir = tempdir();
     let rt = runtime();
-    let handle = LedgerHandle::start_with(Ledger::open(dir.path()).expect("open"), 4);
+    let handle = LedgerHandle::start_with(Ledger::create(dir.path()).expect("open"), 4);
     let mut synth = Synth::new(12);
     rt.block_on(async {
         let mut sub = handle.subscribe(1);

@@ -1234,7 +1234,7 @@ struct Planned {
 impl Harness {
     fn new() -> Self {
         let dir = tempdir();
-        let ledger = Ledger::open(dir.path()).expect("open the ledger");
+        let ledger = Ledger::create(dir.path()).expect("open the ledger");
         Harness {
             dir,
             ledger: Some(ledger),
@@ -1251,7 +1251,7 @@ impl Harness {
 
     fn reopen(&mut self) {
         drop(self.ledger.take());
-        self.ledger = Some(Ledger::open(self.dir.path()).expect("reopen the ledger"));
+        self.ledger = Some(Ledger::create(self.dir.path()).expect("reopen the ledger"));
     }
 
     fn next_event_id(&mut self) -> Uuid {
