@@ -162,6 +162,11 @@ pub enum Rule {
     /// An identifier (`recorded_by`, `codename`) with an invisible format character (General
     /// Category Cf, e.g. U+200D ZERO WIDTH JOINER), which makes it look like another.
     FormatCharacter,
+    /// A line with the ledger's recorded fields (`seq`, `recorded_at`, `hash`, …) imported
+    /// without `--verify-hashes`: they are either reproduced and checked, or refused.
+    ExportNotVerified,
+    /// A recording time in the future: the ledger's clock would follow it.
+    RecordedInFuture,
 }
 
 impl Rule {
@@ -230,6 +235,8 @@ impl Rule {
             Rule::ImportMismatch => "import_mismatch",
             Rule::BidiControl => "bidi_control",
             Rule::FormatCharacter => "format_character",
+            Rule::ExportNotVerified => "export_not_verified",
+            Rule::RecordedInFuture => "recorded_in_future",
         }
     }
 }

@@ -476,13 +476,19 @@ fn facts_before(
 }
 
 /// The recording time: the later of the clock and the head (never decreasing), or for an
-/// import the exported time, which must not go back either.
+/// import the exported time, which must not go back either, nor be ahead of the clock (the
+/// ledger's clock follows the head: a time in the future would stamp every later append).
 fn recording_time(
     head: Head,
     recorded: Option<&RecordedMeta>,
     now: Timestamp,
 ) -> Result<Timestamp, Violation> {
     match recorded {
+        Some(meta) if meta.recorded_at > Timestamp::now() => Err(Violation::new(
+            "recorded_at",
+            Rule::RecordedInFuture,
+            format_args!("{} is in the future", meta.recorded_at),
+        )),
         Some(meta) if meta.recorded_at < head.recorded_at => Err(Violation::new(
             "recorded_at",
             Rule::RecordedAtBeforeHead,
@@ -502,7 +508,14 @@ fn check_import(
     verify_hashes: bool,
 ) -> Result<(), Violation> {
     if !verify_hashes {
-        return Ok(());
+        // Unverified, the exported sequence, time and hash would be taken on trust.
+        return Err(Violation::new(
+            "seq",
+            Rule::ExportNotVerified,
+            "the line has the recorded fields of an export; import it with --verify-hashes (it \
+             must reproduce its sequence and hash), or remove seq, stream, version, recorded_at, \
+             prev_hash and hash to record it as a new event",
+        ));
     }
     if meta.sequence != event.sequence || meta.stream_version != event.stream_version {
         return Err(Violation::new(

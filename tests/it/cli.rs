@@ -964,12 +964,33 @@ fn export_then_import_into_empty_ledgers_reproduces_every_byte() {
     assert!(types.contains("EventCorrected") && types.contains("EventRetracted"));
     sandbox.write("export.jsonl", &exported);
 
+    // Security (issue 13): exported fields are verified or refused, never taken on trust.
     let plain = sandbox.path().join("plain");
-    let out = sandbox.ok_on(&plain, &["import", "export.jsonl"]);
-    assert_eq!(
-        out,
-        "imported 16 lines: 16 new events, 0 already present; head 16\n"
+    let run = sandbox
+        .run_on(&plain, &["import", "export.jsonl"])
+        .expect_code(2, "export lines without --verify-hashes");
+    assert!(
+        run.stderr
+            .contains("export.jsonl:1: seq: export_not_verified"),
+        "{run:#?}"
     );
+    assert!(
+        !plain.exists(),
+        "nothing was imported, no ledger is left behind"
+    );
+    // A recording time in the future is refused (the ledger's clock would follow it).
+    let mut future = lines[0].clone();
+    future["recorded_at"] = json!("2099-01-01T00:00:00Z");
+    sandbox.write("future.jsonl", &format!("{future}\n"));
+    let run = sandbox
+        .run_on(&plain, &["import", "--verify-hashes", "future.jsonl"])
+        .expect_code(2, "a recording time in the future");
+    assert!(
+        run.stderr
+            .contains("future.jsonl:1: recorded_at: recorded_in_future"),
+        "{run:#?}"
+    );
+    assert!(!plain.exists());
     let checked = sandbox.path().join("checked");
     let out = sandbox.ok_on(
         &checked,
@@ -979,10 +1000,8 @@ fn export_then_import_into_empty_ledgers_reproduces_every_byte() {
         serde_json::from_str::<Value>(&out).expect("json"),
         json!({"lines": 16, "new": 16, "existing": 0, "head": 16})
     );
-    assert_eq!(sandbox.ok_on(&plain, &["export"]), exported);
     assert_eq!(sandbox.ok_on(&checked, &["export"]), exported);
     let verified = sandbox.ok(&["verify"]);
-    assert_eq!(sandbox.ok_on(&plain, &["verify"]), verified);
     assert_eq!(sandbox.ok_on(&checked, &["verify"]), verified);
     assert_eq!(
         sandbox.ok_on(&checked, &["--json", "regions"]),
