@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::catalog::Head;
 use super::recover::check_head;
-use super::tiles::TileReader;
+use super::tiles::{self, TileReader};
 use super::walk::{self, Check, End};
 use super::{AsOf, At, Resolved, Shared, fold, tree};
 use crate::entity::{StreamFacts, apply_to_facts};
@@ -428,6 +428,102 @@ impl Reader {
                 tree::consistency_path(&tiles, from, to)?
             },
         })
+    }
+
+    /// The stored hashes of Merkle tile `(level, index)` of the tree of `size` leaves (the head's
+    /// by default), in the C2SP tlog-tiles layout: the full tile (256 hashes) when `width` is
+    /// `None`, else its first `width` hashes (a partial tile). `None` when that tile of that width
+    /// is not part of the tree of `size` leaves.
+    ///
+    /// # Errors
+    /// [`Error::BeyondHead`] when `size` exceeds the head; [`Error::CorruptTree`].
+    pub fn tile(
+        &self,
+        level: u8,
+        index: u64,
+        width: Option<u16>,
+        size: Option<u64>,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let size = size.unwrap_or_else(|| self.head().seq);
+        self.check_size(size, "a tree of size")?;
+        let width = u64::from(width.unwrap_or(tiles::WIDTH as u16));
+        if width == 0 || width > tiles::WIDTH as u64 {
+            return Ok(None);
+        }
+        // The tiles of level L hold the hashes at tree level 8·L: a tree of `size` leaves has
+        // size / 256^L of them.
+        let level_size = u32::from(level)
+            .checked_mul(u32::from(tiles::HEIGHT))
+            .and_then(|bits| size.checked_shr(bits))
+            .unwrap_or(0);
+        let end = index
+            .checked_mul(tiles::WIDTH as u64)
+            .and_then(|s| s.checked_add(width));
+        if end.is_none_or(|end| end > level_size) {
+            return Ok(None);
+        }
+        let Some(stored) = self.shared.store.tile(level, index)? else {
+            return Err(Error::CorruptTree(format!(
+                "tile {level}/{index} is missing from a tree of {size} leaves"
+            )));
+        };
+        let bytes = usize::try_from(width * 32).unwrap_or(usize::MAX);
+        stored
+            .get(..bytes)
+            .map(|b| Some(b.to_vec()))
+            .ok_or_else(|| {
+                Error::CorruptTree(format!(
+                    "tile {level}/{index} holds {} bytes, the tree needs {bytes}",
+                    stored.len()
+                ))
+            })
+    }
+
+    /// The C2SP tlog-tiles entry bundle `index` of the tree of `size` leaves: the bodies (the
+    /// Merkle leaves) of records `256·index + 1 ..= 256·index + width`, each after its length as
+    /// a big-endian u16. `None` when those records are not all in the tree of `size` leaves.
+    ///
+    /// # Errors
+    /// [`Error::BeyondHead`] when `size` exceeds the head; storage errors; damaged records.
+    pub fn entry_bundle(
+        &self,
+        index: u64,
+        width: Option<u16>,
+        size: Option<u64>,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let size = size.unwrap_or_else(|| self.head().seq);
+        self.check_size(size, "a tree of size")?;
+        let width = u64::from(width.unwrap_or(tiles::WIDTH as u16));
+        if width == 0 || width > tiles::WIDTH as u64 {
+            return Ok(None);
+        }
+        let Some(first) = index.checked_mul(tiles::WIDTH as u64).map(|s| s + 1) else {
+            return Ok(None);
+        };
+        let last = first + width - 1;
+        if last > size {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        walk::walk(
+            &self.shared.store,
+            first,
+            None,
+            End::Seq(last),
+            Check::Hashes,
+            walk::CHUNK,
+            |chunk| {
+                for body in chunk.par_map(|_, frame| Ok(frame.body.to_vec()))? {
+                    let len = u16::try_from(body.len()).map_err(|_| {
+                        Error::Internal(format!("a record body of {} bytes", body.len()))
+                    })?;
+                    out.extend_from_slice(&len.to_be_bytes());
+                    out.extend_from_slice(&body);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(Some(out))
     }
 
     // ---- checkpoints -----------------------------------------------------------------------

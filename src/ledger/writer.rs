@@ -29,8 +29,9 @@ use crate::views::change;
 use crate::views::state::{Tracker, ViewState};
 use crate::views::stored;
 
-/// The largest stored body of one event.
-pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+/// The largest stored body of one event: 64 KiB less one byte, the most a C2SP tlog-tiles entry
+/// bundle can carry (its entries have a big-endian u16 length).
+pub const MAX_EVENT_BYTES: usize = 64 * 1024 - 1;
 /// The most events in one atomic batch.
 pub const MAX_BATCH_EVENTS: usize = 10_000;
 /// The most bytes of stored bodies in one atomic batch.
