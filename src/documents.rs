@@ -22,14 +22,18 @@ pub fn head(reader: &Reader) -> Value {
     })
 }
 
-/// The outcome of a verification as a document: `{"ok": true, "events", "head_seq",
-/// "head_hash"}`, or `{"ok": false, "first_bad_sequence", "reason"}` when the chain is broken
-/// (the second member of the pair is then `false`).
+/// The outcome of a verification (the chain, then the views against a fold of the log) as a
+/// document: `{"ok": true, "events", "head_seq", "head_hash"}`, or `{"ok": false, "reason"}`
+/// with `first_bad_sequence` when a record is damaged (the second member of the pair is then
+/// `false`).
 ///
 /// # Errors
-/// Failures other than a broken chain (storage errors).
+/// Failures other than a failed verification (storage errors).
 pub fn verification(reader: &Reader) -> Result<(Value, bool), Error> {
-    match reader.verify(&mut |_, _| {}) {
+    match reader
+        .verify(&mut |_, _| {})
+        .and_then(|report| reader.verify_views().map(|()| report))
+    {
         Ok(report) => Ok((
             json!({
                 "ok": true,
@@ -43,6 +47,9 @@ pub fn verification(reader: &Reader) -> Result<(Value, bool), Error> {
             json!({"ok": false, "first_bad_sequence": seq, "reason": reason}),
             false,
         )),
+        Err(e @ Error::ViewsDisagree(_)) => {
+            Ok((json!({"ok": false, "reason": e.to_string()}), false))
+        }
         Err(e) => Err(e),
     }
 }

@@ -73,6 +73,13 @@ pub enum Error {
     /// An earlier write or sync failed; the handle refuses writes until the ledger is reopened.
     #[error("ledger is poisoned by an earlier storage failure ({0}); reopen it")]
     Poisoned(String),
+    /// The ledger was opened read-only (to be checked, or as a read-only node): it writes nothing.
+    #[error("the ledger is open read-only: it writes nothing")]
+    ReadOnly,
+    /// The stored views disagree with the log they were folded from (or with their digest):
+    /// they were changed outside the ledger.
+    #[error("the stored views disagree with the log: {0}")]
+    ViewsDisagree(String),
     /// The writer has stopped (the ledger was closed or shut down).
     #[error("ledger is closed")]
     Closed,

@@ -58,9 +58,11 @@ impl From<Error> for CliError {
             | Error::BeyondHead { .. }
             | Error::BadArgument(_) => Code::Invalid,
             Error::Conflict(_) => Code::Conflict,
-            Error::Corrupt { .. } | Error::CorruptTree(_) | Error::CorruptCheckpoint { .. } => {
-                Code::Verification
-            }
+            Error::Corrupt { .. }
+            | Error::CorruptTree(_)
+            | Error::CorruptCheckpoint { .. }
+            | Error::CorruptView(_)
+            | Error::ViewsDisagree(_) => Code::Verification,
             Error::Store(StoreError::Corrupt(_)) => Code::Verification,
             // A --db that names no ledger is a usage problem, not a storage failure.
             Error::Store(StoreError::Missing(_)) => Code::Invalid,
@@ -75,9 +77,10 @@ impl From<Error> for CliError {
             Error::Corrupt { seq, reason } => {
                 format!("verification failed: record {seq} is corrupt: {reason}")
             }
-            Error::CorruptTree(_) | Error::CorruptCheckpoint { .. } => {
-                format!("verification failed: {e}")
-            }
+            Error::CorruptTree(_)
+            | Error::CorruptCheckpoint { .. }
+            | Error::CorruptView(_)
+            | Error::ViewsDisagree(_) => format!("verification failed: {e}"),
             Error::Store(StoreError::Missing(dir)) => format!(
                 "error: {e}\nhint: create one with `coopledger --db {} init`, or pass --create",
                 dir.display()

@@ -97,7 +97,7 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, "beyond_head", e.to_string())
             }
             Error::BadArgument(m) => ApiError::bad_request(m),
-            Error::Poisoned(_) | Error::Closed => ApiError::new(
+            Error::Poisoned(_) | Error::Closed | Error::ReadOnly => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 e.to_string(),
@@ -105,7 +105,8 @@ impl From<Error> for ApiError {
             Error::Corrupt { .. }
             | Error::CorruptView(_)
             | Error::CorruptTree(_)
-            | Error::CorruptCheckpoint { .. } => {
+            | Error::CorruptCheckpoint { .. }
+            | Error::ViewsDisagree(_) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt", e.to_string())
             }
             Error::Signing(_) => {

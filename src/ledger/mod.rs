@@ -35,6 +35,7 @@ use proto_events::{Date, NewEvent, RecordedEvent, Timestamp};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{Group, Store, ViewWrite};
+use crate::views::digest::Digest;
 use crate::views::state::{Touched, ViewState};
 use crate::views::stored;
 use catalog::Catalog;
@@ -48,10 +49,23 @@ pub struct Shared {
     pub(crate) catalog: RwLock<Catalog>,
     pub(crate) views: RwLock<Arc<ViewState>>,
     poisoned: Mutex<Option<String>>,
+    /// For a ledger opened read-only to be checked: what is wrong with its stored views.
+    pub(crate) views_problem: Mutex<Option<String>>,
+    /// Opened read-only: every write is refused.
+    pub(crate) read_only: bool,
     pub(crate) metrics: Metrics,
 }
 
 impl Shared {
+    /// Why writes are refused, as the error to answer with: an earlier storage failure, or a
+    /// ledger opened read-only.
+    pub(crate) fn refuse_writes(&self) -> Option<Error> {
+        if self.read_only {
+            return Some(Error::ReadOnly);
+        }
+        self.poison_reason().map(Error::Poisoned)
+    }
+
     /// Why writes are refused, if an earlier write or sync failed.
     pub fn poison_reason(&self) -> Option<String> {
         self.poisoned.lock().clone()
@@ -74,6 +88,10 @@ pub struct Options {
     /// Whether the Merkle tree is kept (proofs and checkpoints need it). Without it appends skip
     /// the tiles; the next open with the tree catches them up from the records.
     pub merkle: bool,
+    /// Open to check, not to use: nothing is written, not even the repairs an open makes
+    /// (extending the tree, rebuilding views); what is wrong with the stored views is kept for
+    /// [`Reader::verify_views`] to report. Appends are refused.
+    pub read_only: bool,
 }
 
 impl Default for Options {
@@ -81,6 +99,7 @@ impl Default for Options {
         Options {
             create: false,
             merkle: true,
+            read_only: false,
         }
     }
 }
@@ -276,8 +295,8 @@ impl Ledger {
     /// [`Error::BeyondHead`] when `size` exceeds the head; [`Error::Poisoned`]; storage errors
     /// (which poison the ledger).
     pub fn publish_checkpoint(&mut self, size: u64, note: String) -> Result<(), Error> {
-        if let Some(reason) = self.shared.poison_reason() {
-            return Err(Error::Poisoned(reason));
+        if let Some(refused) = self.shared.refuse_writes() {
+            return Err(refused);
         }
         let head = self.reader().head().seq;
         if size > head {
@@ -302,8 +321,8 @@ impl Ledger {
         which: ViewName,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<u64, Error> {
-        if let Some(reason) = self.shared.poison_reason() {
-            return Err(Error::Poisoned(reason));
+        if let Some(refused) = self.shared.refuse_writes() {
+            return Err(refused);
         }
         let reader = self.reader();
         let head = reader.head().seq;
@@ -321,14 +340,15 @@ impl Ledger {
                 ..current
             },
         };
+        let mut digest = Digest::default();
         let mut writes = vec![ViewWrite::ClearAll];
-        writes.extend(stored::writes(&views, &Touched::all())?);
+        writes.extend(stored::writes(&views, &Touched::all(), &mut digest)?);
         self.commit_other(&Group {
             views: writes,
             ..Group::default()
         })?;
         *self.shared.views.write() = Arc::new(views.clone());
-        self.writer.set_views(views);
+        self.writer.set_views(views, digest);
         tracing::info!(events = head, "views rebuilt");
         Ok(head)
     }

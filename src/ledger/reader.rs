@@ -308,6 +308,24 @@ impl Reader {
         })
     }
 
+    /// Refolds the views from the whole log and compares them with the ones the ledger keeps
+    /// (stored, and maintained append by append): a view changed outside the ledger is found
+    /// here even when its digest was forged too.
+    ///
+    /// # Errors
+    /// [`Error::ViewsDisagree`] naming the first difference; the fold's errors.
+    pub fn verify_views(&self) -> Result<(), Error> {
+        if let Some(problem) = self.shared.views_problem.lock().clone() {
+            return Err(Error::ViewsDisagree(problem));
+        }
+        let kept = self.views();
+        let folded = fold::fold(self, kept.as_of, None, &mut |_| {})?;
+        match kept.first_difference(&folded) {
+            Some(difference) => Err(Error::ViewsDisagree(difference)),
+            None => Ok(()),
+        }
+    }
+
     /// Recomputes the whole Merkle tree from the records and compares it with the stored tiles:
     /// every leaf must be its record's hash (the first differing record is named) and the root
     /// of the recomputed tree must be the stored one. Returns the root.

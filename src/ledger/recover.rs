@@ -44,17 +44,21 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Ledger, Error> {
     let catalog = load_catalog(&store)?;
     let head = catalog.head();
     check_head(&store, head.into())?;
-    let tree = if options.merkle {
-        Some(extend_tree(&store, head)?)
-    } else {
-        None
+    let tree = match (options.merkle, options.read_only) {
+        (true, false) => Some(extend_tree(&store, head)?),
+        _ => None,
     };
-    let stored_views = stored::load(&store)?;
+    let stored_views = match stored::load(&store) {
+        Err(Error::CorruptView(why)) if options.read_only => Err(why),
+        other => Ok(other?),
+    };
     let shared = Arc::new(Shared {
         store,
         catalog: RwLock::new(catalog),
         views: RwLock::new(Arc::new(ViewState::default())),
         poisoned: Mutex::new(None),
+        views_problem: Mutex::new(None),
+        read_only: options.read_only,
         metrics: Metrics::default(),
     });
     let mut ledger = Ledger {
@@ -63,14 +67,30 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Ledger, Error> {
         listener: None,
     };
     match stored_views {
-        Some(views) if views.as_of == head.seq => {
+        Ok(Some((views, digest))) if views.as_of == head.seq => {
             *ledger.shared.views.write() = Arc::new(views.clone());
-            ledger.writer.set_views(views);
+            ledger.writer.set_views(views, digest);
         }
-        None if head.seq == 0 => {}
+        Ok(None) if head.seq == 0 => {}
+        // Opened to be checked: nothing is repaired; what is wrong is kept for `verify` to
+        // report, and the views are folded in memory only.
+        problem if options.read_only => {
+            let why = match problem {
+                Err(why) => why,
+                Ok(None) => "no views are stored".into(),
+                Ok(Some((views, _))) => format!(
+                    "the stored views are at sequence {}, the log at {}",
+                    views.as_of, head.seq
+                ),
+            };
+            *ledger.shared.views_problem.lock() = Some(why);
+            let reader = ledger.reader();
+            let folded = super::fold::fold(&reader, head.seq, None, &mut |_| {})?;
+            *ledger.shared.views.write() = Arc::new(folded);
+        }
         other => {
             tracing::warn!(
-                stored = other.map(|v| v.as_of),
+                stored = other.ok().flatten().map(|v| v.0.as_of),
                 head = head.seq,
                 "stored views missing or not at the head; rebuilding"
             );
@@ -86,17 +106,30 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Ledger, Error> {
     Ok(ledger)
 }
 
-/// Walks the log of the store in `dir` without opening the ledger: every record's hash, every
-/// link, every body and the stored head. Works on a store too damaged to open, and names the
-/// first bad sequence. `progress` is called with the records checked so far.
+/// Verifies the store in `dir` without using it: walks the log (every record's hash, every link,
+/// every body, the stored head and the witness), naming the first bad sequence even in a store
+/// too damaged to open; then opens it read-only (writing nothing) and compares the stored
+/// views with a fold of the log. `progress` is called with the records checked so far.
 ///
 /// # Errors
-/// [`Error::Corrupt`] naming the first bad sequence; storage errors (a store in use included).
+/// [`Error::Corrupt`] naming the first bad sequence; [`Error::ViewsDisagree`]; storage errors
+/// (a store in use included).
 pub fn verify_store(
     dir: impl AsRef<Path>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<VerifyReport, Error> {
-    let store = Store::open_existing(dir.as_ref())?;
+    let report = verify_log(dir.as_ref(), progress)?;
+    let options = Options {
+        read_only: true,
+        ..Options::default()
+    };
+    open(dir.as_ref(), options)?.reader().verify_views()?;
+    Ok(report)
+}
+
+/// The walk of [`verify_store`].
+fn verify_log(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, Error> {
+    let store = Store::open_existing(dir)?;
     let tail = walk::walk(
         &store,
         1,

@@ -26,6 +26,7 @@ use crate::error::Error;
 use crate::merkle::leaf_hash;
 use crate::store::Group;
 use crate::views::change;
+use crate::views::digest::Digest;
 use crate::views::state::{Tracker, ViewState};
 use crate::views::stored;
 
@@ -126,6 +127,8 @@ impl Request {
 /// group is staged.
 pub struct Writer {
     views: ViewState,
+    /// The digest of the stored view parts, following every commit.
+    digest: Digest,
     tracker: Tracker,
     /// The Merkle tree's frontier; `None` when the ledger runs without the tree.
     tree: Option<Frontier>,
@@ -137,6 +140,7 @@ impl Writer {
     pub fn new(views: ViewState, tree: Option<Frontier>) -> Self {
         Writer {
             views,
+            digest: Digest::default(),
             tracker: Tracker::with_undo(),
             tree,
         }
@@ -146,10 +150,15 @@ impl Writer {
     /// written in one store commit (one sync). Returns each request's answer and, when anything
     /// was committed, the committed records (durable and published).
     pub fn append_group(&mut self, shared: &Shared, requests: Vec<Request>) -> GroupOutcome {
-        if let Some(reason) = shared.poison_reason() {
+        if let Some(refused) = shared.refuse_writes() {
             let refused = requests
                 .iter()
-                .map(|_| Err(Error::Poisoned(reason.clone())))
+                .map(|_| {
+                    Err(match &refused {
+                        Error::Poisoned(reason) => Error::Poisoned(reason.clone()),
+                        _ => Error::ReadOnly,
+                    })
+                })
                 .collect();
             return (refused, None);
         }
@@ -397,7 +406,7 @@ impl Writer {
                 .iter()
                 .map(|r| (r.event.sequence, r.frame.as_slice()))
                 .collect(),
-            views: stored::writes(&self.views, &self.tracker.touched)?,
+            views: stored::writes(&self.views, &self.tracker.touched, &mut self.digest)?,
             head: Some((head.seq, head.hash)),
             ..Group::default()
         };
@@ -448,9 +457,11 @@ impl Writer {
         &self.views
     }
 
-    /// Replaces the working views (after a rebuild).
-    pub fn set_views(&mut self, views: ViewState) {
+    /// Replaces the working views and the digest of their stored parts (at open, after a
+    /// rebuild).
+    pub fn set_views(&mut self, views: ViewState, digest: Digest) {
         self.views = views;
+        self.digest = digest;
         self.tracker = Tracker::with_undo();
     }
 }

@@ -5,10 +5,12 @@
 //!   same atomic batch as the records they fold;
 //! - [`model`]: the views' own JSON types, built from the state on read;
 //! - [`stored`]: the stored form of the state;
+//! - [`digest`]: the digest kept with the stored views;
 //! - [`fold`]: folding from scratch, for rebuilds and "as of" queries;
 //! - [`index`]: dense numbering of countries and regions.
 
 pub mod change;
+pub mod digest;
 pub mod fold;
 pub mod index;
 pub mod model;

@@ -204,6 +204,69 @@ impl ViewState {
         self.rows_negative(touched.iter())
     }
 
+    /// The first difference between this state and `other` (the one the log gives), described
+    /// as `field of country: this, other`; `None` when they are equal.
+    #[must_use]
+    pub fn first_difference(&self, other: &ViewState) -> Option<String> {
+        for (i, (a, b)) in self.rows.iter().zip(&other.rows).enumerate() {
+            if a == b {
+                continue;
+            }
+            let country =
+                super::index::country_at(i).map_or_else(|| format!("#{i}"), |c| c.to_string());
+            let fields = [
+                ("meetings", a.meetings, b.meetings),
+                ("activities", a.activities, b.activities),
+                (
+                    "participants.total",
+                    a.participants_total,
+                    b.participants_total,
+                ),
+                (
+                    "participants.women",
+                    a.participants_women,
+                    b.participants_women,
+                ),
+                ("cases.open", a.cases_open, b.cases_open),
+                ("cases.closed", a.cases_closed, b.cases_closed),
+            ];
+            if let Some((what, x, y)) = fields.into_iter().find(|(_, x, y)| x != y) {
+                return Some(format!("{what} of {country}: stored {x}, the log says {y}"));
+            }
+            if a.by_kind != b.by_kind {
+                return Some(format!("activities by kind of {country} differ"));
+            }
+            if a.participation != b.participation {
+                return Some(format!(
+                    "participation of {country}: stored {:?}, the log says {:?}",
+                    a.participation, b.participation
+                ));
+            }
+            // Counterparts are allocated when first shared: none and all zeros are the same.
+            let cell = |row: &Row, j: usize| row.counterparts.get(j).copied().unwrap_or([0; 3]);
+            let n = a.counterparts.len().max(b.counterparts.len());
+            if let Some(j) = (0..n).find(|j| cell(a, *j) != cell(b, *j)) {
+                let other =
+                    super::index::country_at(j).map_or_else(|| format!("#{j}"), |c| c.to_string());
+                return Some(format!(
+                    "counterpart {other} of {country}: stored {:?}, the log says {:?} \
+                     (meetings, activities, cases)",
+                    cell(a, j),
+                    cell(b, j)
+                ));
+            }
+        }
+        if self.regions != other.regions {
+            return Some("the inter-regional counters differ".into());
+        }
+        (self.as_of != other.as_of).then(|| {
+            format!(
+                "stored as of sequence {}, folded to {}",
+                self.as_of, other.as_of
+            )
+        })
+    }
+
     fn rows_negative(&self, rows: impl Iterator<Item = usize>) -> Option<String> {
         for i in rows {
             let Some(row) = self.rows.get(i) else {

@@ -1,9 +1,11 @@
 //! The stored form of the views: one part per present country, one for the regions, one for the
-//! sequence folded (the store keeps part `p` under `V` ‖ `p`, `docs/format.md`). Written in the same atomic batch as the records they fold, so a view
-//! is never ahead of or behind the log it was written with.
+//! sequence folded and the [`Digest`] of the others (the store keeps part `p` under `V` ‖ `p`,
+//! `docs/format.md`). Written in the same atomic commit as the records they fold, so a view is
+//! never ahead of or behind the log it was written with.
 //!
 //! Every value starts with [`VIEW_FORMAT`]. Views are derived data: a store whose view format is
-//! unknown is simply rebuilt from the log.
+//! unknown is simply rebuilt from the log. Views whose parts disagree with their digest were
+//! changed outside the ledger: they are refused, never served.
 
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use proto_events::values::ParticipationStatus;
 use proto_events::{CountryCode, Date};
 use serde::{Deserialize, Serialize};
 
+use super::digest::Digest;
 use super::index::{REGIONS, country_at, country_count, country_index};
 use super::state::{Regions, Row, Touched, ViewState};
 use crate::error::Error;
@@ -23,7 +26,8 @@ pub const VIEW_FORMAT: u8 = 1;
 const COUNTRY: u8 = b'c';
 /// Part of the region counters: `r`.
 const REGION: &[u8] = b"r";
-/// Part of the folded sequence: `s` → format byte ‖ u64 BE.
+/// Part of the folded sequence and the digest: `s` → format byte ‖ u64 BE ‖ digest (32 bytes;
+/// absent in stores written before the digest).
 const SEQUENCE: &[u8] = b"s";
 
 #[derive(Serialize, Deserialize)]
@@ -66,11 +70,16 @@ fn country_part(c: CountryCode) -> Vec<u8> {
     part
 }
 
-/// The writes that store the rows in `touched`, the regions and the folded sequence of `state`.
+/// The writes that store the rows in `touched`, the regions, and the folded sequence of `state`
+/// with the digest of every part, which `digest` follows.
 ///
 /// # Errors
 /// If encoding fails.
-pub fn writes(state: &ViewState, touched: &Touched) -> Result<Vec<ViewWrite>, Error> {
+pub fn writes(
+    state: &ViewState,
+    touched: &Touched,
+    digest: &mut Digest,
+) -> Result<Vec<ViewWrite>, Error> {
     let mut out = Vec::new();
     for i in touched.iter() {
         let (Some(c), Some(row)) = (country_at(i), state.rows.get(i)) else {
@@ -118,25 +127,51 @@ pub fn writes(state: &ViewState, touched: &Touched) -> Result<Vec<ViewWrite>, Er
         REGION.to_vec(),
         framed(encode_value(&regions)?),
     ));
-    out.push(ViewWrite::Put(
-        SEQUENCE.to_vec(),
-        framed(state.as_of.to_be_bytes().to_vec()),
-    ));
+    digest.apply(&out);
+    let mut sequence = state.as_of.to_be_bytes().to_vec();
+    sequence.extend_from_slice(&digest.value());
+    out.push(ViewWrite::Put(SEQUENCE.to_vec(), framed(sequence)));
     Ok(out)
 }
 
-/// Loads the stored views; `None` when absent or of an unknown view format (rebuild then).
+/// Loads the stored views and their digest; `None` when absent or of an unknown view format
+/// (rebuild then).
 ///
 /// # Errors
-/// On a storage error, or [`Error::CorruptView`] for a value that does not decode or a
-/// negative counter.
-pub fn load(store: &Store) -> Result<Option<ViewState>, Error> {
-    let Some(seq) = store.view_part(SEQUENCE)? else {
+/// On a storage error, or [`Error::CorruptView`] for a value that does not decode, a negative
+/// counter, or parts that disagree with the stored digest.
+pub fn load(store: &Store) -> Result<Option<(ViewState, Digest)>, Error> {
+    let Some(sequence) = store.view_part(SEQUENCE)? else {
         return Ok(None);
     };
-    let Some(seq) = unframed(&seq).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
+    let (seq, stored_digest): (&[u8], Option<&[u8]>) = match unframed(&sequence) {
+        Some(b) if b.len() == 8 => (b, None),
+        Some(b) if b.len() == 40 => {
+            let (seq, digest) = b.split_at(8);
+            (seq, Some(digest))
+        }
+        _ => return Ok(None),
+    };
+    let Some(seq) = <[u8; 8]>::try_from(seq).ok() else {
         return Ok(None);
     };
+    let mut parts = Vec::new();
+    for item in store.view_parts(&[]) {
+        let (part, value) = item?;
+        if part != SEQUENCE {
+            parts.push((part, value));
+        }
+    }
+    let digest = Digest::of(parts.iter().map(|(p, v)| (p.as_slice(), &v[..])));
+    if let Some(stored) = stored_digest
+        && stored != digest.value().as_slice()
+    {
+        return Err(Error::CorruptView(
+            "the stored views differ from their digest: they were changed outside the ledger \
+             (`coopledger verify` compares them with the log; `coopledger rebuild` refolds them)"
+                .into(),
+        ));
+    }
     let mut state = ViewState {
         as_of: u64::from_be_bytes(seq),
         ..ViewState::default()
@@ -202,5 +237,5 @@ pub fn load(store: &Store) -> Result<Option<ViewState>, Error> {
     if let Some(bad) = state.negative_counter() {
         return Err(Error::CorruptView(bad));
     }
-    Ok(Some(state))
+    Ok(Some((state, digest)))
 }

@@ -17,3 +17,4 @@ mod state_machine;
 mod subscribe;
 mod support;
 mod views_model;
+mod views_tamper;

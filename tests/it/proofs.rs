@@ -1522,10 +1522,14 @@ fn a_truncated_log_is_caught_with_or_without_its_tiles() {
     let signed = sign_to_files(&mut ledger, files.path(), "proofs.test/truncate");
     drop(ledger);
 
-    // Records 46..=60 removed and the head moved back; the tiles still cover 60.
+    // Records 46..=60 removed and the head moved back; the tiles and the views still cover 60.
     truncate_log(db, 45, true);
-    let report = verify_chain(db).expect("the chain alone cannot tell");
-    assert_eq!(report.head_seq, 45);
+    match verify_chain(db) {
+        Err(Error::ViewsDisagree(why)) => {
+            assert!(why.contains("at sequence 60, the log at 45"), "{why}");
+        }
+        other => panic!("the views still tell: {other:?}"),
+    }
     match patiently(|| Ledger::create(db)) {
         Err(e @ Error::CorruptTree(_)) => assert!(e.to_string().contains("removed"), "{e}"),
         other => panic!("opened a truncated log: {:?}", other.err()),
@@ -1533,13 +1537,20 @@ fn a_truncated_log_is_caught_with_or_without_its_tiles() {
     let run = verify_against(files.path(), db, &signed).expect_code(4, "truncated, tiles kept");
     assert!(run.stderr.contains("verification failed"), "{run:#?}");
 
-    // The tiles dropped too (recomputed at open): the checkpoint still tells.
+    // The tiles and the views dropped too, and recomputed at open, so that the chain, the tree
+    // and the views all agree: the checkpoint still tells.
     {
         let store = open_store(db);
         let mut batch = sled::Batch::default();
         drop_tree(&store, &mut batch);
+        for item in store.scan_prefix([keys::VIEW]) {
+            batch.remove(item.expect("scan views").0);
+        }
         apply(&store, batch);
     }
+    drop(open_existing(db));
+    let report = verify_chain(db).expect("chain, tree and views agree again");
+    assert_eq!(report.head_seq, 45);
     let run = verify_against(files.path(), db, &signed).expect_code(4, "truncated, tiles dropped");
     assert!(
         run.stderr.contains("signs 60 records but the log holds 45"),
