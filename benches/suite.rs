@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use coopledger::ledger::frame::{chain_hash, frame};
 use coopledger::proto_events::codec::encode_body;
 use coopledger::proto_events::{Envelope, NewEvent, RecordedEvent, Timestamp};
-use coopledger::store::keys;
+use coopledger::store::sled::keys;
 use coopledger::synth::Synth;
 use coopledger::{Ledger, LedgerHandle, Options, ViewName};
 use rand::{Rng, SeedableRng};

@@ -204,6 +204,10 @@ fn sorted(countries: impl Iterator<Item = CountryCode>) -> Vec<CountryCode> {
     list
 }
 
+/// The most country and case streams whose facts a cache keeps (the writer's catalogue, a
+/// fold); a stream not cached is read from the log when needed, so memory stays bounded.
+pub const MAX_CACHED_STREAMS: usize = 16_384;
+
 /// Whether the views and rules need this stream's facts kept in memory (country and case
 /// streams are few and are consulted by every related append; meetings and activities are many
 /// and only re-read when corrected or retracted).

@@ -83,7 +83,7 @@ impl From<Error> for CliError {
             | Error::ViewsDisagree(_) => format!("verification failed: {e}"),
             Error::Store(StoreError::Missing(dir)) => format!(
                 "error: {e}\nhint: create one with `coopledger --db {} init`, or pass --create",
-                dir.display()
+                dir
             ),
             Error::Store(StoreError::InUse(_)) => format!(
                 "error: {e}\nhint: if `coopledger serve` holds it, pass --server URL (or set COOPLEDGER_SERVER)"

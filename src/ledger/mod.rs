@@ -34,7 +34,7 @@ use proto_events::{Date, NewEvent, RecordedEvent, Timestamp};
 
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::store::{Group, Store, ViewWrite};
+use crate::store::{Group, Location, Store, ViewWrite};
 use crate::views::digest::Digest;
 use crate::views::state::{Touched, ViewState};
 use crate::views::stored;
@@ -243,7 +243,15 @@ impl Ledger {
     /// # Errors
     /// As [`Ledger::open`].
     pub fn open_with(dir: impl AsRef<Path>, options: Options) -> Result<Ledger, Error> {
-        recover::open(dir.as_ref(), options)
+        recover::open(&Location::from(dir.as_ref()), options)
+    }
+
+    /// Opens the ledger at `location` (a sled directory or a PostgreSQL database).
+    ///
+    /// # Errors
+    /// As [`Ledger::open`].
+    pub fn open_at(location: &Location, options: Options) -> Result<Ledger, Error> {
+        recover::open(location, options)
     }
 
     /// A reader sharing this ledger.

@@ -87,7 +87,7 @@ impl Reader {
     fn scan(&self, from: u64, to: u64) -> Result<Vec<RecordedEvent>, Error> {
         let mut out = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or(0));
         walk::walk(
-            &self.shared.store,
+            &*self.shared.store,
             from,
             None,
             End::Seq(to),
@@ -109,7 +109,7 @@ impl Reader {
         if seq == 0 || seq > self.head().seq {
             return Ok(None);
         }
-        walk::read_event(&self.shared.store, seq).map(Some)
+        walk::read_event(&*self.shared.store, seq).map(Some)
     }
 
     /// One record by event id.
@@ -117,11 +117,12 @@ impl Reader {
     /// # Errors
     /// On a storage error or a record that fails its checks.
     pub fn get(&self, id: &Uuid) -> Result<Option<RecordedEvent>, Error> {
-        let seq = {
-            let catalog = self.shared.catalog.read();
-            catalog.seq_of(id).filter(|s| *s <= catalog.head().seq)
-        };
-        seq.map_or(Ok(None), |s| self.get_seq(s))
+        let seq = self.shared.store.seqs_of(std::slice::from_ref(id))?;
+        let head = self.head().seq;
+        match seq.first().copied().flatten().filter(|s| *s <= head) {
+            Some(seq) => self.get_seq(seq),
+            None => Ok(None),
+        }
     }
 
     /// The stored body of committed record `seq` (the Merkle leaf, the bytes a receipt
@@ -131,7 +132,7 @@ impl Reader {
     /// [`Error::BeyondHead`] above the head; storage errors; a record that fails its checks.
     pub fn record_body(&self, seq: u64) -> Result<Vec<u8>, Error> {
         self.check_size(seq, "record")?;
-        Ok(walk::read_one(&self.shared.store, seq)?
+        Ok(walk::read_one(&*self.shared.store, seq)?
             .frame()
             .body
             .to_vec())
@@ -147,26 +148,30 @@ impl Reader {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, Error> {
-        let seqs: Vec<u64> = {
-            let catalog = self.shared.catalog.read();
-            let skip = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
-            catalog
-                .stream(stream)
-                .iter()
-                .skip(skip)
-                .take(limit.min(MAX_PAGE))
-                .copied()
-                .collect()
-        };
+        let head = self.head().seq;
+        let mut seqs = self
+            .shared
+            .store
+            .stream_seqs(stream, from_version, limit.min(MAX_PAGE))?;
+        seqs.retain(|s| *s <= head);
         seqs.into_iter()
-            .map(|seq| walk::read_event(&self.shared.store, seq))
+            .map(|seq| walk::read_event(&*self.shared.store, seq))
             .collect()
     }
 
-    /// The version of a stream (0 if it does not exist).
-    #[must_use]
-    pub fn stream_version(&self, stream: &Stream) -> u64 {
-        self.shared.catalog.read().stream(stream).len() as u64
+    /// The version of a stream as of the published head (0 if it does not exist).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn stream_version(&self, stream: &Stream) -> Result<u64, Error> {
+        let head = self.head().seq;
+        let version = self.shared.store.stream_version(stream)?;
+        if version == 0 {
+            return Ok(0);
+        }
+        // A group committed but not yet published may already be indexed: count up to the head.
+        let seqs = self.shared.store.stream_seqs(stream, 1, usize::MAX)?;
+        Ok(seqs.iter().take_while(|s| **s <= head).count() as u64)
     }
 
     /// The effective facts of a stream from its records before sequence `before`.
@@ -174,18 +179,12 @@ impl Reader {
     /// # Errors
     /// On a storage error or a record that fails its checks.
     pub fn stream_facts_before(&self, stream: &Stream, before: u64) -> Result<StreamFacts, Error> {
-        let seqs: Vec<u64> = self
-            .shared
-            .catalog
-            .read()
-            .stream(stream)
-            .iter()
-            .copied()
-            .take_while(|s| *s < before)
-            .collect();
         let mut facts = StreamFacts::new();
-        for seq in seqs {
-            apply_to_facts(&mut facts, &walk::read_event(&self.shared.store, seq)?);
+        for seq in self.shared.store.stream_seqs(stream, 1, usize::MAX)? {
+            if seq >= before {
+                break;
+            }
+            apply_to_facts(&mut facts, &walk::read_event(&*self.shared.store, seq)?);
         }
         Ok(facts)
     }
@@ -199,7 +198,7 @@ impl Reader {
         let (mut lo, mut hi) = (0u64, self.head().seq);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
-            let event = walk::read_event(&self.shared.store, mid)?;
+            let event = walk::read_event(&*self.shared.store, mid)?;
             if event.envelope.recorded_at <= at {
                 lo = mid;
             } else {
@@ -282,7 +281,7 @@ impl Reader {
     /// [`Error::Corrupt`] naming the first bad sequence; storage errors.
     pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, Error> {
         let head = self.head();
-        let store = &self.shared.store;
+        let store = &*self.shared.store;
         let tail = walk::walk(
             store,
             1,
@@ -334,7 +333,7 @@ impl Reader {
     /// [`Error::Corrupt`] naming the first record whose leaf differs; [`Error::CorruptTree`].
     pub fn verify_tree(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<Hash, Error> {
         let head = self.head();
-        let store = &self.shared.store;
+        let store = &*self.shared.store;
         let mut roots = RootAccumulator::default();
         walk::walk(
             store,
@@ -395,7 +394,7 @@ impl Reader {
     /// When `size` exceeds the head, or the tiles are missing or corrupt.
     pub fn merkle_root(&self, size: u64) -> Result<Hash, Error> {
         self.check_size(size, "a tree of size")?;
-        tree::root(&TileReader::new(&self.shared.store), size)
+        tree::root(&TileReader::new(&*self.shared.store), size)
     }
 
     /// The inclusion proof of record `seq` in the tree of `size` records (the head's by default).
@@ -411,8 +410,8 @@ impl Reader {
                 "record {seq} is not in a tree of {size} records"
             )));
         }
-        let tiles = TileReader::new(&self.shared.store);
-        let raw = walk::read_one(&self.shared.store, seq)?;
+        let tiles = TileReader::new(&*self.shared.store);
+        let raw = walk::read_one(&*self.shared.store, seq)?;
         Ok(InclusionProof {
             leaf_index: seq - 1,
             tree_size: size,
@@ -434,7 +433,7 @@ impl Reader {
                 "no consistency proof from {from} to {to} records (need 1 ≤ from ≤ to)"
             )));
         }
-        let tiles = TileReader::new(&self.shared.store);
+        let tiles = TileReader::new(&*self.shared.store);
         Ok(ConsistencyProof {
             from,
             to,
@@ -524,7 +523,7 @@ impl Reader {
         }
         let mut out = Vec::new();
         walk::walk(
-            &self.shared.store,
+            &*self.shared.store,
             first,
             None,
             End::Seq(last),
@@ -591,10 +590,10 @@ impl Reader {
         &self.shared.metrics
     }
 
-    /// The directory of the store.
+    /// Where the store is, for messages.
     #[must_use]
-    pub fn dir(&self) -> &std::path::Path {
-        self.shared.store.dir()
+    pub fn location(&self) -> String {
+        self.shared.store.location()
     }
 }
 

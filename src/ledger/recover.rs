@@ -17,38 +17,33 @@ use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use proto_events::codec::{Prefix, decode_prefix};
-use proto_events::{EventType, Hash, RecordedEvent, Timestamp};
+use proto_events::Timestamp;
+use proto_events::codec::decode_prefix;
 
 use super::catalog::{Catalog, Head};
 use super::tiles::Frontier;
 use super::walk::{self, Check, End, Tail};
 use super::writer::Writer;
 use super::{Ledger, Options, Shared, VerifyReport, ViewName};
-use crate::entity::is_cached;
 use crate::error::Error;
 use crate::merkle::leaf_hash;
 use crate::metrics::Metrics;
-use crate::store::{Group, Store};
+use crate::store::{self, Backend, Group, IndexRow, Location};
 use crate::views::state::ViewState;
 use crate::views::stored;
 
-/// Opens the ledger in `dir`; see the module documentation.
-pub(super) fn open(dir: &Path, options: Options) -> Result<Ledger, Error> {
+/// Opens the ledger at `location`; see the module documentation.
+pub(super) fn open(location: &Location, options: Options) -> Result<Ledger, Error> {
     let started = std::time::Instant::now();
-    let store = if options.create {
-        Store::open(dir)?
-    } else {
-        Store::open_existing(dir)?
-    };
-    let catalog = load_catalog(&store)?;
+    let store = store::open(location, options.create)?;
+    let catalog = load_catalog(&*store)?;
     let head = catalog.head();
-    check_head(&store, head.into())?;
+    check_head(&*store, head.into())?;
     let tree = match (options.merkle, options.read_only) {
-        (true, false) => Some(extend_tree(&store, head)?),
+        (true, false) => Some(extend_tree(&*store, head)?),
         _ => None,
     };
-    let stored_views = match stored::load(&store) {
+    let stored_views = match stored::load(&*store) {
         Err(Error::CorruptView(why)) if options.read_only => Err(why),
         other => Ok(other?),
     };
@@ -98,7 +93,7 @@ pub(super) fn open(dir: &Path, options: Options) -> Result<Ledger, Error> {
         }
     }
     tracing::info!(
-        dir = %dir.display(),
+        location = %location.display(),
         head = head.seq,
         ms = started.elapsed().as_millis() as u64,
         "ledger opened"
@@ -118,20 +113,22 @@ pub fn verify_store(
     dir: impl AsRef<Path>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<VerifyReport, Error> {
-    let report = verify_log(dir.as_ref(), progress)?;
+    let location = Location::from(dir.as_ref());
+    let report = verify_log(&location, progress)?;
     let options = Options {
         read_only: true,
         ..Options::default()
     };
-    open(dir.as_ref(), options)?.reader().verify_views()?;
+    open(&location, options)?.reader().verify_views()?;
     Ok(report)
 }
 
 /// The walk of [`verify_store`].
-fn verify_log(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, Error> {
-    let store = Store::open_existing(dir)?;
+fn verify_log(location: &Location, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, Error> {
+    let store = store::open(location, false)?;
+    let store = &*store;
     let tail = walk::walk(
-        &store,
+        store,
         1,
         None,
         End::Stored,
@@ -145,7 +142,7 @@ fn verify_log(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport,
             Ok(())
         },
     )?;
-    check_head(&store, tail)?;
+    check_head(store, tail)?;
     progress(tail.seq);
     Ok(VerifyReport {
         events: tail.seq,
@@ -160,7 +157,7 @@ fn verify_log(dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport,
 ///
 /// # Errors
 /// [`Error::Corrupt`] naming the first missing or disagreeing sequence.
-pub(super) fn check_head(store: &Store, tail: Tail) -> Result<(), Error> {
+pub(super) fn check_head(store: &dyn Backend, tail: Tail) -> Result<(), Error> {
     if let Some((seq, hash)) = store.witness()? {
         if seq > tail.seq {
             return Err(Error::Corrupt {
@@ -194,27 +191,25 @@ pub(super) fn check_head(store: &Store, tail: Tail) -> Result<(), Error> {
     }
 }
 
-/// What the catalogue needs of one record.
-enum Loaded {
-    Full(RecordedEvent),
-    Prefix(Prefix, Hash),
-}
-
-/// Rebuilds the catalogue from every record, checking each record's hash, the links of the
-/// chain and the contiguity of sequences (one walk). Records are hashed and decoded in
-/// parallel, in chunks; most need only their leading fields.
-fn load_catalog(store: &Store) -> Result<Catalog, Error> {
-    let mut catalog = Catalog::default();
-    let mut last_recorded_at = Timestamp::UNIX_EPOCH;
-    walk::walk(
+/// Brings the store's index up to the end of the log and finds the head: one walk over the
+/// records after the index's watermark (for a store whose index lives in memory, all of them),
+/// checking each record's hash, the links and the contiguity of sequences, decoding the leading
+/// fields the index needs (in parallel, in chunks).
+fn load_catalog(store: &dyn Backend) -> Result<Catalog, Error> {
+    let watermark = store.index_watermark()?;
+    let prev = match watermark {
+        0 => None,
+        seq => Some(walk::read_one(store, seq)?.frame().hash),
+    };
+    let tail = walk::walk(
         store,
-        1,
-        None,
+        watermark + 1,
+        prev,
         End::Stored,
         Check::Hashes,
         walk::CHUNK * 4,
         |chunk| {
-            let loaded = chunk.par_map(|raw, frame| {
+            let rows = chunk.par_map(|raw, frame| {
                 let seq = raw.seq;
                 let prefix = decode_prefix(frame.body).map_err(|e| Error::Corrupt {
                     seq,
@@ -226,31 +221,31 @@ fn load_catalog(store: &Store) -> Result<Catalog, Error> {
                         reason: format!("stored under sequence {seq} but says {}", prefix.sequence),
                     });
                 }
-                if prefix.event_type == EventType::EventRetracted || is_cached(&prefix.stream) {
-                    frame.decode(seq).map(Loaded::Full)
-                } else {
-                    Ok(Loaded::Prefix(prefix, frame.hash))
-                }
+                Ok(IndexRow {
+                    seq,
+                    event_id: prefix.event_id,
+                    stream: prefix.stream,
+                    stream_version: prefix.stream_version,
+                })
             })?;
-            for item in loaded {
-                match item {
-                    Loaded::Full(event) => catalog.record(&event),
-                    Loaded::Prefix(prefix, hash) => catalog.record_prefix(&prefix, hash),
-                }
-            }
-            if let Some(last) = chunk.records().last() {
-                last_recorded_at = last.frame().decode(last.seq)?.envelope.recorded_at;
-            }
+            store.index_tail(&rows)?;
             Ok(())
         },
     )?;
-    catalog.set_recorded_at(last_recorded_at);
-    Ok(catalog)
+    let recorded_at = match tail.seq {
+        0 => Timestamp::UNIX_EPOCH,
+        seq => walk::read_event(store, seq)?.envelope.recorded_at,
+    };
+    Ok(Catalog::at(Head {
+        seq: tail.seq,
+        hash: tail.hash,
+        recorded_at,
+    }))
 }
 
 /// Loads the Merkle frontier and brings the tiles up to the head: a store written without the
 /// tree (or before it existed) has its missing leaves hashed from the records now.
-fn extend_tree(store: &Store, head: Head) -> Result<Frontier, Error> {
+fn extend_tree(store: &dyn Backend, head: Head) -> Result<Frontier, Error> {
     let mut tree = Frontier::load(store)?;
     if tree.size() > head.seq {
         return Err(Error::CorruptTree(format!(

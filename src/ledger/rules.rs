@@ -12,7 +12,7 @@ use crate::error::Error;
 /// # Errors
 /// [`Error::Invalid`] when a retraction's target is missing; storage errors.
 pub fn resolve_stream(
-    staging: &Staging<'_>,
+    staging: &mut Staging<'_>,
     payload: &Payload,
 ) -> Result<Result<Stream, Violation>, Error> {
     if let Some(stream) = payload.stream() {
@@ -21,7 +21,7 @@ pub fn resolve_stream(
     let Payload::Retracted(r) = payload else {
         return Ok(Err(Violation::new("", Rule::StreamMissing, "no stream")));
     };
-    match staging.seq_of(&r.target) {
+    match staging.seq_of(&r.target)? {
         Some(seq) => Ok(Ok(staging.record(seq)?.envelope.stream)),
         None => Ok(Err(Violation::new("target", Rule::TargetMissing, r.target))),
     }
@@ -50,7 +50,7 @@ pub fn check_version(expected: ExpectedVersion, current: u64) -> Option<Violatio
 /// # Errors
 /// Storage errors while reading a target.
 pub fn check(
-    staging: &Staging<'_>,
+    staging: &mut Staging<'_>,
     payload: &Payload,
     stream: &Stream,
     current: u64,
@@ -62,11 +62,10 @@ pub fn check(
         Payload::Corrected(c) => {
             if let Some(target_type) = check_target(staging, &c.target, &mut out)? {
                 let replacement_type = c.replacement.event_type();
-                let target_stream = staging
-                    .seq_of(&c.target)
-                    .map(|seq| staging.record(seq))
-                    .transpose()?
-                    .map(|r| r.envelope.stream);
+                let target_stream = match staging.seq_of(&c.target)? {
+                    Some(seq) => Some(staging.record(seq)?.envelope.stream),
+                    None => None,
+                };
                 if replacement_type != target_type {
                     out.push(Violation::new(
                         "replacement",
@@ -95,20 +94,15 @@ pub fn check(
 /// Checks that a correction's or retraction's target exists, is a fact and is not retracted;
 /// returns its type when it exists.
 fn check_target(
-    staging: &Staging<'_>,
+    staging: &mut Staging<'_>,
     target: &uuid::Uuid,
     out: &mut Vec<Violation>,
 ) -> Result<Option<EventType>, Error> {
-    let Some(seq) = staging.seq_of(target) else {
+    let Some(seq) = staging.seq_of(target)? else {
         out.push(Violation::new("target", Rule::TargetMissing, target));
         return Ok(None);
     };
-    let Some(meta) = staging.meta(seq) else {
-        return Err(Error::Corrupt {
-            seq,
-            reason: "event id indexed but record metadata missing".into(),
-        });
-    };
+    let meta = staging.target(seq)?;
     if !meta.event_type.is_fact() {
         out.push(Violation::new(
             "target",

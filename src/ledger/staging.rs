@@ -1,16 +1,17 @@
-//! The writer's view of the log during one group commit: the committed catalogue plus the
-//! records staged so far, with savepoints so that a failing request leaves no trace.
+//! The writer's view of the log during one group commit: the committed log (the store's index,
+//! the catalogue's cached facts) plus the records staged so far, with savepoints so that a
+//! failing request leaves no trace.
 
 use std::collections::HashSet;
 
-use proto_events::{Hash, Payload, RecordedEvent, Stream};
+use proto_events::{EventType, Hash, Payload, RecordedEvent, Stream};
 use uuid::Uuid;
 
-use super::catalog::{Catalog, Head, Meta, StreamSeqs};
+use super::catalog::{Catalog, Head};
 use super::walk::read_event;
 use crate::entity::{StreamFacts, apply_to_facts, is_cached};
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::Backend;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -25,6 +26,15 @@ pub struct StagedRecord {
     pub retracts: Option<u64>,
 }
 
+/// What the rules need of a correction's or retraction's target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// Its type.
+    pub event_type: EventType,
+    /// Whether a retraction of it is in the log or staged.
+    pub retracted: bool,
+}
+
 /// Where a request started, to roll back to.
 pub struct Savepoint {
     records: usize,
@@ -35,24 +45,28 @@ pub struct Savepoint {
 /// See the module documentation.
 pub struct Staging<'c> {
     catalog: &'c Catalog,
-    store: &'c Store,
+    store: &'c dyn Backend,
     records: Vec<StagedRecord>,
     ids: HashMap<Uuid, u64>,
-    streams: HashMap<Stream, StreamSeqs>,
+    /// Committed sequences of event ids already asked of the store (`None`: not recorded).
+    known: HashMap<Uuid, Option<u64>>,
+    streams: HashMap<Stream, Vec<u64>>,
     retracted: HashSet<u64>,
+    /// Facts of country and case streams as staged so far (also those loaded from the log).
     facts: HashMap<Stream, StreamFacts>,
     head: Head,
 }
 
 impl<'c> Staging<'c> {
-    /// Starts staging on top of the committed catalogue.
+    /// Starts staging on top of the committed log.
     #[must_use]
-    pub fn new(catalog: &'c Catalog, store: &'c Store) -> Self {
+    pub fn new(catalog: &'c Catalog, store: &'c dyn Backend) -> Self {
         Staging {
             catalog,
             store,
             records: Vec::new(),
             ids: HashMap::default(),
+            known: HashMap::default(),
             streams: HashMap::default(),
             retracted: HashSet::new(),
             facts: HashMap::default(),
@@ -66,49 +80,68 @@ impl<'c> Staging<'c> {
         self.head
     }
 
-    /// The sequence of an event id, committed or staged.
-    #[must_use]
-    pub fn seq_of(&self, id: &Uuid) -> Option<u64> {
-        self.ids
-            .get(id)
+    /// Asks the store for the committed sequences of `ids` at once (one round trip for a whole
+    /// request), so that [`Staging::seq_of`] answers them from memory.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn prefetch_ids(&mut self, ids: &[Uuid]) -> Result<(), Error> {
+        let missing: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !self.known.contains_key(id))
             .copied()
-            .or_else(|| self.catalog.seq_of(id))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let committed = self.catalog.head().seq;
+        for (id, seq) in missing.iter().zip(self.store.seqs_of(&missing)?) {
+            self.known.insert(*id, seq.filter(|s| *s <= committed));
+        }
+        Ok(())
     }
 
-    /// The current version of a stream.
-    #[must_use]
-    pub fn version(&self, stream: &Stream) -> u64 {
-        let staged = self.streams.get(stream).map_or(0, |s| s.len());
-        (self.catalog.stream(stream).len() + staged) as u64
+    /// Notes an id the ledger just made up: it is new, nothing to look up.
+    pub fn known_new(&mut self, id: Uuid) {
+        self.known.insert(id, None);
     }
 
-    fn stream_seqs(&self, stream: &Stream) -> Vec<u64> {
-        let mut seqs = self.catalog.stream(stream).to_vec();
+    /// The sequence of an event id, committed or staged.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn seq_of(&mut self, id: &Uuid) -> Result<Option<u64>, Error> {
+        if let Some(seq) = self.ids.get(id) {
+            return Ok(Some(*seq));
+        }
+        self.prefetch_ids(std::slice::from_ref(id))?;
+        Ok(self.known.get(id).copied().flatten())
+    }
+
+    /// The committed sequences of a stream, then its staged ones.
+    fn stream_seqs(&self, stream: &Stream) -> Result<Vec<u64>, Error> {
+        let mut seqs = self.store.stream_seqs(stream, 1, usize::MAX)?;
+        let committed = self.catalog.head().seq;
+        seqs.retain(|s| *s <= committed);
         if let Some(staged) = self.streams.get(stream) {
             seqs.extend_from_slice(staged);
         }
-        seqs
+        Ok(seqs)
+    }
+
+    /// The current version of a stream.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn version(&self, stream: &Stream) -> Result<u64, Error> {
+        let staged = self.streams.get(stream).map_or(0, Vec::len) as u64;
+        Ok(self.store.stream_version(stream)? + staged)
     }
 
     fn staged(&self, seq: u64) -> Option<&StagedRecord> {
         let committed = self.catalog.head().seq;
         let index = usize::try_from(seq.checked_sub(committed + 1)?).ok()?;
         self.records.get(index)
-    }
-
-    /// Metadata of a committed or staged record.
-    #[must_use]
-    pub fn meta(&self, seq: u64) -> Option<Meta> {
-        if let Some(staged) = self.staged(seq) {
-            return Some(Meta {
-                event_type: staged.event.envelope.event_type,
-                retracted: self.retracted.contains(&seq),
-            });
-        }
-        self.catalog.meta(seq).map(|m| Meta {
-            retracted: m.retracted || self.retracted.contains(&seq),
-            ..m
-        })
     }
 
     /// A committed or staged record.
@@ -122,23 +155,43 @@ impl<'c> Staging<'c> {
         }
     }
 
+    /// What the rules need of a correction's or retraction's target at `seq`.
+    ///
+    /// # Errors
+    /// When the record cannot be read.
+    pub fn target(&mut self, seq: u64) -> Result<Target, Error> {
+        let record = self.record(seq)?;
+        let event_type = record.envelope.event_type;
+        let retracted = self.retracted.contains(&seq)
+            || (event_type.is_fact()
+                && self
+                    .facts(&record.envelope.stream)?
+                    .iter()
+                    .any(|f| f.seq == seq && f.fact.is_none()));
+        Ok(Target {
+            event_type,
+            retracted,
+        })
+    }
+
     /// The effective facts of a stream as staged so far.
     ///
     /// # Errors
     /// When a record of the stream cannot be read.
-    pub fn facts(&self, stream: &Stream) -> Result<StreamFacts, Error> {
-        if is_cached(stream) {
-            let facts = self
-                .facts
-                .get(stream)
-                .or_else(|| self.catalog.facts(stream))
-                .cloned()
-                .unwrap_or_default();
-            return Ok(facts);
+    pub fn facts(&mut self, stream: &Stream) -> Result<StreamFacts, Error> {
+        if let Some(facts) = self.facts.get(stream) {
+            return Ok(facts.clone());
+        }
+        if let Some(facts) = self.catalog.facts(stream) {
+            return Ok(facts.clone());
         }
         let mut facts = StreamFacts::new();
-        for seq in self.stream_seqs(stream) {
+        for seq in self.stream_seqs(stream)? {
             apply_to_facts(&mut facts, &self.record(seq)?);
+        }
+        if is_cached(stream) && !self.streams.contains_key(stream) {
+            // Read from the log once for this group; the commit caches it.
+            self.facts.insert(stream.clone(), facts.clone());
         }
         Ok(facts)
     }
@@ -226,10 +279,16 @@ impl<'c> Staging<'c> {
         self.facts = savepoint.facts;
     }
 
-    /// The staged records, in order.
+    /// The staged records, in order, and the facts of the country and case streams they touched
+    /// (for the catalogue's cache).
     #[must_use]
-    pub fn into_records(self) -> Vec<StagedRecord> {
-        self.records
+    pub fn into_parts(self) -> (Vec<StagedRecord>, HashMap<Stream, StreamFacts>) {
+        let facts = self
+            .facts
+            .into_iter()
+            .filter(|(stream, _)| is_cached(stream))
+            .collect();
+        (self.records, facts)
     }
 
     /// The staged record of a sequence, if staged (for idempotent receipts).
@@ -238,12 +297,14 @@ impl<'c> Staging<'c> {
         self.staged(seq).map(|s| &s.event)
     }
 
-    /// Whether the payload retracts something (helper for callers building records).
-    #[must_use]
-    pub fn retraction_target(&self, payload: &Payload) -> Option<u64> {
+    /// The sequence a retraction retracts, if its target is known.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn retraction_target(&mut self, payload: &Payload) -> Result<Option<u64>, Error> {
         match payload {
             Payload::Retracted(r) => self.seq_of(&r.target),
-            _ => None,
+            _ => Ok(None),
         }
     }
 }

@@ -16,7 +16,7 @@ use proto_events::Hash;
 
 use crate::error::Error;
 use crate::merkle::subtree_root;
-use crate::store::{Store, TileWrite};
+use crate::store::{Backend, TileWrite};
 
 /// Levels per tile.
 pub const HEIGHT: u8 = 8;
@@ -61,7 +61,7 @@ impl Frontier {
     ///
     /// # Errors
     /// On a storage error or a malformed tile.
-    pub fn load(store: &Store) -> Result<Frontier, Error> {
+    pub fn load(store: &dyn Backend) -> Result<Frontier, Error> {
         let size = store.tree_size()?;
         let mut frontier = Frontier {
             size,
@@ -160,14 +160,14 @@ impl Frontier {
 /// Reads hashes of the committed tree from the tiles, computing inner nodes on demand and
 /// remembering every tile it read for the duration of one proof.
 pub struct TileReader<'a> {
-    store: &'a Store,
+    store: &'a dyn Backend,
     tiles: parking_lot::Mutex<HashMap<(u8, u64), Vec<Hash>>>,
 }
 
 impl<'a> TileReader<'a> {
     /// A reader over `store`.
     #[must_use]
-    pub fn new(store: &'a Store) -> Self {
+    pub fn new(store: &'a dyn Backend) -> Self {
         TileReader {
             store,
             tiles: parking_lot::Mutex::new(HashMap::new()),

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use super::catalog::Head;
 use super::frame::{Frame, GENESIS};
 use crate::error::Error;
-use crate::store::{RecordKey, Store, Value};
+use crate::store::{Backend, RecordKey, Value};
 
 /// Records per chunk unless the caller asks otherwise.
 pub const CHUNK: usize = 4096;
@@ -149,7 +149,7 @@ impl From<Head> for Tail {
 /// [`Error::Corrupt`] naming the sequence where the walk found damage (see the module
 /// documentation); storage errors; the first error `each` returns.
 pub fn walk(
-    store: &Store,
+    store: &dyn Backend,
     from: u64,
     prev: Option<Hash>,
     end: End,
@@ -220,7 +220,7 @@ pub fn walk(
 ///
 /// # Errors
 /// [`Error::Corrupt`] when absent or damaged; storage errors.
-pub fn read_one(store: &Store, seq: u64) -> Result<Raw, Error> {
+pub fn read_one(store: &dyn Backend, seq: u64) -> Result<Raw, Error> {
     let value = store.record(seq)?.ok_or_else(|| missing(seq))?;
     Frame::parse(seq, &value)?.check(seq)?;
     Ok(Raw { seq, value })
@@ -230,7 +230,7 @@ pub fn read_one(store: &Store, seq: u64) -> Result<Raw, Error> {
 ///
 /// # Errors
 /// As [`read_one`], and when its body does not decode.
-pub fn read_event(store: &Store, seq: u64) -> Result<RecordedEvent, Error> {
+pub fn read_event(store: &dyn Backend, seq: u64) -> Result<RecordedEvent, Error> {
     read_one(store, seq)?.frame().decode(seq)
 }
 
@@ -263,12 +263,13 @@ fn broken_link(seq: u64) -> Error {
 mod tests {
     use super::*;
     use crate::ledger::frame::{chain_hash, frame};
-    use crate::store::Group;
+    use crate::store::sled::{SledStore, keys};
+    use crate::store::{Group, Row};
 
     /// A store holding `n` chained records with arbitrary bodies (the walk decodes nothing
     /// unless asked), and the hash of each.
     fn chained(dir: &std::path::Path, n: u64) -> Vec<Hash> {
-        let store = Store::open(dir).expect("store");
+        let store = SledStore::open(dir).expect("store");
         let mut prev = GENESIS;
         let mut frames = Vec::new();
         let mut hashes = Vec::new();
@@ -279,8 +280,23 @@ mod tests {
             hashes.push(hash);
             prev = hash;
         }
+        let streams: Vec<proto_events::Stream> = (1..=n)
+            .map(|seq| proto_events::Stream::Partner(format!("partner-{seq}")))
+            .collect();
         let group = Group {
-            records: frames.iter().map(|(s, f)| (*s, f.as_slice())).collect(),
+            records: frames
+                .iter()
+                .zip(&streams)
+                .map(|((seq, f), stream)| Row {
+                    seq: *seq,
+                    event_id: uuid::Uuid::from_u64_pair(7, *seq),
+                    stream,
+                    stream_version: 1,
+                    recorded_at: proto_events::Timestamp::UNIX_EPOCH,
+                    event_type: proto_events::EventType::PartnerRegistered,
+                    frame: f,
+                })
+                .collect(),
             head: Some((n, prev)),
             ..Group::default()
         };
@@ -296,7 +312,7 @@ mod tests {
     }
 
     fn walk_all(dir: &std::path::Path, end: End, check: Check) -> Result<(Tail, u64), Error> {
-        let store = Store::open_existing(dir).expect("store");
+        let store = SledStore::open_existing(dir).expect("store");
         let mut seen = 0;
         let tail = walk(&store, 1, None, end, check, 3, |chunk| {
             assert!(
@@ -341,7 +357,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         chained(dir.path(), 10);
         tamper(dir.path(), |db| {
-            db.remove(crate::store::keys::event(4)).expect("remove");
+            db.remove(keys::event(4)).expect("remove");
         });
         let (seq, reason) = corrupt_at(walk_all(dir.path(), End::Stored, Check::Links));
         assert_eq!(seq, 4, "{reason}");
@@ -350,7 +366,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         chained(dir.path(), 10);
         tamper(dir.path(), |db| {
-            let mut key = crate::store::keys::event(7).to_vec();
+            let mut key = keys::event(7).to_vec();
             key.pop();
             key.extend_from_slice(&[7, 0]);
             db.insert(key, b"x".to_vec()).expect("insert");
@@ -365,7 +381,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         chained(dir.path(), 10);
         tamper(dir.path(), |db| {
-            let key = crate::store::keys::event(6);
+            let key = keys::event(6);
             let mut value = db.get(key).expect("get").expect("record").to_vec();
             value[40] ^= 1; // in prev_hash
             db.insert(key, value).expect("insert");
@@ -380,7 +396,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         chained(dir.path(), 10);
         tamper(dir.path(), |db| {
-            let key = crate::store::keys::event(9);
+            let key = keys::event(9);
             let mut value = db.get(key).expect("get").expect("record").to_vec();
             *value.last_mut().expect("a body") ^= 1;
             db.insert(key, value).expect("insert");
@@ -395,7 +411,7 @@ mod tests {
     fn a_walk_from_the_middle_checks_its_first_link_when_told_the_hash_before() {
         let dir = tempfile::tempdir().expect("dir");
         let hashes = chained(dir.path(), 10);
-        let store = Store::open_existing(dir.path()).expect("store");
+        let store = SledStore::open_existing(dir.path()).expect("store");
         let tail = walk(
             &store,
             5,

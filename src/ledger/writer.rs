@@ -24,7 +24,7 @@ use super::tiles::Frontier;
 use crate::entity::{StreamFacts, is_cached};
 use crate::error::Error;
 use crate::merkle::leaf_hash;
-use crate::store::Group;
+use crate::store::{Group, Row};
 use crate::views::change;
 use crate::views::digest::Digest;
 use crate::views::state::{Tracker, ViewState};
@@ -164,7 +164,7 @@ impl Writer {
         }
         let started = Instant::now();
         let catalog = shared.catalog.read();
-        let mut staging = Staging::new(&catalog, &shared.store);
+        let mut staging = Staging::new(&catalog, &*shared.store);
         let mut results = Vec::with_capacity(requests.len());
         for request in requests {
             let savepoint = staging.savepoint();
@@ -188,7 +188,7 @@ impl Writer {
             }
         }
         let head = staging.head();
-        let records = staging.into_records();
+        let (records, facts) = staging.into_parts();
         drop(catalog);
         if records.is_empty() {
             return (results, None);
@@ -207,7 +207,7 @@ impl Writer {
                 .collect();
             return (refused, None);
         }
-        let committed = self.commit(shared, records, started);
+        let committed = self.commit(shared, records, head, facts, started);
         (results, Some(committed))
     }
 
@@ -228,10 +228,24 @@ impl Writer {
         }
         let first_seq = staging.head().seq + 1;
         let now = Timestamp::now().max(staging.head().recorded_at);
+        // Ids the ledger makes up (UUIDv7, 74 random bits) are new; the others are looked up at
+        // once, for idempotency.
+        let given: Vec<Uuid> = request
+            .events
+            .iter()
+            .filter_map(|p| p.event.event_id)
+            .collect();
+        staging.prefetch_ids(&given)?;
         let ids: Vec<Uuid> = request
             .events
             .iter()
-            .map(|p| p.event.event_id.unwrap_or_else(Uuid::now_v7))
+            .map(|p| {
+                p.event.event_id.unwrap_or_else(|| {
+                    let id = Uuid::now_v7();
+                    staging.known_new(id);
+                    id
+                })
+            })
             .collect();
         let day_of = |p: &Pending| utc_date(p.recorded.as_ref().map_or(now, |m| m.recorded_at));
         let validate = |p: &Pending| proto_events::validate::validate(&p.event, day_of(p));
@@ -330,7 +344,7 @@ impl Writer {
     ) -> Result<Outcome, Error> {
         let Pending { event, recorded } = pending;
         let invalid = |v: Violation| Error::from_violations(vec![with_id(v, event_id)]);
-        if let Some(seq) = staging.seq_of(&event_id) {
+        if let Some(seq) = staging.seq_of(&event_id)? {
             return idempotent(staging, seq, &event, event_id);
         }
         let head = staging.head();
@@ -347,7 +361,7 @@ impl Writer {
                 return Err(Error::from_violations(with_ids(violations, event_id)));
             }
         };
-        let current = staging.version(&stream);
+        let current = staging.version(&stream)?;
         violations.extend(rules::check_version(event.expected_version, current));
         let old_facts = facts_before(staging, &stream, &event.payload, current)?;
         violations.extend(rules::check(
@@ -360,7 +374,7 @@ impl Writer {
         if !violations.is_empty() {
             return Err(Error::from_violations(with_ids(violations, event_id)));
         }
-        let retracts = staging.retraction_target(&event.payload);
+        let retracts = staging.retraction_target(&event.payload)?;
         let seq = head.seq + 1;
         let recorded_event = RecordedEvent {
             sequence: seq,
@@ -404,7 +418,15 @@ impl Writer {
         let mut group = Group {
             records: records
                 .iter()
-                .map(|r| (r.event.sequence, r.frame.as_slice()))
+                .map(|r| Row {
+                    seq: r.event.sequence,
+                    event_id: r.event.envelope.event_id,
+                    stream: &r.event.envelope.stream,
+                    stream_version: r.event.stream_version,
+                    recorded_at: r.event.envelope.recorded_at,
+                    event_type: r.event.envelope.event_type,
+                    frame: &r.frame,
+                })
                 .collect(),
             views: stored::writes(&self.views, &self.tracker.touched, &mut self.digest)?,
             head: Some((head.seq, head.hash)),
@@ -436,14 +458,19 @@ impl Writer {
         &mut self,
         shared: &Shared,
         records: Vec<StagedRecord>,
+        head: Head,
+        facts: impl IntoIterator<Item = (Stream, StreamFacts)>,
         started: Instant,
     ) -> Arc<Vec<RecordedEvent>> {
         let events: Vec<RecordedEvent> = records.into_iter().map(|r| r.event).collect();
         {
+            // The head and the views move together, under the catalogue's lock: a reader sees
+            // both before the group or both after it.
             let mut catalog = shared.catalog.write();
-            for event in &events {
-                catalog.record(event);
+            for (stream, facts) in facts {
+                catalog.cache(stream, facts);
             }
+            catalog.advance(head);
             *shared.views.write() = Arc::new(self.views.clone());
         }
         self.tracker = Tracker::with_undo();
@@ -469,7 +496,7 @@ impl Writer {
 /// The facts of `stream` before an event, as the rules and views need them. A fact that starts
 /// its stream has none; a cached stream's come from memory; others are read from the log.
 fn facts_before(
-    staging: &Staging<'_>,
+    staging: &mut Staging<'_>,
     stream: &Stream,
     payload: &Payload,
     current: u64,

@@ -1,47 +1,41 @@
-//! The storage boundary: the only module that touches sled.
+//! The storage boundary: a log-shaped interface ([`Backend`]) with two implementations, sled in
+//! a directory ([`sled`], the embedded default) and PostgreSQL with a synchronous standby
+//! (`postgres`, for a ledger that must survive the loss of a machine and serve several API
+//! nodes). Nothing above this module knows which one it talks to.
 //!
-//! It offers what a log needs and nothing more, in the log's own terms: commit one [`Group`]
-//! (records, Merkle tiles, view parts, the new head, a checkpoint) atomically and durably; read
-//! records by sequence and by range; read the head, the tiles, the checkpoints and the view parts.
-//! Nothing above it sees a sled type or builds a key, so another backend (a replicated one, for
-//! users who outgrow one machine) can sit beside it.
+//! A backend offers what a log needs and nothing more, in the log's own terms:
 //!
-//! Durability: sled's `flush()` writes its log but on Linux only issues `sync_file_range`, which
-//! survives a killed process but not a power cut. [`Store::commit`] therefore applies the group
-//! as one sled batch (atomic: after a crash all of it or none of it is there), flushes, and then
-//! `fdatasync`s the data file itself (and, when sled has written new snapshot files, those and the
-//! directory). Only then does it write the witness file (see [`Store::witness`]) and return: a
-//! caller acknowledges nothing before `commit` returns.
+//! - commit one [`Group`] — records (their frames, with the columns an index needs), Merkle
+//!   tiles, view parts, the new head, a checkpoint — atomically and durably: when
+//!   [`Backend::commit`] returns `Ok`, all of it survives a crash (and, for PostgreSQL, the loss
+//!   of the primary); when it returns `Err`, the caller must stop writing (fail-stop) and
+//!   acknowledge nothing of the group;
+//! - read records by sequence and by range, the head, the tiles, the checkpoints, the views;
+//! - answer the index lookups of the log: the sequence of an event id, the sequences of a stream.
 //!
-//! Limits: no value above [`MAX_VALUE_LEN`] is ever written (sled moves larger values into blob
-//! files that it never fsyncs), checked on every write path, here.
+//! The records are stored byte for byte as framed by the ledger (`docs/format.md`), so the hash
+//! chain, the Merkle tiles, checkpoints and receipts are identical on every backend.
+//!
+//! Invariants every backend keeps (the conformance tests check them on both):
+//! - records are gap-free from 1 and never change once committed;
+//! - the head names the last committed record (what readers may read);
+//! - every lookup answers from committed groups only;
+//! - no value above [`MAX_VALUE_LEN`] is written, checked on every write path.
 
-pub mod keys;
+pub mod sled;
 
-use std::collections::BTreeSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
-use parking_lot::Mutex;
-use proto_events::Hash;
+use proto_events::{EventType, Hash, Stream, Timestamp};
+use uuid::Uuid;
 
-/// The ledger format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
-/// The file that marks a directory as a coopledger store.
-pub const MARKER_FILE: &str = "COOPLEDGER";
-/// How long an opener waits for a lock that may be being released.
-const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
-const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
-/// The file outside sled that remembers the last durable record (see [`Store::write_witness`]).
-pub const WITNESS_FILE: &str = "HEAD";
-/// The witness's fixed size: `"coopledger-head 1 "`, 20 digits, a space, 64 hex digits, `\n`.
-const WITNESS_LEN: usize = 18 + 20 + 1 + 64 + 1;
-/// The largest value the store accepts: sled moves values above about 128 KiB into separate blob
-/// files that it never fsyncs, so everything stays well below.
+/// The largest value any backend stores (a record frame, a tile, a view part). sled moves
+/// values above about 128 KiB into separate blob files that it never fsyncs, so everything
+/// stays well below; event bodies are limited to 64 KiB by the ledger.
 pub const MAX_VALUE_LEN: usize = 96 * 1024;
 
 /// A storage failure. Domain rejections never come from here.
@@ -52,16 +46,19 @@ pub enum StoreError {
     #[error("ledger at {} is in use by another process (or another handle in this one)", .0.display())]
     InUse(PathBuf),
     /// The directory exists, is not empty and is not a coopledger store; it is left untouched.
-    #[error("{} is not a coopledger ledger (no {MARKER_FILE} file) and is not empty; refusing to touch it", .0.display())]
+    #[error("{} is not a coopledger ledger (no {} file) and is not empty; refusing to touch it", .0.display(), sled::MARKER_FILE)]
     NotALedger(PathBuf),
-    /// There is no ledger at this path (and the operation does not create one).
-    #[error("no ledger at {}", .0.display())]
-    Missing(PathBuf),
+    /// There is no ledger at this location (and the operation does not create one).
+    #[error("no ledger at {0}")]
+    Missing(String),
     /// The store was written by a format this build does not know.
-    #[error("ledger at {} has format version {found}; this build reads version {FORMAT_VERSION}", .dir.display())]
+    #[error(
+        "ledger at {location} has format version {found}; this build reads versions up to {}",
+        sled::FORMAT_VERSION
+    )]
     UnknownFormat {
         /// The store.
-        dir: PathBuf,
+        location: String,
         /// The version found.
         found: String,
     },
@@ -71,49 +68,81 @@ pub enum StoreError {
         /// Its length.
         len: usize,
     },
-    /// An I/O error from sled or the file system.
+    /// An I/O error from the backend or the file system.
     #[error("storage I/O error: {0}")]
     Io(String),
-    /// sled reported corruption.
+    /// The backend reported damaged data.
     #[error("storage corrupted: {0}")]
     Corrupt(String),
 }
 
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        match e {
-            sled::Error::Corruption { at, .. } => StoreError::Corrupt(match at {
-                Some(at) => format!(
-                    "sled found a damaged entry at offset {} of its data file `db`",
-                    at.lid()
-                ),
-                None => "sled found a damaged entry in its data file `db`".into(),
-            }),
-            sled::Error::Io(io) => StoreError::Io(io.to_string()),
-            sled::Error::Unsupported(what) => StoreError::Corrupt(format!(
-                "sled cannot read its files: {what} (damaged, or written by another sled version)"
-            )),
-            other => StoreError::Io(format!("sled failed: {other}")),
-        }
-    }
-}
-
-impl From<io::Error> for StoreError {
-    fn from(e: io::Error) -> Self {
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
         StoreError::Io(e.to_string())
     }
 }
 
-/// A stored value: a cheap reference-counted byte slice.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Value(sled::IVec);
+/// A stored value: a cheap, reference-counted byte slice (a whole sled value, part of a
+/// record block, or bytes read from PostgreSQL).
+#[derive(Clone)]
+pub struct Value {
+    buf: Buf,
+    start: usize,
+    end: usize,
+}
+
+#[derive(Clone)]
+enum Buf {
+    Sled(::sled::IVec),
+    Owned(Arc<[u8]>),
+}
+
+impl Value {
+    /// A value holding `bytes`.
+    #[must_use]
+    pub fn owned(bytes: Vec<u8>) -> Self {
+        let end = bytes.len();
+        Value {
+            buf: Buf::Owned(bytes.into()),
+            start: 0,
+            end,
+        }
+    }
+
+    fn sled(ivec: ::sled::IVec) -> Self {
+        let end = ivec.len();
+        Value {
+            buf: Buf::Sled(ivec),
+            start: 0,
+            end,
+        }
+    }
+}
 
 impl Deref for Value {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.0
+        let all: &[u8] = match &self.buf {
+            Buf::Sled(ivec) => ivec,
+            Buf::Owned(bytes) => bytes,
+        };
+        all.get(self.start..self.end).unwrap_or_default()
     }
 }
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Value({} bytes)", self.len())
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Value {}
 
 /// How a record's key reads: the sequence it holds, or the raw bytes of a key in the record
 /// space that is not a record key (the walk names it as damage at the sequence it expected).
@@ -121,11 +150,44 @@ impl Deref for Value {
 pub enum RecordKey {
     /// A well-formed record key.
     Seq(u64),
-    /// A key in the record space of another length.
+    /// A key in the record space of another shape.
     Malformed(Vec<u8>),
 }
 
-/// One part of the stored views to write (`V` ‖ part, see `docs/format.md`).
+/// One record of a group: its frame as the ledger built it, and the columns an index (or an
+/// operator reading SQL) needs, which the ledger takes from the same event.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    /// Its sequence.
+    pub seq: u64,
+    /// Its event id (unique in the log).
+    pub event_id: Uuid,
+    /// Its stream.
+    pub stream: &'a Stream,
+    /// Its version within the stream (unique with the stream).
+    pub stream_version: u64,
+    /// When the ledger recorded it.
+    pub recorded_at: Timestamp,
+    /// Its event type.
+    pub event_type: EventType,
+    /// The record frame, byte for byte.
+    pub frame: &'a [u8],
+}
+
+/// What the index of a backend keeps of one record (see [`Backend::index_tail`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRow {
+    /// Its sequence.
+    pub seq: u64,
+    /// Its event id.
+    pub event_id: Uuid,
+    /// Its stream.
+    pub stream: Stream,
+    /// Its version within the stream.
+    pub stream_version: u64,
+}
+
+/// One part of the stored views to write (see `docs/format.md`, "Stored views").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ViewWrite {
     /// Delete every stored view part (first, before the puts of the same group).
@@ -150,8 +212,8 @@ pub struct TileWrite {
 /// Everything one commit writes, applied all together or not at all.
 #[derive(Debug, Default)]
 pub struct Group<'a> {
-    /// Record frames by sequence, ascending and contiguous.
-    pub records: Vec<(u64, &'a [u8])>,
+    /// Records, ascending and contiguous, the first one right after the current head.
+    pub records: Vec<Row<'a>>,
     /// Merkle tiles written or rewritten.
     pub tiles: Vec<TileWrite>,
     /// The number of leaves the tiles now cover.
@@ -175,509 +237,276 @@ impl Group<'_> {
             && self.head.is_none()
             && self.checkpoint.is_none()
     }
-}
 
-/// The sled batch of a group, with every value checked against [`MAX_VALUE_LEN`].
-struct Batch {
-    inner: sled::Batch,
-    ops: usize,
-}
-
-impl Batch {
-    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        if value.len() > MAX_VALUE_LEN {
-            return Err(StoreError::ValueTooLarge { len: value.len() });
+    /// Checks what every backend must refuse to write: records that do not follow each other,
+    /// a head that is not the last record, a value over [`MAX_VALUE_LEN`].
+    ///
+    /// # Errors
+    /// [`StoreError::ValueTooLarge`].
+    ///
+    /// # Panics
+    /// When the records are not contiguous or the head is not the last record: the single
+    /// writer assigns sequences one by one, so anything else is a bug that must not reach the
+    /// disk.
+    pub fn check(&self) -> Result<(), StoreError> {
+        for pair in self.records.windows(2) {
+            assert_eq!(
+                pair[1].seq,
+                pair[0].seq + 1,
+                "records {} and {} are not contiguous",
+                pair[0].seq,
+                pair[1].seq
+            );
         }
-        self.ops += 1;
-        self.inner.insert(key, value);
+        if let (Some((head, _)), Some(last)) = (&self.head, self.records.last()) {
+            assert_eq!(
+                *head, last.seq,
+                "head {head} is not the last record {}",
+                last.seq
+            );
+        }
+        let values = self
+            .records
+            .iter()
+            .map(|r| r.frame.len())
+            .chain(self.tiles.iter().map(|t| t.hashes.len()))
+            .chain(self.views.iter().map(|v| match v {
+                ViewWrite::Put(_, value) => value.len(),
+                _ => 0,
+            }))
+            .chain(self.checkpoint.iter().map(|(_, note)| note.len()));
+        for len in values {
+            if len > MAX_VALUE_LEN {
+                return Err(StoreError::ValueTooLarge { len });
+            }
+        }
         Ok(())
     }
-
-    fn delete(&mut self, key: &[u8]) {
-        self.ops += 1;
-        self.inner.remove(key);
-    }
 }
 
-/// Counters of the store's durable syncs, for metrics and for proving fsync happens.
+/// Counters of a backend's durable commits, for metrics and for proving durability happens.
 #[derive(Debug, Default)]
 pub struct SyncCounters {
-    /// Completed syncs (flush + fdatasync).
+    /// Completed syncs.
     pub syncs: AtomicU64,
     /// Total time spent syncing, in microseconds.
     pub sync_micros: AtomicU64,
 }
 
-/// The sled store of one ledger directory.
-pub struct Store {
-    /// Always `Some` until the store is dropped (see `Drop`).
-    db: Option<sled::Db>,
-    dir: PathBuf,
-    /// The data file, kept open to fdatasync it after each flush.
-    data_file: File,
-    /// Snapshot files already synced, so new ones (and the directory) are synced once, and the
-    /// directory's modification time when last listed (unchanged: nothing new to sync).
-    synced_files: Mutex<(BTreeSet<String>, Option<std::time::SystemTime>)>,
-    counters: SyncCounters,
-}
+/// The records of a range, in order (see [`Backend::records`]).
+pub type Records<'a> = Box<dyn Iterator<Item = Result<(RecordKey, Value), StoreError>> + Send + 'a>;
 
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
-    }
-}
+/// Stored view parts (see [`Backend::view_parts`]).
+pub type ViewParts<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Value), StoreError>> + Send + 'a>;
 
-impl Store {
-    /// Opens the store in `dir`, creating it when `dir` is missing or empty.
+/// A log-shaped store. See the module documentation for what every implementation promises.
+pub trait Backend: Send + Sync {
+    /// Where the store is, for messages ("DIR", "postgresql://host/db").
+    fn location(&self) -> String;
+
+    /// Writes `group` atomically and durably (see the module documentation). Returns the time
+    /// its sync took.
     ///
     /// # Errors
-    /// [`StoreError::InUse`] when another handle holds it, [`StoreError::NotALedger`] for a
-    /// non-empty foreign directory, [`StoreError::UnknownFormat`] for another format version.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Self::open_inner(dir, true)
-    }
+    /// [`StoreError::ValueTooLarge`] (nothing written), or a failure after which the outcome is
+    /// unknown to the caller: it must stop writing and acknowledge nothing of the group.
+    fn commit(&self, group: &Group<'_>) -> Result<Duration, StoreError>;
 
-    /// Opens the store in `dir`, which must already be a ledger.
+    /// The stored head: the last committed record's sequence and hash, `None` for an empty log.
     ///
     /// # Errors
-    /// [`StoreError::Missing`] when `dir` does not exist or is empty; otherwise as
-    /// [`Store::open`].
-    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
-        Self::open_inner(dir, false)
-    }
+    /// [`StoreError::Corrupt`] when malformed; I/O errors.
+    fn head(&self) -> Result<Option<(u64, Hash)>, StoreError>;
 
-    fn open_inner(dir: &Path, create: bool) -> Result<Store, StoreError> {
-        let empty = fs::read_dir(dir).map(|mut d| d.next().is_none());
-        if !create && !matches!(empty, Ok(false)) {
-            return Err(StoreError::Missing(dir.to_owned()));
-        }
-        let created = !matches!(empty, Ok(false));
-        prepare_dir(dir)?;
-        let db = Self::open_sled(dir)?;
-        let data_file = File::open(dir.join("db"))?;
-        let store = Store {
-            db: Some(db),
-            dir: dir.to_owned(),
-            data_file,
-            synced_files: Mutex::new((BTreeSet::new(), None)),
-            counters: SyncCounters::default(),
-        };
-        if created {
-            // A new store's files must be durable before anything is acknowledged in it; an
-            // existing one was synced by whoever wrote it.
-            store.sync()?;
-        }
-        Ok(store)
-    }
-
-    /// Opens sled, waiting a moment for a lock that this process has only just released: sled
-    /// unlocks its file when its last internal thread lets go of it, shortly after the handle
-    /// is dropped. A lock still held after that is another opener's.
-    fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
-        let mut waited = std::time::Duration::ZERO;
-        loop {
-            let opened = sled::Config::new()
-                .path(dir)
-                // Durability is ours: every write is followed by Store::sync, so the
-                // background flusher would only add unsynchronised work.
-                .flush_every_ms(None)
-                .open();
-            match opened {
-                Ok(db) => return Ok(db),
-                Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
-                    if waited >= LOCK_PATIENCE {
-                        return Err(StoreError::InUse(dir.to_owned()));
-                    }
-                    std::thread::sleep(LOCK_RETRY);
-                    waited += LOCK_RETRY;
-                }
-                Err(e @ (sled::Error::Corruption { .. } | sled::Error::Unsupported(_))) => {
-                    return Err(StoreError::Corrupt(format!(
-                        "sled cannot read its files in {}; they are damaged ({e})",
-                        dir.display()
-                    )));
-                }
-                Err(e) => return Err(StoreError::from(e)),
-            }
-        }
-    }
-
-    fn sled(&self) -> &sled::Db {
-        // Taken only by `Drop`, after which no method can run.
-        self.db
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("the store is open"))
-    }
-
-    /// The store's directory.
-    #[must_use]
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Writes `group` as one atomic sled batch and makes it durable (flush, then fdatasync of
-    /// the data file, then fsync of new snapshot files and the directory); then, when the group
-    /// moves the head, writes the witness. Returns the time the sync took.
-    ///
-    /// # Errors
-    /// [`StoreError::ValueTooLarge`] (nothing written) when a value exceeds [`MAX_VALUE_LEN`];
-    /// otherwise an I/O error, after which the caller must stop writing (fail-stop): the group
-    /// may or may not survive a crash, and nothing of it may be acknowledged.
-    ///
-    /// # Panics
-    /// When the records are not ascending and contiguous, or the head is not the last record:
-    /// the single writer assigns sequences one by one, so anything else is a bug that must not
-    /// reach the disk.
-    pub fn commit(&self, group: &Group<'_>) -> Result<Duration, StoreError> {
-        let batch = self.batch_of(group)?;
-        if batch.ops > 0 {
-            crate::failpoint!("store::apply", StoreError::Io);
-            self.sled().apply_batch(batch.inner)?;
-        }
-        let took = self.sync()?;
-        if let Some((seq, hash)) = &group.head {
-            self.write_witness(*seq, hash)?;
-        }
-        Ok(took)
-    }
-
-    fn batch_of(&self, group: &Group<'_>) -> Result<Batch, StoreError> {
-        let mut batch = Batch {
-            inner: sled::Batch::default(),
-            ops: 0,
-        };
-        for pair in group.records.windows(2) {
-            assert_eq!(
-                pair[1].0,
-                pair[0].0 + 1,
-                "records {} and {} are not contiguous",
-                pair[0].0,
-                pair[1].0
-            );
-        }
-        if let (Some((head, _)), Some((last, _))) = (&group.head, group.records.last()) {
-            assert_eq!(head, last, "head {head} is not the last record {last}");
-        }
-        for (seq, frame) in &group.records {
-            batch.put(&keys::event(*seq), frame)?;
-        }
-        for tile in &group.tiles {
-            batch.put(&keys::tree(tile.level, tile.index), &tile.hashes)?;
-        }
-        if let Some(size) = group.tree_size {
-            batch.put(keys::META_TREE, &size.to_be_bytes())?;
-        }
-        for write in &group.views {
-            match write {
-                ViewWrite::ClearAll => {
-                    for item in self.sled().scan_prefix([keys::VIEW]) {
-                        let (key, _) = item?;
-                        batch.delete(&key);
-                    }
-                }
-                ViewWrite::Put(part, value) => batch.put(&keys::view(part), value)?,
-                ViewWrite::Delete(part) => batch.delete(&keys::view(part)),
-            }
-        }
-        if let Some((seq, hash)) = &group.head {
-            batch.put(keys::META_HEAD, &keys::head_value(*seq, hash))?;
-        }
-        if let Some((size, note)) = &group.checkpoint {
-            batch.put(&keys::checkpoint(*size), note.as_bytes())?;
-        }
-        Ok(batch)
-    }
-
-    /// Makes everything applied so far durable: sled's flush, then fdatasync of the data file,
-    /// then fsync of any snapshot file sled created since the last sync and of the directory.
-    fn sync(&self) -> Result<Duration, StoreError> {
-        let started = Instant::now();
-        crate::failpoint!("store::sync", StoreError::Io);
-        self.sled().flush()?;
-        self.data_file.sync_data()?;
-        self.sync_new_files()?;
-        let took = started.elapsed();
-        self.counters.syncs.fetch_add(1, Ordering::Relaxed);
-        self.counters.sync_micros.fetch_add(
-            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-        Ok(took)
-    }
-
-    fn sync_new_files(&self) -> Result<(), StoreError> {
-        let mut guard = self.synced_files.lock();
-        let (synced, listed_at) = &mut *guard;
-        let modified = fs::metadata(&self.dir)?.modified().ok();
-        // A directory's mtime is only as fine as the kernel's clock tick, so an unchanged mtime
-        // proves nothing new only once it is old enough for any later change to show.
-        let settled = modified
-            .and_then(|m| m.elapsed().ok())
-            .is_some_and(|age| age > std::time::Duration::from_secs(1));
-        if settled && modified == *listed_at {
-            return Ok(());
-        }
-        *listed_at = modified;
-        let mut changed = false;
-        for entry in fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name == "db" || !entry.file_type()?.is_file() || synced.contains(&name) {
-                continue;
-            }
-            File::open(entry.path())?.sync_all()?;
-            synced.insert(name);
-            changed = true;
-        }
-        if changed {
-            File::open(&self.dir)?.sync_all()?;
-        }
-        Ok(())
-    }
-
-    /// Sync counters.
-    #[must_use]
-    pub fn counters(&self) -> &SyncCounters {
-        &self.counters
-    }
-
-    /// The stored head (`M head`): the last record's sequence and hash, `None` for an empty log.
-    ///
-    /// # Errors
-    /// [`StoreError::Corrupt`] when the value is malformed; I/O errors.
-    pub fn head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
-        self.sled()
-            .get(keys::META_HEAD)?
-            .map(|v| {
-                keys::parse_head_value(&v).ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "the stored head (M head) is {} bytes, not a sequence and a hash",
-                        v.len()
-                    ))
-                })
-            })
-            .transpose()
-    }
-
-    /// The records with sequences `from..=to` that are stored, in key order, with every other
-    /// key of the record space in that range named as [`RecordKey::Malformed`]. Gaps are the
-    /// caller's to find ([`crate::ledger::walk`] does).
-    pub fn records(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> impl DoubleEndedIterator<Item = Result<(RecordKey, Value), StoreError>> + use<> {
-        let end = keys::event(to.saturating_add(1));
-        let end = if to == u64::MAX {
-            vec![keys::EVENT + 1]
-        } else {
-            end.to_vec()
-        };
-        self.sled()
-            .range(keys::event(from).to_vec()..end)
-            .map(|item| {
-                let (key, value) = item?;
-                let key = match keys::event_seq(&key) {
-                    Some(seq) => RecordKey::Seq(seq),
-                    None => RecordKey::Malformed(key.to_vec()),
-                };
-                Ok((key, Value(value)))
-            })
-    }
+    /// The records with sequences `from..=to` that are stored, in order, with every other key of
+    /// the record space met in that range named as [`RecordKey::Malformed`]. Gaps are the
+    /// caller's to find (`ledger::walk` does).
+    fn records(&self, from: u64, to: u64) -> Records<'_>;
 
     /// The frame of record `seq`, if stored.
     ///
     /// # Errors
-    /// On an I/O error.
-    pub fn record(&self, seq: u64) -> Result<Option<Value>, StoreError> {
-        Ok(self.sled().get(keys::event(seq))?.map(Value))
-    }
+    /// I/O errors.
+    fn record(&self, seq: u64) -> Result<Option<Value>, StoreError>;
 
-    /// The number of leaves the stored Merkle tiles cover (`M tree`; 0 when absent).
+    /// The sequence of each event id, if committed.
     ///
     /// # Errors
-    /// [`StoreError::Corrupt`] when the value is malformed; I/O errors.
-    pub fn tree_size(&self) -> Result<u64, StoreError> {
-        match self.sled().get(keys::META_TREE)? {
-            None => Ok(0),
-            Some(v) => <[u8; 8]>::try_from(v.as_ref())
-                .map(u64::from_be_bytes)
-                .map_err(|_| {
-                    StoreError::Corrupt(format!(
-                        "the tree size (M tree) is {} bytes, not 8",
-                        v.len()
-                    ))
-                }),
-        }
-    }
+    /// I/O errors.
+    fn seqs_of(&self, ids: &[Uuid]) -> Result<Vec<Option<u64>>, StoreError>;
+
+    /// The sequences of `stream`'s versions `from_version..` (1-based), at most `limit`, in
+    /// order.
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn stream_seqs(
+        &self,
+        stream: &Stream,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError>;
+
+    /// The version of `stream` (its number of records; 0 when it does not exist).
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn stream_version(&self, stream: &Stream) -> Result<u64, StoreError>;
+
+    /// The last sequence the index covers by itself. The records after it (up to the head) must
+    /// be given to [`Backend::index_tail`] when the ledger opens; a backend whose index is
+    /// always complete answers the head.
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn index_watermark(&self) -> Result<u64, StoreError>;
+
+    /// Tells the index the records after its watermark, in order (read and checked by the
+    /// ledger's walk at open).
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn index_tail(&self, rows: &[IndexRow]) -> Result<(), StoreError>;
+
+    /// The number of leaves the stored Merkle tiles cover (0 when none).
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when malformed; I/O errors.
+    fn tree_size(&self) -> Result<u64, StoreError>;
 
     /// One stored Merkle tile.
     ///
     /// # Errors
-    /// On an I/O error.
-    pub fn tile(&self, level: u8, index: u64) -> Result<Option<Value>, StoreError> {
-        Ok(self.sled().get(keys::tree(level, index))?.map(Value))
-    }
+    /// I/O errors.
+    fn tile(&self, level: u8, index: u64) -> Result<Option<Value>, StoreError>;
 
-    /// The stored checkpoint of the largest tree size, if any (one step of a reverse scan).
+    /// The stored checkpoint of the largest tree size, if any.
     ///
     /// # Errors
-    /// On an I/O error or a malformed checkpoint key.
-    pub fn latest_checkpoint(&self) -> Result<Option<(u64, Value)>, StoreError> {
-        self.sled()
-            .scan_prefix([keys::CHECKPOINT])
-            .next_back()
-            .map(|item| self.checkpoint_entry(item))
-            .transpose()
-    }
-
-    fn checkpoint_entry(
-        &self,
-        item: sled::Result<(sled::IVec, sled::IVec)>,
-    ) -> Result<(u64, Value), StoreError> {
-        let (key, value) = item?;
-        let size = keys::checkpoint_size(&key).ok_or_else(|| {
-            StoreError::Corrupt(format!("a checkpoint key of {} bytes", key.len()))
-        })?;
-        Ok((size, Value(value)))
-    }
+    /// I/O errors.
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Value)>, StoreError>;
 
     /// One stored view part.
     ///
     /// # Errors
-    /// On an I/O error.
-    pub fn view_part(&self, part: &[u8]) -> Result<Option<Value>, StoreError> {
-        Ok(self.sled().get(keys::view(part))?.map(Value))
-    }
+    /// I/O errors.
+    fn view_part(&self, part: &[u8]) -> Result<Option<Value>, StoreError>;
 
     /// Every stored view part whose name starts with `prefix`, in order, as (part, value).
-    pub fn view_parts(
-        &self,
-        prefix: &[u8],
-    ) -> impl Iterator<Item = Result<(Vec<u8>, Value), StoreError>> + use<> {
-        self.sled().scan_prefix(keys::view(prefix)).map(|item| {
-            let (key, value) = item?;
-            Ok((keys::view_part(&key).to_vec(), Value(value)))
-        })
-    }
+    fn view_parts(&self, prefix: &[u8]) -> ViewParts<'_>;
 
-    /// Records, outside sled, the last record made durable (see [`Store::witness`]). Written
-    /// after the sync of the records it names, in place and in one sector, without an fsync of
-    /// its own: a crash can only leave it behind the log, never ahead, and behind is harmless.
-    fn write_witness(&self, seq: u64, hash: &Hash) -> Result<(), StoreError> {
-        use std::os::unix::fs::FileExt;
-        let text = format!(
-            "coopledger-head 1 {seq:020} {}\n",
-            proto_events::hash::to_hex(hash)
-        );
-        debug_assert_eq!(text.len(), WITNESS_LEN);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(self.dir.join(WITNESS_FILE))?;
-        file.write_all_at(text.as_bytes(), 0)?;
-        Ok(())
-    }
-
-    /// The last durable record the witness file names, if the file exists. sled recovers from a
-    /// damaged data file by silently dropping everything after the damage, so the ledger keeps
-    /// its own memory, outside sled, of how far the log went, to tell a lost tail from a short
-    /// log.
+    /// The last record known durable by a witness kept outside the store, if the backend keeps
+    /// one (sled does: it can lose a damaged log's tail silently; see `docs/format.md`).
     ///
     /// # Errors
-    /// [`StoreError::Corrupt`] when the file is malformed.
-    pub fn witness(&self) -> Result<Option<(u64, Hash)>, StoreError> {
-        let text = match fs::read_to_string(self.dir.join(WITNESS_FILE)) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let bad = || StoreError::Corrupt(format!("the {WITNESS_FILE} file is malformed: {text:?}"));
-        let rest = text.strip_prefix("coopledger-head 1 ").ok_or_else(bad)?;
-        let (seq, hash) = rest.trim_end().split_once(' ').ok_or_else(bad)?;
-        let seq = seq.parse().map_err(|_| bad())?;
-        let hash = proto_events::hash::parse_hex(hash).ok_or_else(bad)?;
-        Ok(Some((seq, hash)))
-    }
+    /// [`StoreError::Corrupt`] when the witness is malformed.
+    fn witness(&self) -> Result<Option<(u64, Hash)>, StoreError>;
 
-    /// Approximate bytes on disk.
+    /// Sync counters.
+    fn counters(&self) -> &SyncCounters;
+}
+
+/// The store of one ledger: a backend behind the boundary.
+pub type Store = Box<dyn Backend>;
+
+/// Where a ledger lives: a directory (sled) or a PostgreSQL URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A sled directory.
+    Dir(PathBuf),
+    /// A `postgres://` or `postgresql://` URL, in libpq's form.
+    Postgres(String),
+}
+
+impl Location {
+    /// Reads `--db`: a `postgres://` / `postgresql://` URL, else a directory.
     #[must_use]
-    pub fn size_on_disk(&self) -> u64 {
-        self.sled().size_on_disk().unwrap_or(0)
+    pub fn parse(text: &str) -> Location {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Location::Postgres(text.to_owned())
+        } else {
+            Location::Dir(PathBuf::from(text))
+        }
     }
-}
 
-impl Drop for Store {
-    /// Closes sled and waits (briefly) until its file lock is released: sled's own threads let
-    /// go of it a moment after the handle, and a reopen right after a close must not find the
-    /// store "in use".
-    fn drop(&mut self) {
-        drop(self.db.take());
-        let Ok(file) = File::open(self.dir.join("db")) else {
-            return;
-        };
-        let mut waited = std::time::Duration::ZERO;
-        while waited < LOCK_PATIENCE * 4 {
-            if file.try_lock().is_ok() {
-                let _ = file.unlock();
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-            waited += std::time::Duration::from_millis(2);
+    /// The location as given, for messages (a URL's password is never shown).
+    #[must_use]
+    pub fn display(&self) -> String {
+        match self {
+            Location::Dir(dir) => dir.display().to_string(),
+            Location::Postgres(url) => redact(url),
         }
     }
 }
 
-/// Creates `dir` and its marker when missing or empty; refuses foreign or unknown directories.
-fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
-    let marker = dir.join(MARKER_FILE);
-    match fs::read_dir(dir) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(dir)?;
-            write_marker(dir, &marker)
-        }
-        Err(e) => Err(e.into()),
-        Ok(mut entries) => {
-            if entries.next().is_none() {
-                return write_marker(dir, &marker);
-            }
-            let text = match fs::read_to_string(&marker) {
-                Ok(text) => text,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(StoreError::NotALedger(dir.to_owned()));
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let found = text
-                .lines()
-                .find_map(|l| l.strip_prefix("format = "))
-                .map(str::trim)
-                .unwrap_or("missing");
-            if found == FORMAT_VERSION.to_string() {
-                Ok(())
+impl From<&Path> for Location {
+    fn from(dir: &Path) -> Self {
+        Location::Dir(dir.to_owned())
+    }
+}
+
+/// A URL with its password replaced by `***`.
+#[must_use]
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
+    match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let shown = if userinfo.contains(':') {
+                format!("{user}:***")
             } else {
-                Err(StoreError::UnknownFormat {
-                    dir: dir.to_owned(),
-                    found: found.to_owned(),
-                })
-            }
+                user.to_owned()
+            };
+            let slash = if rest.contains('/') { "/" } else { "" };
+            format!("{scheme}://{shown}@{hosts}{slash}{tail}")
         }
+        None => url.to_owned(),
     }
 }
 
-fn write_marker(dir: &Path, marker: &Path) -> Result<(), StoreError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(marker)?;
-    writeln!(
-        file,
-        "# This directory is a coopledger ledger (sled 0.34.7). Do not edit.\nformat = {FORMAT_VERSION}"
-    )?;
-    file.sync_all()?;
-    File::open(dir)?.sync_all()?;
-    Ok(())
+/// Opens the store at `location`; with `create`, a missing or empty directory becomes a new
+/// store (PostgreSQL stores are created with `coopledger init` only).
+///
+/// # Errors
+/// [`StoreError::Missing`], [`StoreError::InUse`], [`StoreError::NotALedger`],
+/// [`StoreError::UnknownFormat`]; I/O errors.
+pub fn open(location: &Location, create: bool) -> Result<Store, StoreError> {
+    match location {
+        Location::Dir(dir) => {
+            let store = if create {
+                sled::SledStore::open(dir)?
+            } else {
+                sled::SledStore::open_existing(dir)?
+            };
+            Ok(Box::new(store))
+        }
+        Location::Postgres(url) => Err(StoreError::Missing(format!(
+            "{} (this build has no PostgreSQL backend yet)",
+            redact(url)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show_in_a_location() {
+        assert_eq!(
+            redact(
+                "postgresql://writer:s3cret@db1,db2:5433/ledger?target_session_attrs=read-write"
+            ),
+            "postgresql://writer:***@db1,db2:5433/ledger?target_session_attrs=read-write"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("postgres://h"), "postgres://h");
+        assert_eq!(
+            Location::parse("./coopledger-data"),
+            Location::Dir("./coopledger-data".into())
+        );
+    }
 }

@@ -12,7 +12,7 @@ use proto_events::{Date, RecordedEvent, Stream};
 
 use super::change::{self, needs_history};
 use super::state::{Tracker, ViewState};
-use crate::entity::{StreamFacts, is_cached};
+use crate::entity::{MAX_CACHED_STREAMS, StreamFacts, is_cached};
 use crate::error::Error;
 
 /// Loads the effective facts of a stream from records before a sequence.
@@ -21,7 +21,10 @@ pub type Loader<'a> = dyn FnMut(&Stream, u64) -> Result<StreamFacts, Error> + 'a
 /// Folds records, in log order, into a [`ViewState`].
 pub struct Folder {
     state: ViewState,
+    /// Facts of country and case streams seen so far, at most [`MAX_CACHED_STREAMS`]; once one
+    /// was evicted, a stream not cached is read from the log.
     cache: HashMap<Stream, StreamFacts>,
+    evicted: bool,
     on_or_before: Option<Date>,
     tracker: Tracker,
 }
@@ -33,6 +36,7 @@ impl Folder {
         Folder {
             state: ViewState::default(),
             cache: HashMap::new(),
+            evicted: false,
             on_or_before,
             tracker: Tracker::default(),
         }
@@ -46,16 +50,30 @@ impl Folder {
     pub fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error> {
         let stream = &event.envelope.stream;
         self.state.as_of = event.sequence;
-        let before = if !needs_history(event) {
-            StreamFacts::new()
-        } else if is_cached(stream) {
-            self.cache.get(stream).cloned().unwrap_or_default()
-        } else {
-            load(stream, event.sequence)?
+        let cached = is_cached(stream);
+        let before = match (needs_history(event), cached) {
+            (false, _) => StreamFacts::new(),
+            (true, true) => match self.cache.get(stream) {
+                Some(facts) => facts.clone(),
+                None if !self.evicted => StreamFacts::new(),
+                None => load(stream, event.sequence)?,
+            },
+            (true, false) => load(stream, event.sequence)?,
         };
         let (change, after) = change::decide(event, &before, self.on_or_before);
         self.state.apply(&change, &mut self.tracker);
-        if let Some(after) = after.filter(|_| is_cached(stream)) {
+        if let Some(after) = after.filter(|_| cached) {
+            if self.cache.len() >= MAX_CACHED_STREAMS && !self.cache.contains_key(stream) {
+                let evict = self
+                    .cache
+                    .keys()
+                    .find(|s| !matches!(s, Stream::Country(_)))
+                    .cloned();
+                if let Some(evict) = evict {
+                    self.cache.remove(&evict);
+                    self.evicted = true;
+                }
+            }
             self.cache.insert(stream.clone(), after);
         }
         Ok(())

@@ -18,7 +18,7 @@ use super::digest::Digest;
 use super::index::{REGIONS, country_at, country_count, country_index};
 use super::state::{Regions, Row, Touched, ViewState};
 use crate::error::Error;
-use crate::store::{Store, ViewWrite};
+use crate::store::{Backend, ViewWrite};
 
 /// Version of the stored view encoding.
 pub const VIEW_FORMAT: u8 = 1;
@@ -140,7 +140,7 @@ pub fn writes(
 /// # Errors
 /// On a storage error, or [`Error::CorruptView`] for a value that does not decode, a negative
 /// counter, or parts that disagree with the stored digest.
-pub fn load(store: &Store) -> Result<Option<(ViewState, Digest)>, Error> {
+pub fn load(store: &dyn Backend) -> Result<Option<(ViewState, Digest)>, Error> {
     let Some(sequence) = store.view_part(SEQUENCE)? else {
         return Ok(None);
     };

@@ -133,18 +133,19 @@ fn a_lost_tail_is_named_even_when_sled_reports_nothing() {
     {
         let db = sled::open(dir.path()).expect("sled");
         for seq in 16..=20 {
-            db.remove(coopledger::store::keys::event(seq))
+            db.remove(coopledger::store::sled::keys::event(seq))
                 .expect("remove");
         }
         let prev = db
-            .get(coopledger::store::keys::event(15))
+            .get(coopledger::store::sled::keys::event(15))
             .expect("get")
             .expect("15");
         let mut head = 15u64.to_be_bytes().to_vec();
         head.extend_from_slice(&prev[..32]);
-        db.insert(coopledger::store::keys::META_HEAD, head)
+        db.insert(coopledger::store::sled::keys::META_HEAD, head)
             .expect("head");
-        db.remove(coopledger::store::keys::META_TREE).expect("tree");
+        db.remove(coopledger::store::sled::keys::META_TREE)
+            .expect("tree");
         db.flush().expect("flush");
     }
     match Ledger::create(dir.path()) {

@@ -96,7 +96,7 @@ fn a_foreign_directory_is_refused_and_left_untouched() {
 fn an_unknown_format_version_is_refused() {
     let dir = tempdir();
     drop(Ledger::create(dir.path()).expect("create"));
-    let marker = dir.path().join(coopledger::store::MARKER_FILE);
+    let marker = dir.path().join(coopledger::store::sled::MARKER_FILE);
     let text = std::fs::read_to_string(&marker).expect("marker");
     std::fs::write(&marker, text.replace("format = 1", "format = 99")).expect("rewrite");
     let err = Ledger::create(dir.path())
@@ -109,7 +109,7 @@ fn an_unknown_format_version_is_refused() {
 /// (key `E` ‖ seq u64 BE; value hash ‖ prev_hash ‖ body).
 fn tamper(dir: &std::path::Path, seq: u64, offset_in_body: usize) {
     let db = sled::open(dir).expect("sled");
-    let key = coopledger::store::keys::event(seq);
+    let key = coopledger::store::sled::keys::event(seq);
     let mut value = db.get(key).expect("get").expect("record").to_vec();
     let at = coopledger::ledger::frame::FRAME_HEADER + offset_in_body;
     value[at] ^= 0x01;
@@ -151,7 +151,7 @@ fn a_rehashed_record_breaks_the_chain_at_the_next_one() {
     drop(ledger);
     // Rewrite record 4 with a consistent hash of its changed body: record 5's link then breaks.
     let db = sled::open(dir.path()).expect("sled");
-    let key = coopledger::store::keys::event(4);
+    let key = coopledger::store::sled::keys::event(4);
     let value = db.get(key).expect("get").expect("record").to_vec();
     let (prev, mut body) = (value[32..64].to_vec(), value[64..].to_vec());
     body[50] ^= 0x01;
@@ -189,10 +189,10 @@ fn a_malformed_record_key_is_named_at_the_expected_sequence_everywhere() {
     drop(ledger);
     let db = sled::open(dir.path()).expect("sled");
     // `E` ‖ 5 (u64 BE) ‖ one more byte: sorts between records 5 and 6.
-    let mut key = coopledger::store::keys::event(5).to_vec();
+    let mut key = coopledger::store::sled::keys::event(5).to_vec();
     key.push(0xff);
     let value = db
-        .get(coopledger::store::keys::event(5))
+        .get(coopledger::store::sled::keys::event(5))
         .expect("get")
         .expect("record 5");
     db.insert(key, value).expect("insert");
@@ -270,7 +270,7 @@ fn sixteen_tasks_append_to_shared_and_distinct_streams() {
                 for i in 0..25u64 {
                     if i % 3 == 0 {
                         // The shared case stream, with optimistic concurrency.
-                        let version = handle.reader().stream_version(&coopledger::proto_events::Stream::Case(case));
+                        let version = handle.reader().stream_version(&coopledger::proto_events::Stream::Case(case)).expect("version");
                         let mut e = event(json!({"type": "CaseMilestoneRecorded", "recorded_by": format!("task{t}"),
                             "case_id": case, "on": "2019-02-01", "expected_version": version,
                             "milestone": {"kind": "arrests", "country": "CO", "count": 1 + i}}));

@@ -29,7 +29,8 @@ use coopledger::merkle::{
 use coopledger::proto_events::codec::{decode_body, encode_body};
 use coopledger::proto_events::hash::to_hex;
 use coopledger::proto_events::{Hash, RecordedEvent};
-use coopledger::store::{Group, Store, keys};
+use coopledger::store::sled::{SledStore, keys};
+use coopledger::store::{Backend, Group};
 use coopledger::synth::Synth;
 use coopledger::{Error, Ledger, LedgerHandle, Options, Request};
 use ct_merkle as ct;
@@ -266,9 +267,9 @@ fn verify_chain(dir: &Path) -> Result<coopledger::ledger::VerifyReport, Error> {
 /// frontier pushed leaf by leaf, written to the store every `chunk` leaves, and reloaded from the
 /// store between every other chunk. The directory outlives the store when bound as
 /// `let (_dir, store) = …`.
-fn tile_store(leaves: &[Vec<u8>], chunk: usize) -> (tempfile::TempDir, Store) {
+fn tile_store(leaves: &[Vec<u8>], chunk: usize) -> (tempfile::TempDir, SledStore) {
     let dir = tempdir();
-    let store = Store::open(dir.path()).expect("store");
+    let store = SledStore::open(dir.path()).expect("store");
     let mut frontier = Frontier::default();
     for (i, part) in leaves.chunks(chunk.max(1)).enumerate() {
         if i % 2 == 1 {

@@ -3030,7 +3030,9 @@ impl Sut {
         };
         let recs: Vec<&ARec> = self.log.iter().filter(|a| a.stream == stream).collect();
         let version = recs.len() as u64;
-        let got_version = reader.stream_version(&stream);
+        let got_version = reader
+            .stream_version(&stream)
+            .map_err(|e| format!("stream_version: {e}"))?;
         if got_version != version {
             return Err(format!(
                 "stream_version({stream}) is {got_version}, the model says {version}"

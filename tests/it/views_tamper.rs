@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use coopledger::store::keys;
+use coopledger::store::sled::keys;
 use coopledger::views::digest::Digest;
 use coopledger::{Ledger, LedgerHandle};
 use serde_json::Value;

@@ -1,0 +1,538 @@
+//! The sled backend: one ledger directory, the only code that touches sled.
+//!
+//! Durability: sled's `flush()` writes its log but on Linux only issues `sync_file_range`, which
+//! survives a killed process but not a power cut. [`SledStore::commit`] therefore applies the
+//! group as one sled batch (atomic: after a crash all of it or none of it is there), flushes, and
+//! then `fdatasync`s the data file itself (and, when sled has written new snapshot files, those
+//! and the directory). Only then does it write the witness file (see [`Backend::witness`]) and
+//! return: a caller acknowledges nothing before `commit` returns.
+//!
+//! The index (event ids, stream memberships) lives in memory in this version of the format:
+//! the ledger gives it every record at open ([`Backend::index_tail`]; the watermark is 0) and
+//! every commit extends it.
+
+mod index;
+pub mod keys;
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use proto_events::{Hash, Stream};
+use uuid::Uuid;
+
+use super::{
+    Backend, Group, IndexRow, RecordKey, Records, StoreError, SyncCounters, Value, ViewParts,
+    ViewWrite,
+};
+use index::Index;
+
+/// The ledger format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The file that marks a directory as a coopledger store.
+pub const MARKER_FILE: &str = "COOPLEDGER";
+/// How long an opener waits for a lock that may be being released.
+const LOCK_PATIENCE: Duration = Duration::from_millis(500);
+const LOCK_RETRY: Duration = Duration::from_millis(20);
+/// The file outside sled that remembers the last durable record (see [`Backend::witness`]).
+pub const WITNESS_FILE: &str = "HEAD";
+/// The witness's fixed size: `"coopledger-head 1 "`, 20 digits, a space, 64 hex digits, `\n`.
+const WITNESS_LEN: usize = 18 + 20 + 1 + 64 + 1;
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Corruption { at, .. } => StoreError::Corrupt(match at {
+                Some(at) => format!(
+                    "sled found a damaged entry at offset {} of its data file `db`",
+                    at.lid()
+                ),
+                None => "sled found a damaged entry in its data file `db`".into(),
+            }),
+            sled::Error::Io(io) => StoreError::Io(io.to_string()),
+            sled::Error::Unsupported(what) => StoreError::Corrupt(format!(
+                "sled cannot read its files: {what} (damaged, or written by another sled version)"
+            )),
+            other => StoreError::Io(format!("sled failed: {other}")),
+        }
+    }
+}
+
+/// The sled batch of a group.
+struct Batch {
+    inner: sled::Batch,
+    ops: usize,
+}
+
+impl Batch {
+    fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.ops += 1;
+        self.inner.insert(key, value);
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        self.ops += 1;
+        self.inner.remove(key);
+    }
+}
+
+/// The sled store of one ledger directory.
+pub struct SledStore {
+    /// Always `Some` until the store is dropped (see `Drop`).
+    db: Option<sled::Db>,
+    dir: PathBuf,
+    /// The data file, kept open to fdatasync it after each flush.
+    data_file: File,
+    /// Snapshot files already synced, so new ones (and the directory) are synced once, and the
+    /// directory's modification time when last listed (unchanged: nothing new to sync).
+    synced_files: Mutex<(BTreeSet<String>, Option<std::time::SystemTime>)>,
+    index: RwLock<Index>,
+    counters: SyncCounters,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens the store in `dir`, creating it when `dir` is missing or empty.
+    ///
+    /// # Errors
+    /// [`StoreError::InUse`] when another handle holds it, [`StoreError::NotALedger`] for a
+    /// non-empty foreign directory, [`StoreError::UnknownFormat`] for another format version.
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        Self::open_inner(dir, true)
+    }
+
+    /// Opens the store in `dir`, which must already be a ledger.
+    ///
+    /// # Errors
+    /// [`StoreError::Missing`] when `dir` does not exist or is empty; otherwise as
+    /// [`SledStore::open`].
+    pub fn open_existing(dir: &Path) -> Result<SledStore, StoreError> {
+        Self::open_inner(dir, false)
+    }
+
+    fn open_inner(dir: &Path, create: bool) -> Result<SledStore, StoreError> {
+        let empty = fs::read_dir(dir).map(|mut d| d.next().is_none());
+        if !create && !matches!(empty, Ok(false)) {
+            return Err(StoreError::Missing(dir.display().to_string()));
+        }
+        let created = !matches!(empty, Ok(false));
+        prepare_dir(dir)?;
+        let db = Self::open_sled(dir)?;
+        let data_file = File::open(dir.join("db"))?;
+        let store = SledStore {
+            db: Some(db),
+            dir: dir.to_owned(),
+            data_file,
+            synced_files: Mutex::new((BTreeSet::new(), None)),
+            index: RwLock::new(Index::default()),
+            counters: SyncCounters::default(),
+        };
+        if created {
+            // A new store's files must be durable before anything is acknowledged in it; an
+            // existing one was synced by whoever wrote it.
+            store.sync()?;
+        }
+        Ok(store)
+    }
+
+    /// Opens sled, waiting a moment for a lock that this process has only just released: sled
+    /// unlocks its file when its last internal thread lets go of it, shortly after the handle
+    /// is dropped. A lock still held after that is another opener's.
+    fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+        let mut waited = Duration::ZERO;
+        loop {
+            let opened = sled::Config::new()
+                .path(dir)
+                // Durability is ours: every write is followed by a sync of our own, so the
+                // background flusher would only add unsynchronised work.
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => return Ok(db),
+                Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                    if waited >= LOCK_PATIENCE {
+                        return Err(StoreError::InUse(dir.to_owned()));
+                    }
+                    std::thread::sleep(LOCK_RETRY);
+                    waited += LOCK_RETRY;
+                }
+                Err(e @ (sled::Error::Corruption { .. } | sled::Error::Unsupported(_))) => {
+                    let StoreError::Corrupt(what) = StoreError::from(e) else {
+                        unreachable!("corruption maps to Corrupt")
+                    };
+                    return Err(StoreError::Corrupt(format!(
+                        "the store in {} is damaged: {what}",
+                        dir.display()
+                    )));
+                }
+                Err(e) => return Err(StoreError::from(e)),
+            }
+        }
+    }
+
+    fn sled(&self) -> &sled::Db {
+        // Taken only by `Drop`, after which no method can run.
+        self.db
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the store is open"))
+    }
+
+    /// The store's directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn batch_of(&self, group: &Group<'_>) -> Result<Batch, StoreError> {
+        group.check()?;
+        let mut batch = Batch {
+            inner: sled::Batch::default(),
+            ops: 0,
+        };
+        for row in &group.records {
+            batch.put(&keys::event(row.seq), row.frame);
+        }
+        for tile in &group.tiles {
+            batch.put(&keys::tree(tile.level, tile.index), &tile.hashes);
+        }
+        if let Some(size) = group.tree_size {
+            batch.put(keys::META_TREE, &size.to_be_bytes());
+        }
+        for write in &group.views {
+            match write {
+                ViewWrite::ClearAll => {
+                    for item in self.sled().scan_prefix([keys::VIEW]) {
+                        let (key, _) = item?;
+                        batch.delete(&key);
+                    }
+                }
+                ViewWrite::Put(part, value) => batch.put(&keys::view(part), value),
+                ViewWrite::Delete(part) => batch.delete(&keys::view(part)),
+            }
+        }
+        if let Some((seq, hash)) = &group.head {
+            batch.put(keys::META_HEAD, &keys::head_value(*seq, hash));
+        }
+        if let Some((size, note)) = &group.checkpoint {
+            batch.put(&keys::checkpoint(*size), note.as_bytes());
+        }
+        Ok(batch)
+    }
+
+    /// Makes everything applied so far durable: sled's flush, then fdatasync of the data file,
+    /// then fsync of any snapshot file sled created since the last sync and of the directory.
+    fn sync(&self) -> Result<Duration, StoreError> {
+        let started = Instant::now();
+        crate::failpoint!("store::sync", StoreError::Io);
+        self.sled().flush()?;
+        self.data_file.sync_data()?;
+        self.sync_new_files()?;
+        let took = started.elapsed();
+        self.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        self.counters.sync_micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        Ok(took)
+    }
+
+    fn sync_new_files(&self) -> Result<(), StoreError> {
+        let mut guard = self.synced_files.lock();
+        let (synced, listed_at) = &mut *guard;
+        let modified = fs::metadata(&self.dir)?.modified().ok();
+        // A directory's mtime is only as fine as the kernel's clock tick, so an unchanged mtime
+        // proves nothing new only once it is old enough for any later change to show.
+        let settled = modified
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(1));
+        if settled && modified == *listed_at {
+            return Ok(());
+        }
+        *listed_at = modified;
+        let mut changed = false;
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "db" || !entry.file_type()?.is_file() || synced.contains(&name) {
+                continue;
+            }
+            File::open(entry.path())?.sync_all()?;
+            synced.insert(name);
+            changed = true;
+        }
+        if changed {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Records, outside sled, the last record made durable (see [`Backend::witness`]). Written
+    /// after the sync of the records it names, in place and in one sector, without an fsync of
+    /// its own: a crash can only leave it behind the log, never ahead, and behind is harmless.
+    fn write_witness(&self, seq: u64, hash: &Hash) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt;
+        let text = format!(
+            "coopledger-head 1 {seq:020} {}\n",
+            proto_events::hash::to_hex(hash)
+        );
+        debug_assert_eq!(text.len(), WITNESS_LEN);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.dir.join(WITNESS_FILE))?;
+        file.write_all_at(text.as_bytes(), 0)?;
+        Ok(())
+    }
+
+    /// Approximate bytes on disk.
+    #[must_use]
+    pub fn size_on_disk(&self) -> u64 {
+        self.sled().size_on_disk().unwrap_or(0)
+    }
+}
+
+impl Backend for SledStore {
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn commit(&self, group: &Group<'_>) -> Result<Duration, StoreError> {
+        let batch = self.batch_of(group)?;
+        if batch.ops > 0 {
+            crate::failpoint!("store::apply", StoreError::Io);
+            self.sled().apply_batch(batch.inner)?;
+        }
+        let took = self.sync()?;
+        if let Some((seq, hash)) = &group.head {
+            self.write_witness(*seq, hash)?;
+        }
+        if !group.records.is_empty() {
+            let mut index = self.index.write();
+            for row in &group.records {
+                index.insert(row.seq, row.event_id, row.stream, row.stream_version);
+            }
+        }
+        Ok(took)
+    }
+
+    fn head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
+        self.sled()
+            .get(keys::META_HEAD)?
+            .map(|v| {
+                keys::parse_head_value(&v).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "the stored head (M head) is {} bytes, not a sequence and a hash",
+                        v.len()
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    fn records(&self, from: u64, to: u64) -> Records<'_> {
+        let end = if to == u64::MAX {
+            vec![keys::EVENT + 1]
+        } else {
+            keys::event(to + 1).to_vec()
+        };
+        Box::new(
+            self.sled()
+                .range(keys::event(from).to_vec()..end)
+                .map(|item| {
+                    let (key, value) = item?;
+                    let key = match keys::event_seq(&key) {
+                        Some(seq) => RecordKey::Seq(seq),
+                        None => RecordKey::Malformed(key.to_vec()),
+                    };
+                    Ok((key, Value::sled(value)))
+                }),
+        )
+    }
+
+    fn record(&self, seq: u64) -> Result<Option<Value>, StoreError> {
+        Ok(self.sled().get(keys::event(seq))?.map(Value::sled))
+    }
+
+    fn seqs_of(&self, ids: &[Uuid]) -> Result<Vec<Option<u64>>, StoreError> {
+        let index = self.index.read();
+        Ok(ids.iter().map(|id| index.seq_of(id)).collect())
+    }
+
+    fn stream_seqs(
+        &self,
+        stream: &Stream,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let index = self.index.read();
+        let skip = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
+        Ok(index
+            .stream(stream)
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .copied()
+            .collect())
+    }
+
+    fn stream_version(&self, stream: &Stream) -> Result<u64, StoreError> {
+        Ok(self.index.read().stream(stream).len() as u64)
+    }
+
+    fn index_watermark(&self) -> Result<u64, StoreError> {
+        Ok(self.index.read().last())
+    }
+
+    fn index_tail(&self, rows: &[IndexRow]) -> Result<(), StoreError> {
+        let mut index = self.index.write();
+        for row in rows {
+            index.insert(row.seq, row.event_id, &row.stream, row.stream_version);
+        }
+        Ok(())
+    }
+
+    fn tree_size(&self) -> Result<u64, StoreError> {
+        match self.sled().get(keys::META_TREE)? {
+            None => Ok(0),
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "the tree size (M tree) is {} bytes, not 8",
+                        v.len()
+                    ))
+                }),
+        }
+    }
+
+    fn tile(&self, level: u8, index: u64) -> Result<Option<Value>, StoreError> {
+        Ok(self.sled().get(keys::tree(level, index))?.map(Value::sled))
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Value)>, StoreError> {
+        self.sled()
+            .scan_prefix([keys::CHECKPOINT])
+            .next_back()
+            .map(|item| {
+                let (key, value) = item?;
+                let size = keys::checkpoint_size(&key).ok_or_else(|| {
+                    StoreError::Corrupt(format!("a checkpoint key of {} bytes", key.len()))
+                })?;
+                Ok((size, Value::sled(value)))
+            })
+            .transpose()
+    }
+
+    fn view_part(&self, part: &[u8]) -> Result<Option<Value>, StoreError> {
+        Ok(self.sled().get(keys::view(part))?.map(Value::sled))
+    }
+
+    fn view_parts(&self, prefix: &[u8]) -> ViewParts<'_> {
+        Box::new(self.sled().scan_prefix(keys::view(prefix)).map(|item| {
+            let (key, value) = item?;
+            Ok((keys::view_part(&key).to_vec(), Value::sled(value)))
+        }))
+    }
+
+    fn witness(&self) -> Result<Option<(u64, Hash)>, StoreError> {
+        let text = match fs::read_to_string(self.dir.join(WITNESS_FILE)) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let bad = || StoreError::Corrupt(format!("the {WITNESS_FILE} file is malformed: {text:?}"));
+        let rest = text.strip_prefix("coopledger-head 1 ").ok_or_else(bad)?;
+        let (seq, hash) = rest.trim_end().split_once(' ').ok_or_else(bad)?;
+        let seq = seq.parse().map_err(|_| bad())?;
+        let hash = proto_events::hash::parse_hex(hash).ok_or_else(bad)?;
+        Ok(Some((seq, hash)))
+    }
+
+    fn counters(&self) -> &SyncCounters {
+        &self.counters
+    }
+}
+
+impl Drop for SledStore {
+    /// Closes sled and waits (briefly) until its file lock is released: sled's own threads let
+    /// go of it a moment after the handle, and a reopen right after a close must not find the
+    /// store "in use".
+    fn drop(&mut self) {
+        drop(self.db.take());
+        let Ok(file) = File::open(self.dir.join("db")) else {
+            return;
+        };
+        let mut waited = Duration::ZERO;
+        while waited < LOCK_PATIENCE * 4 {
+            if file.try_lock().is_ok() {
+                let _ = file.unlock();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+            waited += Duration::from_millis(2);
+        }
+    }
+}
+
+/// Creates `dir` and its marker when missing or empty; refuses foreign or unknown directories.
+fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
+    let marker = dir.join(MARKER_FILE);
+    match fs::read_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir)?;
+            write_marker(dir, &marker)
+        }
+        Err(e) => Err(e.into()),
+        Ok(mut entries) => {
+            if entries.next().is_none() {
+                return write_marker(dir, &marker);
+            }
+            let text = match fs::read_to_string(&marker) {
+                Ok(text) => text,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(StoreError::NotALedger(dir.to_owned()));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let found = text
+                .lines()
+                .find_map(|l| l.strip_prefix("format = "))
+                .map(str::trim)
+                .unwrap_or("missing");
+            if found == FORMAT_VERSION.to_string() {
+                Ok(())
+            } else {
+                Err(StoreError::UnknownFormat {
+                    location: dir.display().to_string(),
+                    found: found.to_owned(),
+                })
+            }
+        }
+    }
+}
+
+fn write_marker(dir: &Path, marker: &Path) -> Result<(), StoreError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker)?;
+    writeln!(
+        file,
+        "# This directory is a coopledger ledger (sled 0.34.7). Do not edit.\nformat = {FORMAT_VERSION}"
+    )?;
+    file.sync_all()?;
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
