@@ -6,9 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use coopledger::AsOf;
 use coopledger::Error;
 use coopledger::ledger::MAX_PAGE;
-use coopledger::proto_events::{
-    CountryCode, Envelope, Hash, RecordedEvent, Rule, Stream, Timestamp,
-};
+use coopledger::proto_events::hash::to_hex;
+use coopledger::proto_events::{CountryCode, Envelope, RecordedEvent, Rule, Stream, Timestamp};
 use uuid::Uuid;
 
 use super::data::unknown_id;
@@ -130,9 +129,9 @@ impl Sut {
             return Err(format!(
                 "head is {} ({}), recorded {}; the model says {seq} ({}), recorded {recorded_at}",
                 head.seq,
-                hex(&head.hash),
+                to_hex(&head.hash),
                 head.recorded_at,
-                hex(&hash)
+                to_hex(&hash)
             ));
         }
         Ok(())
@@ -414,14 +413,10 @@ impl Sut {
             return Err(format!(
                 "verify: {} events, head {}; the model has {}",
                 report.events,
-                hex(&report.head_hash),
+                to_hex(&report.head_hash),
                 self.head()
             ));
         }
         Ok(())
     }
-}
-
-pub(super) fn hex(hash: &Hash) -> String {
-    hash.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }

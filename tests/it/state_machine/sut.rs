@@ -4,11 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
+use coopledger::proto_events::hash::to_hex;
 use coopledger::proto_events::{Hash, NewEvent, Stream, Timestamp};
 use coopledger::{Error, Ledger, LedgerHandle, Reader, Receipt};
 use uuid::Uuid;
 
-use super::checks::{Check, check_refusal, hex};
+use super::checks::{Check, check_refusal};
 use super::model::{BatchExpect, EvExpect, SubExpect};
 use super::stats::{stat, stat_outcome};
 use super::transitions::Sub;
@@ -567,9 +568,9 @@ impl Sut {
             return Err(format!(
                 "verify_store: {} events, head {}; the model has {} ({})",
                 report.events,
-                hex(&report.head_hash),
+                to_hex(&report.head_hash),
                 self.head(),
-                hex(&self.hash_of(self.head()))
+                to_hex(&self.hash_of(self.head()))
             ));
         }
         let ledger = Ledger::open(self.dir.path()).map_err(|e| format!("reopen: {e}"))?;
