@@ -370,9 +370,8 @@ pub(super) fn tweak(g: &mut G, fact: &Fact) -> Fact {
 /// step of an open case.
 pub(super) fn valid_event(g: &mut G, st: &RefState) -> NewEvent {
     let roll = g.below(100);
-    let joinable = st.joinable();
-    let active = st.active();
-    let open = st.open_cases();
+    // Each list is computed only for the rolls that use it.
+    let joinable = if roll < 10 { st.joinable() } else { Vec::new() };
     if roll < 10 && !joinable.is_empty() {
         let country = g.pick(&joinable);
         let expected = g.continuing_version(st, &Stream::Country(country));
@@ -383,6 +382,7 @@ pub(super) fn valid_event(g: &mut G, st: &RefState) -> NewEvent {
         });
         return g.wrap(fact, expected);
     }
+    let active = if roll < 14 { st.active() } else { Vec::new() };
     if roll < 14 && !active.is_empty() {
         let country = g.pick(&active);
         let expected = g.continuing_version(st, &Stream::Country(country));
@@ -438,6 +438,11 @@ pub(super) fn valid_event(g: &mut G, st: &RefState) -> NewEvent {
         let expected = g.starting_version();
         return g.wrap(fact, expected);
     }
+    let open = if roll >= 72 {
+        st.open_cases()
+    } else {
+        Vec::new()
+    };
     if roll >= 72 && !open.is_empty() {
         let (case_id, case) = g.pick(&open);
         let fact = case_step_fact(g, case_id, &case);

@@ -206,12 +206,11 @@ impl RefState {
     /// Predicts one atomic batch and, when it must be accepted, adds it to the log.
     pub(super) fn decide(&mut self, events: &[NewEvent]) -> BatchExpect {
         let start = self.log.len();
-        let mut work = self.without_expect();
         let mut positions = Vec::new();
         let mut outs = Vec::new();
         let mut failures = Vec::new();
         for (index, event) in events.iter().enumerate() {
-            match work.decide_one(event, start, &positions) {
+            match self.decide_one(event, start, &positions) {
                 Ok(out) => {
                     if matches!(out, EvExpect::New { .. }) {
                         positions.push(index);
@@ -222,9 +221,10 @@ impl RefState {
             }
         }
         if !failures.is_empty() {
+            // All or nothing: the batch's accepted events go again.
+            self.log.truncate(start);
             return Err(Refusal { failures });
         }
-        self.log = work.log;
         Ok(outs)
     }
 

@@ -616,17 +616,19 @@ pub(super) fn t_concurrent(st: &RefState, g: &mut G) -> Transition {
         identical: false,
     };
     let mut attempts = 0;
+    let all_open = st.open_cases();
+    let all_known = st.known();
     while subs.len() < n && attempts < 100 {
         attempts += 1;
         let roll = g.below(100);
-        let open: Vec<(Uuid, CaseNow)> = st
-            .open_cases()
-            .into_iter()
+        let open: Vec<(Uuid, CaseNow)> = all_open
+            .iter()
             .filter(|(id, _)| !used.contains(&Stream::Case(*id)))
+            .cloned()
             .collect();
-        let known: Vec<usize> = st
-            .known()
-            .into_iter()
+        let known: Vec<usize> = all_known
+            .iter()
+            .copied()
             .filter(|i| !used.contains(&st.log[*i].stream))
             .collect();
         match roll {
