@@ -12,8 +12,10 @@ use uuid::Uuid;
 
 use super::data::unknown_id;
 use super::model::Refusal;
+use super::rules::is_conflict;
 use super::stats::stat;
 use super::sut::{ARec, Sut};
+use super::views::countries_with_view;
 
 pub(super) type Check = Result<(), String>;
 
@@ -43,8 +45,8 @@ pub(super) fn check_refusal(e: &Error, expected: &Refusal) -> Check {
         );
     }
     let rules: Vec<Rule> = reported.values().flatten().copied().collect();
-    let conflict = rules.iter().all(|r| r.is_conflict());
-    let invalid = rules.iter().all(|r| !r.is_conflict());
+    let conflict = rules.iter().all(|r| is_conflict(*r));
+    let invalid = rules.iter().all(|r| !is_conflict(*r));
     match e {
         Error::Conflict(_) if !invalid => {}
         Error::Invalid(_) if !conflict => {}
@@ -314,6 +316,15 @@ impl Sut {
             }
         }
         Ok(())
+    }
+
+    /// The countries with a view as of `k`, by the model (`views.rs`).
+    fn present(&self, k: u64) -> BTreeSet<CountryCode> {
+        countries_with_view(
+            self.log[..k as usize]
+                .iter()
+                .map(|a| (Some(a.id), &a.event.payload)),
+        )
     }
 
     pub(super) fn check_views(&self, k: u64, head_too: bool) -> Check {

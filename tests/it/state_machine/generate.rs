@@ -19,8 +19,10 @@ use super::data::{
     ACTIVITY_KINDS, CASE_TYPES, CHANGE_TO, CITIES, JOIN_AS, MEETING_KINDS, OUTCOMES, REASONS,
     STAFF, add_days, day, entity_id, event_id, pool,
 };
-use super::model::{CaseNow, RefState};
-use super::rules::{fact_of, needs_two, same_content};
+use super::domain::{needs_two, stream_of};
+use super::effective::CaseNow;
+use super::model::RefState;
+use super::rules::{fact_of, same_content};
 use crate::support::cc;
 
 /// The generator's randomness and id counter.
@@ -565,7 +567,7 @@ pub(super) fn bad_event(g: &mut G, st: &RefState) -> NewEvent {
         );
     }
     let mut event = valid_event(g, st);
-    let stream = event.payload.stream().expect("facts name their stream");
+    let stream = stream_of(fact_of(&event.payload).expect("a generated fact"));
     event.expected_version = wrong_version(g, st.version(&stream));
     event
 }

@@ -1,8 +1,8 @@
 //! Model-based state-machine test of the ledger through a real sled directory.
 //!
 //! `proptest-state-machine` drives it. The *reference* machine (`RefMachine`) holds a plain
-//! model of the accepted log (ids, streams, contents, in a canonical order) and the contextual
-//! rules of domain.md's "Validation" written out again here. It generates the transitions, with
+//! model of the accepted log (ids, streams, contents, in a canonical order) and predicts with
+//! rules of its own. It generates the transitions, with
 //! realistic weights: valid batches of 1–4 events (joins, status changes, partners, meetings,
 //! scheduled, cancelled and delivered activities, cases with milestones, additions and
 //! closure), batches with a conflicting `expected_version`, idempotent re-sends, re-used ids
@@ -30,19 +30,33 @@
 //! concurrent and pipelined transitions and reopens, that the maintained views equal a fresh
 //! fold of the log. `views_model.rs` checks their numbers against an independent model.
 //!
+//! The model is an oracle independent of the code it checks: its rules (`rules`), effective
+//! state (`effective`) and which countries have a view (`views`) are written from the domain reference
+//! (`/work/shared/docs/domain.md`, "Validation", "Effective state", "Regions", "Views") and the
+//! README's "Rules the domain reference leaves open", not from `src/`, and in another style:
+//! every answer is recomputed from the whole list of records with plain loops over `Vec`s and
+//! `BTreeMap`s, with no state carried from one append to the next. Where the product settles
+//! what the domain text leaves open, the comment at that rule says so and cites the README or
+//! the rule's own description; where it departs from the text (a delivery on its schedule's
+//! stream, the rules of a cancellation, a reused id or a step of a case that is not open
+//! reported alone), the comment says that too.
+//!
 //! Every run prints its seed first and, at the end, how many transitions of each kind ran;
 //! rerun one with `PROPTEST_RNG_SEED=<seed> cargo test --test it state_machine -- --nocapture`.
 //! Deeper runs: `STATE_MACHINE_CASES=<n>` (default 40), `STATE_MACHINE_STEPS=<n>` (default
 //! 100; each case runs between half that and that many transitions).
 //!
 //! Layout: this file wires the two machines to `proptest-state-machine` and holds the test;
-//! `data` the generators' reference data and ids; `model` the reference state and its
-//! predictions; `rules` the rules it predicts with; `effective` the effective state it folds;
-//! `generate` events and `transitions` transitions; `sut` the ledger under test and the
-//! acknowledged log; `checks` the comparisons; `stats` the counts printed at the end.
+//! `data` the generators' reference data and ids; `domain` the event vocabulary as domain.md
+//! describes it (streams, types, milestone countries, programme regions); `model` the
+//! reference state and its predictions; `rules` the rules it predicts with; `effective` the
+//! effective state; `views` which countries the model gives a view; `generate` events and `transitions`
+//! transitions; `sut` the ledger under test and the acknowledged log; `checks` the
+//! comparisons; `stats` the counts printed at the end.
 
 mod checks;
 mod data;
+mod domain;
 mod effective;
 mod generate;
 mod model;
@@ -50,6 +64,7 @@ mod rules;
 mod stats;
 mod sut;
 mod transitions;
+mod views;
 
 use std::time::Instant;
 

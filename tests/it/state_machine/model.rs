@@ -3,13 +3,12 @@
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
-use coopledger::proto_events::{
-    CountryCode, Date, ExpectedVersion, NewEvent, Payload, Rule, Stream,
-};
+use coopledger::proto_events::{CountryCode, NewEvent, Payload, Rule, Stream};
 use uuid::Uuid;
 
 use super::data::{PARTNERS, pool};
-use super::rules::{intrinsic, same_content};
+use super::effective::{CaseNow, Membership, Snapshot, effective};
+use super::rules::{Verdict, judge};
 use super::transitions::Sub;
 
 // ---------------------------------------------------------------------------------------------
@@ -73,19 +72,7 @@ pub(super) struct RefState {
     pub(super) expect: Vec<SubExpect>,
 }
 
-/// A case as the contextual rules see it.
-#[derive(Debug, Clone)]
-pub(super) struct CaseNow {
-    pub(super) opened_on: Date,
-    pub(super) countries: BTreeSet<CountryCode>,
-    pub(super) closed: bool,
-}
-
 impl RefState {
-    pub(super) fn find(&self, id: Uuid) -> Option<usize> {
-        self.log.iter().position(|r| r.id == Some(id))
-    }
-
     pub(super) fn version(&self, stream: &Stream) -> u64 {
         self.log.iter().filter(|r| &r.stream == stream).count() as u64
     }
@@ -96,12 +83,19 @@ impl RefState {
             .any(|r| matches!(&r.event.payload, Payload::Retracted(x) if x.target == id))
     }
 
+    /// The effective state of the whole log, recomputed.
+    pub(super) fn snapshot(&self) -> Snapshot<'_> {
+        effective(self.log.iter().map(|r| (r.id, &r.event.payload)))
+    }
+
+    /// Activities (in order of first record) with a schedule still open.
     pub(super) fn scheduled_activities(&self) -> Vec<Uuid> {
+        let snapshot = self.snapshot();
         let mut ids: Vec<Uuid> = Vec::new();
         for rec in &self.log {
             if let Stream::Activity(id) = rec.stream
                 && !ids.contains(&id)
-                && self.scheduled(&rec.stream)
+                && snapshot.scheduled(id)
             {
                 ids.push(id);
             }
@@ -117,6 +111,7 @@ impl RefState {
             .collect()
     }
 
+    /// Every case stream of the log, whether its opening counts or not.
     pub(super) fn case_ids(&self) -> Vec<Uuid> {
         let mut ids = Vec::new();
         for rec in &self.log {
@@ -129,42 +124,53 @@ impl RefState {
         ids
     }
 
+    pub(super) fn case(&self, id: Uuid) -> Option<CaseNow> {
+        self.snapshot().case(id)
+    }
+
     pub(super) fn open_cases(&self) -> Vec<(Uuid, CaseNow)> {
-        self.case_ids()
-            .into_iter()
-            .filter_map(|id| self.case(id).filter(|c| !c.closed).map(|c| (id, c)))
-            .collect()
+        let mut open = Vec::new();
+        for (id, case) in self.snapshot().cases() {
+            if !case.closed {
+                open.push((id, case));
+            }
+        }
+        open
     }
 
     pub(super) fn closed_cases(&self) -> Vec<Uuid> {
-        self.case_ids()
-            .into_iter()
-            .filter(|id| self.case(*id).is_some_and(|c| c.closed))
-            .collect()
+        let mut closed = Vec::new();
+        for (id, case) in self.snapshot().cases() {
+            if case.closed {
+                closed.push(id);
+            }
+        }
+        closed
+    }
+
+    /// The pool countries whose membership (`None` if they never joined) passes `test`.
+    fn countries_where(&self, test: impl Fn(Option<Membership>) -> bool) -> Vec<CountryCode> {
+        let snapshot = self.snapshot();
+        let mut out = Vec::new();
+        for c in pool() {
+            if test(snapshot.membership(*c)) {
+                out.push(*c);
+            }
+        }
+        out
     }
 
     pub(super) fn active(&self) -> Vec<CountryCode> {
-        pool()
-            .iter()
-            .copied()
-            .filter(|c| self.participation(*c).is_some_and(|(s, _)| s.is_active()))
-            .collect()
+        self.countries_where(|m| m.is_some_and(|m| m.is_active()))
     }
 
+    /// Countries that may join: never joined, suspended or withdrawn.
     pub(super) fn joinable(&self) -> Vec<CountryCode> {
-        pool()
-            .iter()
-            .copied()
-            .filter(|c| !self.participation(*c).is_some_and(|(s, _)| s.is_active()))
-            .collect()
+        self.countries_where(|m| !m.is_some_and(|m| m.is_active()))
     }
 
     pub(super) fn never_joined(&self) -> Vec<CountryCode> {
-        pool()
-            .iter()
-            .copied()
-            .filter(|c| self.participation(*c).is_none())
-            .collect()
+        self.countries_where(|m| m.is_none())
     }
 
     /// Indices of accepted events whose id the model knows.
@@ -228,58 +234,30 @@ impl RefState {
         Ok(outs)
     }
 
+    /// Decides one event of a batch against the log so far (the batch's accepted events
+    /// included), and records it when it is new. `start` is where the batch began in the log,
+    /// `positions` the batch index of each of its new records.
     pub(super) fn decide_one(
         &mut self,
         event: &NewEvent,
         start: usize,
         positions: &[usize],
     ) -> Result<EvExpect, BTreeSet<Rule>> {
-        if let Some(id) = event.event_id
-            && let Some(at) = self.find(id)
-        {
-            if !same_content(&self.log[at].event, event) {
-                return Err(BTreeSet::from([Rule::EventIdReused]));
+        match judge(&self.log, event) {
+            Verdict::Resent(at) if at >= start => Ok(EvExpect::SameAs(positions[at - start])),
+            Verdict::Resent(at) => Ok(EvExpect::Existing(
+                self.log[at].id.expect("a re-sent event has an id"),
+            )),
+            Verdict::Refused(rules) => Err(rules),
+            Verdict::Recorded { stream, version } => {
+                self.log.push(RefRec {
+                    id: event.event_id,
+                    stream: stream.clone(),
+                    event: event.clone(),
+                });
+                Ok(EvExpect::New { stream, version })
             }
-            return Ok(if at >= start {
-                EvExpect::SameAs(positions[at - start])
-            } else {
-                EvExpect::Existing(id)
-            });
         }
-        let mut rules = intrinsic(event);
-        let stream = match &event.payload {
-            Payload::Fact(f) => f.stream(),
-            Payload::Corrected(c) => c.replacement.stream(),
-            Payload::Retracted(r) => match self.find(r.target) {
-                Some(at) => self.log[at].stream.clone(),
-                None => {
-                    rules.insert(Rule::TargetMissing);
-                    return Err(rules);
-                }
-            },
-        };
-        let current = self.version(&stream);
-        let version_ok = match event.expected_version {
-            ExpectedVersion::Any => true,
-            ExpectedVersion::New => current == 0,
-            ExpectedVersion::Exact(v) => current == v,
-        };
-        if !version_ok {
-            rules.insert(Rule::ExpectedVersion);
-        }
-        self.contextual(&event.payload, &stream, current, &mut rules);
-        if !rules.is_empty() {
-            return Err(rules);
-        }
-        self.log.push(RefRec {
-            id: event.event_id,
-            stream: stream.clone(),
-            event: event.clone(),
-        });
-        Ok(EvExpect::New {
-            stream,
-            version: current + 1,
-        })
     }
 
     /// Predicts a group of concurrent submissions. Those outside a contested group touch

@@ -18,11 +18,13 @@ use proptest::strategy::Union;
 use uuid::Uuid;
 
 use super::data::{JOIN_AS, PARTNERS, add_days, day, pool, unknown_id};
+use super::domain::stream_of;
+use super::effective::CaseNow;
 use super::generate::{
     G, activity_fact, amendment, bad_event, case_opened_fact, case_step_fact, meeting_fact,
     milestone, reused, tweak, valid_event, wrong_version,
 };
-use super::model::{CaseNow, RefState};
+use super::model::RefState;
 use super::rules::fact_of;
 
 /// One submission of a concurrent batch.
@@ -218,7 +220,7 @@ pub(super) fn t_conflict(st: &RefState, g: &mut G) -> Transition {
                 let fact = meeting_fact(g, id);
                 event = g.wrap(fact, ExpectedVersion::New);
             } else {
-                let stream = event.payload.stream().expect("facts name their stream");
+                let stream = stream_of(fact_of(&event.payload).expect("a generated fact"));
                 event.expected_version = wrong_version(g, work.version(&stream));
             }
         }
@@ -643,14 +645,14 @@ pub(super) fn t_concurrent(st: &RefState, g: &mut G) -> Transition {
                     } else {
                         case_opened_fact(g, id)
                     };
-                    used.insert(fact.stream());
+                    used.insert(stream_of(&fact));
                     let e = g.wrap(fact, ExpectedVersion::Any);
                     let _ = tmp.decide(std::slice::from_ref(&e));
                     events.push(e);
                 }
                 let id = g.entity_id();
                 let mut bad = activity_fact(g, id);
-                used.insert(bad.stream());
+                used.insert(stream_of(&bad));
                 if let Fact::ActivityDelivered(a) = &mut bad {
                     a.participants.women = Some(a.participants.total + 1);
                 }
@@ -665,7 +667,7 @@ pub(super) fn t_concurrent(st: &RefState, g: &mut G) -> Transition {
                 } else {
                     activity_fact(g, id)
                 };
-                used.insert(fact.stream());
+                used.insert(stream_of(&fact));
                 let mut event = g.wrap(fact, ExpectedVersion::Any);
                 if event.event_id.is_none() {
                     event.event_id = Some(g.event_id());
@@ -686,7 +688,7 @@ pub(super) fn t_concurrent(st: &RefState, g: &mut G) -> Transition {
                     1 => activity_fact(g, id),
                     _ => case_opened_fact(g, id),
                 };
-                used.insert(fact.stream());
+                used.insert(stream_of(&fact));
                 let expected = g.starting_version();
                 subs.push(alone(vec![g.wrap(fact, expected)]));
             }
@@ -694,7 +696,7 @@ pub(super) fn t_concurrent(st: &RefState, g: &mut G) -> Transition {
                 // A case and its first steps in one submission.
                 let id = g.entity_id();
                 let opened = case_opened_fact(g, id);
-                used.insert(opened.stream());
+                used.insert(stream_of(&opened));
                 let mut tmp = st.without_expect();
                 let first = g.wrap(opened, ExpectedVersion::New);
                 let _ = tmp.decide(std::slice::from_ref(&first));
