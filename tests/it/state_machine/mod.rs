@@ -26,12 +26,14 @@
 //! `stream_version`, `head`, `seq_at_time`, `views_at`, `verify`, `verify_store`) is checked
 //! against it, and every refused event id must stay unknown.
 //!
-//! The views are only checked lightly here: `as_of`, which countries have a view, and, after
-//! concurrent and pipelined transitions and reopens, that the maintained views equal a fresh
-//! fold of the log. `views_model.rs` checks their numbers against an independent model.
+//! The views (`views_at` by sequence, time and head; the maintained views after concurrent and
+//! pipelined transitions, reopens and at the end) are compared as JSON with the model's:
+//! which countries have a view, every per-country view and the inter-regional view; the
+//! maintained views must also equal a fresh fold of the log. (`views_model.rs` checks them
+//! by date too, against a model of its own.)
 //!
 //! The model is an oracle independent of the code it checks: its rules (`rules`), effective
-//! state (`effective`) and which countries have a view (`views`) are written from the domain reference
+//! state (`effective`) and views (`views`) are written from the domain reference
 //! (`/work/shared/docs/domain.md`, "Validation", "Effective state", "Regions", "Views") and the
 //! README's "Rules the domain reference leaves open", not from `src/`, and in another style:
 //! every answer is recomputed from the whole list of records with plain loops over `Vec`s and
@@ -50,7 +52,7 @@
 //! `data` the generators' reference data and ids; `domain` the event vocabulary as domain.md
 //! describes it (streams, types, milestone countries, programme regions); `model` the
 //! reference state and its predictions; `rules` the rules it predicts with; `effective` the
-//! effective state; `views` which countries the model gives a view; `generate` events and `transitions`
+//! effective state; `views` the model's views; `generate` events and `transitions`
 //! transitions; `sut` the ledger under test and the acknowledged log; `checks` the
 //! comparisons; `stats` the counts printed at the end.
 

@@ -1,6 +1,7 @@
 //! The system under test (a real ledger in a temporary directory, used through `Ledger` or a
 //! `LedgerHandle`) and the log as acknowledged; running the submissions.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
@@ -13,6 +14,7 @@ use super::checks::{Check, check_refusal};
 use super::model::{BatchExpect, EvExpect, SubExpect};
 use super::stats::{stat, stat_outcome};
 use super::transitions::Sub;
+use super::views::ViewsJson;
 use crate::support::tempdir;
 
 /// An acknowledged record, as the receipts and the first read of it said.
@@ -53,6 +55,9 @@ pub(super) struct Sut {
     pub(super) absent: Vec<Uuid>,
     pub(super) step: usize,
     pub(super) dir: tempfile::TempDir,
+    /// The reference model's views as of one sequence, kept while several checks compare
+    /// against the same point (the acknowledged log only grows, so a prefix never changes).
+    pub(super) model_views: RefCell<Option<(u64, ViewsJson)>>,
 }
 
 pub(super) fn rt() -> &'static tokio::runtime::Runtime {
@@ -77,6 +82,7 @@ impl Sut {
             absent: Vec::new(),
             step: 0,
             dir,
+            model_views: RefCell::new(None),
         }
     }
 
