@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use coopledger::proto_events::values::{MeetingKind, Participants};
 use coopledger::proto_events::{
-    CountryCode, Date, ExpectedVersion, Fact, NewEvent, Payload, Rule, Stream,
+    CountryCode, Date, EventCorrected, ExpectedVersion, Fact, NewEvent, Payload, Rule, Stream,
 };
 
 use super::domain::{milestone_countries, needs_two, stream_of, type_name};
@@ -203,54 +203,11 @@ pub(super) fn judge(log: &[RefRec], event: &NewEvent) -> Verdict {
             return Verdict::Refused(broken);
         }
     };
-
-    // "the expected version": `new` (the stream must not exist) or exactly the stream's
-    // version, the number of records it holds.
-    let mut version = 0;
-    for rec in log {
-        if rec.stream == stream {
-            version += 1;
-        }
-    }
-    let version_holds = match event.expected_version {
-        ExpectedVersion::Any => true,
-        ExpectedVersion::New => version == 0,
-        ExpectedVersion::Exact(v) => v == version,
-    };
-    if !version_holds {
-        broken.insert(Rule::ExpectedVersion);
-    }
+    let version = version_rule(log, &stream, event.expected_version, &mut broken);
 
     match &event.payload {
         Payload::Fact(fact) => fact_rules(log, fact, version, &mut broken),
-        Payload::Corrected(c) => match target {
-            None => {
-                broken.insert(Rule::TargetMissing);
-            }
-            Some(t) => {
-                // "a correction's target exists, is not retracted, is a fact event, and the
-                // replacement has the same type and the same entity id".
-                match &t.event.payload {
-                    Payload::Fact(target_fact) => {
-                        if is_retracted(log, c.target) {
-                            broken.insert(Rule::TargetRetracted);
-                        }
-                        if type_name(target_fact) != type_name(&c.replacement)
-                            || stream_of(&c.replacement) != t.stream
-                        {
-                            broken.insert(Rule::ReplacementMismatch);
-                        }
-                    }
-                    // README: "a correction or retraction must target a fact (a wrong correction
-                    // is fixed by another correction, not retracted)". A replacement is a fact,
-                    // so its type cannot be a correction's or a retraction's either.
-                    Payload::Corrected(_) | Payload::Retracted(_) => {
-                        broken.insert(Rule::TargetNotFact);
-                        broken.insert(Rule::ReplacementMismatch);
-                    }
-                }
-            }
-        },
+        Payload::Corrected(c) => correction_rules(log, c, target, &mut broken),
         Payload::Retracted(r) => {
             // "a retraction's target exists and is not already retracted"; README: it must be a
             // fact.
@@ -270,6 +227,64 @@ pub(super) fn judge(log: &[RefRec], event: &NewEvent) -> Verdict {
         }
     } else {
         Verdict::Refused(broken)
+    }
+}
+
+/// "the expected version": `new` (the stream must not exist) or exactly the stream's version,
+/// the number of records it holds, which this returns.
+fn version_rule(
+    log: &[RefRec],
+    stream: &Stream,
+    expected: ExpectedVersion,
+    broken: &mut BTreeSet<Rule>,
+) -> u64 {
+    let mut version = 0;
+    for rec in log {
+        if rec.stream == *stream {
+            version += 1;
+        }
+    }
+    let holds = match expected {
+        ExpectedVersion::Any => true,
+        ExpectedVersion::New => version == 0,
+        ExpectedVersion::Exact(v) => v == version,
+    };
+    if !holds {
+        broken.insert(Rule::ExpectedVersion);
+    }
+    version
+}
+
+/// "a correction's target exists, is not retracted, is a fact event, and the replacement has
+/// the same type and the same entity id".
+fn correction_rules(
+    log: &[RefRec],
+    c: &EventCorrected,
+    target: Option<&RefRec>,
+    broken: &mut BTreeSet<Rule>,
+) {
+    let Some(t) = target else {
+        broken.insert(Rule::TargetMissing);
+        return;
+    };
+    match &t.event.payload {
+        Payload::Fact(target_fact) => {
+            if is_retracted(log, c.target) {
+                broken.insert(Rule::TargetRetracted);
+            }
+            if type_name(target_fact) != type_name(&c.replacement)
+                || stream_of(&c.replacement) != t.stream
+            {
+                broken.insert(Rule::ReplacementMismatch);
+            }
+        }
+        // README: "a correction or retraction must target a fact (a wrong correction is fixed
+        // by another correction, not retracted)". A replacement is a fact, so its type cannot
+        // be a correction's or a retraction's either.
+        Payload::Corrected(_) | Payload::Retracted(_) => {
+            broken.insert(Rule::TargetNotFact);
+            broken.insert(Rule::ReplacementMismatch);
+        }
     }
 }
 
@@ -331,45 +346,44 @@ fn fact_rules(log: &[RefRec], fact: &Fact, version: u64, broken: &mut BTreeSet<R
                 broken.insert(Rule::ActivityNotScheduled);
             }
         }
-        // "milestones, country additions and closure need an open case, dates not before
-        // `opened_on`, and countries that are in the case".
         Fact::CaseCountryAdded(_) | Fact::CaseMilestoneRecorded(_) | Fact::CaseClosed(_) => {
-            let (case_id, on, named) = match fact {
-                Fact::CaseCountryAdded(a) => (a.case_id, a.added_on, Vec::new()),
-                Fact::CaseMilestoneRecorded(m) => {
-                    (m.case_id, m.on, milestone_countries(&m.milestone))
-                }
-                Fact::CaseClosed(c) => (c.case_id, c.closed_on, Vec::new()),
-                _ => unreachable!(),
-            };
-            // A case that is not open (never opened, opening retracted, or closed) is reported
-            // as that alone: the product does not go on to check the date and countries of a
-            // step it refuses anyway, although "every broken rule is reported" (README) would
-            // also name them for a closed case.
-            match now().case(case_id).filter(|case| !case.closed) {
-                None => {
-                    broken.insert(Rule::CaseNotOpen);
-                }
-                Some(case) => {
-                    if on < case.opened_on {
-                        broken.insert(Rule::BeforeCaseOpened);
-                    }
-                    for c in &named {
-                        if !case.countries.contains(c) {
-                            broken.insert(Rule::CountryNotInCase);
-                        }
-                    }
-                    // For an addition "countries that are in the case" cannot mean the added
-                    // one: the product refuses a country already in it (the rule
-                    // `country_already_in_case`, "A country already in the case").
-                    if let Fact::CaseCountryAdded(a) = fact
-                        && case.countries.contains(&a.country)
-                    {
-                        broken.insert(Rule::CountryAlreadyInCase);
-                    }
-                }
-            }
+            case_step_rules(now(), fact, broken);
         }
         _ => {}
+    }
+}
+
+/// "milestones, country additions and closure need an open case, dates not before `opened_on`,
+/// and countries that are in the case".
+fn case_step_rules(now: &Snapshot<'_>, fact: &Fact, broken: &mut BTreeSet<Rule>) {
+    let (case_id, on, named) = match fact {
+        Fact::CaseCountryAdded(a) => (a.case_id, a.added_on, Vec::new()),
+        Fact::CaseMilestoneRecorded(m) => (m.case_id, m.on, milestone_countries(&m.milestone)),
+        Fact::CaseClosed(c) => (c.case_id, c.closed_on, Vec::new()),
+        _ => unreachable!("only a case's steps"),
+    };
+    // A case that is not open (never opened, opening retracted, or closed) is reported as that
+    // alone: the product does not go on to check the date and countries of a step it refuses
+    // anyway, although "every broken rule is reported" (README) would also name them for a
+    // closed case.
+    let Some(case) = now.case(case_id).filter(|case| !case.closed) else {
+        broken.insert(Rule::CaseNotOpen);
+        return;
+    };
+    if on < case.opened_on {
+        broken.insert(Rule::BeforeCaseOpened);
+    }
+    for c in &named {
+        if !case.countries.contains(c) {
+            broken.insert(Rule::CountryNotInCase);
+        }
+    }
+    // For an addition "countries that are in the case" cannot mean the added one: the product
+    // refuses a country already in it (the rule `country_already_in_case`, "A country already
+    // in the case").
+    if let Fact::CaseCountryAdded(a) = fact
+        && case.countries.contains(&a.country)
+    {
+        broken.insert(Rule::CountryAlreadyInCase);
     }
 }
