@@ -458,7 +458,9 @@ pub(super) fn t_bad_fact(st: &RefState, g: &mut G) -> Transition {
             })
         }
         10 if !scheduled.is_empty() => {
-            // Delivered on the stream of a scheduled activity (Delivered starts its stream).
+            // Delivered on the stream of a scheduled activity: domain.md says a delivery starts
+            // its stream, the product accepts it as the schedule's delivery (see
+            // `rules::fact_rules`), so this one is accepted unless the rest of the batch fails.
             let id = g.pick(&scheduled);
             activity_fact(g, id)
         }
