@@ -112,7 +112,7 @@ pub fn verify_against(
     let signed = key
         .open(&text)
         .map_err(|e| failed(format!("{}: {e}", checkpoint.display())))?;
-    let report = coopledger::verify_store(&cli.db, &mut |_| {})?;
+    let report = coopledger::ledger::verify_at(&cli.location(), &mut |_| {})?;
     let ledger = open(cli)?;
     let reader = ledger.reader();
     if signed.size > report.head_seq {

@@ -10,7 +10,6 @@ use proto_events::hash::to_hex;
 use super::Cli;
 use super::exit::CliError;
 use super::views::{write_country, write_regions};
-use coopledger::Ledger;
 
 /// The seed of the demo's synthetic programme (fixed, so reruns add nothing).
 const SEED: u64 = 2016;
@@ -19,7 +18,7 @@ const SEED: u64 = 2016;
 pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliError> {
     let started = std::time::Instant::now();
     // The demo sets everything up on a fresh machine: it creates its ledger.
-    let mut ledger = Ledger::create(&cli.db)?;
+    let mut ledger = super::open_or_create(cli)?;
     let before = ledger.reader().head().seq;
     let story = story::events().map_err(|v| {
         CliError::new(
@@ -41,7 +40,7 @@ pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliE
         out,
         "recorded the CRIMJUST story ({story_len} events) and a synthetic programme ({synthetic} events) \
          in {}: {} new, head {head} ({:.1}s)\n",
-        cli.db.display(),
+        cli.db_display(),
         head - before,
         started.elapsed().as_secs_f64()
     )?;

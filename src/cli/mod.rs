@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use coopledger::store::Location;
 use coopledger::{AsOf, Ledger, ViewName};
 use proto_events::{Date, Timestamp};
 
@@ -37,14 +38,16 @@ Exit codes:
 #[derive(Parser, Debug)]
 #[command(name = "coopledger", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// The ledger directory.
+    /// The ledger: a directory (sled), or a `postgres://` / `postgresql://` URL (libpq form:
+    /// several hosts and `target_session_attrs=read-write` allowed).
     #[arg(
         long,
         env = "COOPLEDGER_DB",
         default_value = "./coopledger-data",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
-    pub db: PathBuf,
+    pub db: String,
     /// Print data as JSON (JSON Lines for lists of events).
     #[arg(long, global = true)]
     pub json: bool,
@@ -424,9 +427,32 @@ fn run(cli: &Cli) -> Result<(), CliError> {
     }
 }
 
+impl Cli {
+    /// Where `--db` says the ledger is.
+    #[must_use]
+    pub fn location(&self) -> Location {
+        Location::parse(&self.db)
+    }
+
+    /// `--db` for messages (a URL's password is never shown).
+    #[must_use]
+    pub fn db_display(&self) -> String {
+        self.location().display()
+    }
+}
+
 /// Opens the existing ledger of `--db`.
 pub fn open(cli: &Cli) -> Result<Ledger, CliError> {
-    Ledger::open(&cli.db).map_err(CliError::from)
+    Ledger::open_at(&cli.location(), coopledger::Options::default()).map_err(CliError::from)
+}
+
+/// Opens the ledger of `--db`, creating it in a missing or empty directory.
+pub fn open_or_create(cli: &Cli) -> Result<Ledger, CliError> {
+    let options = coopledger::Options {
+        create: true,
+        ..coopledger::Options::default()
+    };
+    Ledger::open_at(&cli.location(), options).map_err(CliError::from)
 }
 
 /// A ledger opened for writing, and whether this command created it.
@@ -460,24 +486,28 @@ pub fn open_for_writing(cli: &Cli) -> Result<Writable, CliError> {
             created: None,
         });
     }
-    let fresh = std::fs::read_dir(&cli.db).map_or(true, |mut d| d.next().is_none());
+    let created = match cli.location() {
+        Location::Dir(dir) => std::fs::read_dir(&dir)
+            .map_or(true, |mut d| d.next().is_none())
+            .then_some(dir),
+        Location::Postgres(_) => None,
+    };
     Ok(Writable {
-        ledger: Ledger::create(&cli.db)?,
-        created: fresh.then(|| cli.db.clone()),
+        ledger: open_or_create(cli)?,
+        created,
     })
 }
 
 /// `coopledger init`: a new ledger in a missing or empty directory; an existing ledger is left
 /// as it is and said so.
 fn init(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
-    if Ledger::open(&cli.db).is_ok() {
+    if open(cli).is_ok() {
         return Err(CliError::invalid(format!(
             "error: {} is already a ledger; nothing was changed",
-            cli.db.display()
+            cli.db_display()
         )));
     }
-    let ledger = Ledger::create(&cli.db)?;
-    drop(ledger);
-    writeln!(out, "created an empty ledger in {}", cli.db.display())?;
+    drop(open_or_create(cli)?);
+    writeln!(out, "created an empty ledger in {}", cli.db_display())?;
     Ok(())
 }

@@ -62,7 +62,7 @@ pub fn run(cli: &Cli, options: &Options<'_>, out: &mut impl Write) -> Result<(),
         writeln!(
             out,
             "coopledger serving {} on http://{local}",
-            cli.db.display()
+            cli.db_display()
         )?;
         out.flush()?;
         let config = Config {

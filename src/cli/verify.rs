@@ -14,7 +14,8 @@ pub fn run(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
     // The walk does not open the ledger, so it can name the first bad record of a store too
     // damaged to open.
     let mut progress = Progress::new("verified", None, cli.quiet > 0);
-    let report = coopledger::verify_store(&cli.db, &mut |done| progress.set(done, None))?;
+    let report =
+        coopledger::ledger::verify_at(&cli.location(), &mut |done| progress.set(done, None))?;
     progress.finish();
     if cli.json {
         let value = serde_json::json!({

@@ -40,7 +40,7 @@ use crate::views::state::{Touched, ViewState};
 use crate::views::stored;
 use catalog::Catalog;
 pub use reader::{MAX_PAGE, Reader, VerifyReport};
-pub use recover::verify_store;
+pub use recover::{verify_at, verify_store};
 pub use writer::{MAX_BATCH_EVENTS, MAX_EVENT_BYTES, Pending, Receipt, Request, Writer};
 
 /// State shared by the writer and every reader.

@@ -113,7 +113,18 @@ pub fn verify_store(
     dir: impl AsRef<Path>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<VerifyReport, Error> {
-    let location = Location::from(dir.as_ref());
+    verify_at(&Location::from(dir.as_ref()), progress)
+}
+
+/// [`verify_store`] for a ledger at any location (a sled directory or a PostgreSQL database).
+///
+/// # Errors
+/// As [`verify_store`].
+pub fn verify_at(
+    location: &Location,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyReport, Error> {
+    let location = location.clone();
     let report = verify_log(&location, progress)?;
     let options = Options {
         read_only: true,
