@@ -200,6 +200,9 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         from: u64,
     },
+    /// Bring the ledger to this build's format in place (verified before and after; resumable:
+    /// run it again after an interruption).
+    Migrate,
     /// Drop a view's stored state and refold it from the log.
     Rebuild {
         /// Which view.
@@ -404,6 +407,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             verify::rebuild(cli, which, out)
         }
         Command::Demo { synthetic } => demo::run(cli, *synthetic, out),
+        Command::Migrate => verify::migrate(cli, out),
         Command::Report {
             out: file,
             as_of,

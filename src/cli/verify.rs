@@ -58,3 +58,46 @@ pub fn rebuild(cli: &Cli, which: ViewName, out: &mut impl Write) -> Result<(), C
     }
     Ok(())
 }
+
+/// `coopledger migrate`: the ledger in this build's format, verified before and after.
+pub fn migrate(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
+    let mut progress: Option<(&'static str, Progress)> = None;
+    let report =
+        coopledger::ledger::migrate::migrate(&cli.location(), &mut |step, done, total| {
+            if progress.as_ref().is_none_or(|(s, _)| *s != step) {
+                if let Some((_, p)) = progress.take() {
+                    p.finish();
+                }
+                let total = (total > 0).then_some(total);
+                progress = Some((step, Progress::new(step, total, cli.quiet > 0)));
+            }
+            if let Some((_, p)) = &mut progress {
+                p.set(done, (total > 0).then_some(total));
+            }
+        })?;
+    if let Some((_, p)) = progress {
+        p.finish();
+    }
+    if cli.json {
+        let value = serde_json::json!({
+            "ok": true,
+            "moved": report.moved,
+            "events": report.head.events,
+            "head_hash": to_hex(&report.head.head_hash),
+            "root": to_hex(&report.root),
+        });
+        writeln!(out, "{value}")?;
+    } else {
+        writeln!(
+            out,
+            "ok: {} records moved to format {}; {} events, head {} {}, Merkle root {} (verified before and after)",
+            report.moved,
+            coopledger::store::sled::FORMAT_VERSION,
+            report.head.events,
+            report.head.head_seq,
+            to_hex(&report.head.head_hash),
+            to_hex(&report.root)
+        )?;
+    }
+    Ok(())
+}

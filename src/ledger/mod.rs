@@ -17,6 +17,7 @@
 pub mod catalog;
 pub mod fold;
 pub mod frame;
+pub mod migrate;
 pub mod reader;
 mod recover;
 pub mod rules;

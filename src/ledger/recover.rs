@@ -36,7 +36,7 @@ use crate::views::stored;
 pub(super) fn open(location: &Location, options: Options) -> Result<Ledger, Error> {
     let started = std::time::Instant::now();
     let store = store::open(location, options.create)?;
-    let catalog = load_catalog(&*store)?;
+    let catalog = load_catalog(&*store, false)?;
     let head = catalog.head();
     check_head(&*store, head.into())?;
     let tree = match (options.merkle, options.read_only) {
@@ -135,7 +135,10 @@ pub fn verify_at(
 }
 
 /// The walk of [`verify_store`].
-fn verify_log(location: &Location, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, Error> {
+pub(super) fn verify_log(
+    location: &Location,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyReport, Error> {
     let store = store::open(location, false)?;
     let store = &*store;
     let tail = walk::walk(
@@ -203,11 +206,21 @@ pub(super) fn check_head(store: &dyn Backend, tail: Tail) -> Result<(), Error> {
 }
 
 /// Brings the store's index up to the end of the log and finds the head: one walk over the
-/// records after the index's watermark (for a store whose index lives in memory, all of them),
-/// checking each record's hash, the links and the contiguity of sequences, decoding the leading
-/// fields the index needs (in parallel, in chunks).
-fn load_catalog(store: &dyn Backend) -> Result<Catalog, Error> {
+/// records after the index's watermark (for a store written before the index was persisted, all
+/// of them), checking each record's hash, the links and the contiguity of sequences, decoding
+/// the leading fields the index needs (in parallel, in chunks). With `maintain`, the store may
+/// write its index as it goes (`coopledger migrate`), so memory stays bounded.
+pub(super) fn load_catalog(store: &dyn Backend, maintain: bool) -> Result<Catalog, Error> {
     let watermark = store.index_watermark()?;
+    let stored = store.head()?.map_or(0, |(seq, _)| seq);
+    if watermark > stored {
+        return Err(Error::Corrupt {
+            seq: stored + 1,
+            reason: format!(
+                "the index covers records up to {watermark}, but the log ends at {stored} (records removed?)"
+            ),
+        });
+    }
     let prev = match watermark {
         0 => None,
         seq => Some(walk::read_one(store, seq)?.frame().hash),
@@ -240,6 +253,7 @@ fn load_catalog(store: &dyn Backend) -> Result<Catalog, Error> {
                 })
             })?;
             store.index_tail(&rows)?;
+            while maintain && store.maintain()? {}
             Ok(())
         },
     )?;

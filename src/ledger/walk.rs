@@ -176,6 +176,12 @@ pub fn walk(
             let seq = match key {
                 RecordKey::Seq(seq) => seq,
                 RecordKey::Malformed(key) => return Err(malformed(expected, key.len())),
+                RecordKey::Damaged(why) => {
+                    return Err(Error::Corrupt {
+                        seq: expected,
+                        reason: format!("the stored block holding it is damaged: {why}"),
+                    });
+                }
             };
             if seq != expected {
                 return Err(missing(expected));
@@ -267,8 +273,29 @@ mod tests {
     use crate::store::{Group, Row};
 
     /// A store holding `n` chained records with arbitrary bodies (the walk decodes nothing
-    /// unless asked), and the hash of each.
+    /// unless asked), stored one per key as format 1 did (so that the tests below can change
+    /// single records), and the hash of each.
     fn chained(dir: &std::path::Path, n: u64) -> Vec<Hash> {
+        drop(SledStore::open(dir).expect("store"));
+        let db = sled::open(dir).expect("sled");
+        let mut prev = GENESIS;
+        let mut hashes = Vec::new();
+        for seq in 1..=n {
+            let body = format!("body of record {seq}").into_bytes();
+            let hash = chain_hash(&prev, seq, &body);
+            db.insert(keys::event(seq), frame(&hash, &prev, &body))
+                .expect("insert");
+            hashes.push(hash);
+            prev = hash;
+        }
+        db.insert(keys::META_HEAD, keys::head_value(n, &prev).as_slice())
+            .expect("head");
+        db.flush().expect("flush");
+        hashes
+    }
+
+    /// The same, committed through the store (format 2: blocks).
+    fn committed(dir: &std::path::Path, n: u64) -> Vec<Hash> {
         let store = SledStore::open(dir).expect("store");
         let mut prev = GENESIS;
         let mut frames = Vec::new();
@@ -435,5 +462,26 @@ mod tests {
             Err(Error::Corrupt { seq: 5, .. }) => {}
             other => panic!("the first link is checked: {other:?}"),
         }
+    }
+
+    #[test]
+    fn records_in_blocks_walk_the_same_and_a_damaged_block_is_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let hashes = committed(dir.path(), 10);
+        let (tail, seen) =
+            walk_all(dir.path(), End::At(10, hashes[9]), Check::Hashes).expect("walk");
+        assert_eq!((tail.seq, seen), (10, 10));
+        tamper(dir.path(), |db| {
+            let key = keys::block(1);
+            let mut value = db.get(key).expect("get").expect("the block").to_vec();
+            value.truncate(value.len() - 5);
+            db.insert(key, value).expect("insert");
+        });
+        let (seq, reason) = corrupt_at(walk_all(dir.path(), End::Stored, Check::Links));
+        assert_eq!(seq, 1, "{reason}");
+        assert!(
+            reason.contains("block") && reason.contains("damaged"),
+            "{reason}"
+        );
     }
 }

@@ -117,6 +117,15 @@ impl Value {
             end,
         }
     }
+
+    /// The part `range` of this value, sharing its buffer.
+    fn slice(&self, range: std::ops::Range<usize>) -> Option<Self> {
+        (range.start <= range.end && range.end <= self.len()).then(|| Value {
+            buf: self.buf.clone(),
+            start: self.start + range.start,
+            end: self.start + range.end,
+        })
+    }
 }
 
 impl Deref for Value {
@@ -152,6 +161,8 @@ pub enum RecordKey {
     Seq(u64),
     /// A key in the record space of another shape.
     Malformed(Vec<u8>),
+    /// Stored records that cannot be read apart (a damaged block), and why.
+    Damaged(String),
 }
 
 /// One record of a group: its frame as the ledger built it, and the columns an index (or an
@@ -401,6 +412,26 @@ pub trait Backend: Send + Sync {
     /// # Errors
     /// [`StoreError::Corrupt`] when the witness is malformed.
     fn witness(&self) -> Result<Option<(u64, Hash)>, StoreError>;
+
+    /// Housekeeping the writer does between groups (sled: flushing and merging the index when
+    /// due), one bounded step at a time. Returns whether another step is due.
+    ///
+    /// # Errors
+    /// As [`Backend::commit`]: the caller must stop writing.
+    fn maintain(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// Brings the stored layout to this build's format in place (sled: packs records stored one
+    /// per key into blocks), resumable after any interruption, reporting the last sequence
+    /// moved; returns the number of records moved.
+    ///
+    /// # Errors
+    /// I/O errors (run it again to continue).
+    fn migrate_layout(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, StoreError> {
+        let _ = progress;
+        Ok(0)
+    }
 
     /// Sync counters.
     fn counters(&self) -> &SyncCounters;

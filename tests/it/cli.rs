@@ -846,16 +846,14 @@ fn verify_names_a_tampered_record_and_exits_4() {
     let sandbox = Sandbox::with_story();
     let line = sandbox.ok(&["verify"]);
     assert!(line.starts_with("ok: 16 events, head 16 "), "{line}");
-    // docs/format.md: key `E` ‖ seq (u64 BE); value hash(32) ‖ prev_hash(32) ‖ body.
+    // docs/format.md: a record's frame is hash(32) ‖ prev_hash(32) ‖ body (`crate::layout`).
     {
-        let db = sled::open(sandbox.db()).expect("sled");
-        let mut key = vec![b'E'];
-        key.extend_from_slice(&5u64.to_be_bytes());
-        let mut value = db.get(&key).expect("get").expect("record 5").to_vec();
-        assert!(value.len() > 64 + 40);
-        value[64 + 40] ^= 0x01;
-        db.insert(key, value).expect("insert");
-        db.flush().expect("flush");
+        let db = crate::layout::open(&sandbox.db());
+        crate::layout::rewrite(&db, |frames| {
+            let value = frames.get_mut(&5).expect("record 5");
+            assert!(value.len() > 64 + 40);
+            value[64 + 40] ^= 0x01;
+        });
     }
     let run = sandbox.run(&["verify"]).expect_code(4, "tampered");
     assert_eq!(run.stdout, "");

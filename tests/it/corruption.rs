@@ -131,15 +131,12 @@ fn a_lost_tail_is_named_even_when_sled_reports_nothing() {
     // Remove the last five records and rewrite the head, as a damaged data file would leave
     // the log: internally consistent, but shorter than what was acknowledged.
     {
-        let db = sled::open(dir.path()).expect("sled");
-        for seq in 16..=20 {
-            db.remove(coopledger::store::sled::keys::event(seq))
-                .expect("remove");
-        }
-        let prev = db
-            .get(coopledger::store::sled::keys::event(15))
-            .expect("get")
-            .expect("15");
+        let db = crate::layout::open(dir.path());
+        let mut prev = Vec::new();
+        crate::layout::rewrite(&db, |frames| {
+            frames.retain(|seq, _| *seq <= 15);
+            prev = frames[&15].clone();
+        });
         let mut head = 15u64.to_be_bytes().to_vec();
         head.extend_from_slice(&prev[..32]);
         db.insert(coopledger::store::sled::keys::META_HEAD, head)

@@ -98,7 +98,8 @@ fn an_unknown_format_version_is_refused() {
     drop(Ledger::create(dir.path()).expect("create"));
     let marker = dir.path().join(coopledger::store::sled::MARKER_FILE);
     let text = std::fs::read_to_string(&marker).expect("marker");
-    std::fs::write(&marker, text.replace("format = 1", "format = 99")).expect("rewrite");
+    assert!(text.contains("format = 2"), "{text}");
+    std::fs::write(&marker, text.replace("format = 2", "format = 99")).expect("rewrite");
     let err = Ledger::create(dir.path())
         .err()
         .expect("format 99 must be refused");
@@ -106,15 +107,13 @@ fn an_unknown_format_version_is_refused() {
 }
 
 /// Changes one byte of record `seq`'s body directly in sled, using the documented layout
-/// (key `E` ‖ seq u64 BE; value hash ‖ prev_hash ‖ body).
+/// (a frame is hash ‖ prev_hash ‖ body; `crate::layout`).
 fn tamper(dir: &std::path::Path, seq: u64, offset_in_body: usize) {
-    let db = sled::open(dir).expect("sled");
-    let key = coopledger::store::sled::keys::event(seq);
-    let mut value = db.get(key).expect("get").expect("record").to_vec();
-    let at = coopledger::ledger::frame::FRAME_HEADER + offset_in_body;
-    value[at] ^= 0x01;
-    db.insert(key, value).expect("insert");
-    db.flush().expect("flush");
+    let db = crate::layout::open(dir);
+    crate::layout::rewrite(&db, |frames| {
+        let frame = frames.get_mut(&seq).expect("the record");
+        frame[coopledger::ledger::frame::FRAME_HEADER + offset_in_body] ^= 0x01;
+    });
 }
 
 #[test]
@@ -150,16 +149,15 @@ fn a_rehashed_record_breaks_the_chain_at_the_next_one() {
         .expect("append");
     drop(ledger);
     // Rewrite record 4 with a consistent hash of its changed body: record 5's link then breaks.
-    let db = sled::open(dir.path()).expect("sled");
-    let key = coopledger::store::sled::keys::event(4);
-    let value = db.get(key).expect("get").expect("record").to_vec();
-    let (prev, mut body) = (value[32..64].to_vec(), value[64..].to_vec());
-    body[50] ^= 0x01;
-    let prev: [u8; 32] = prev.try_into().expect("32 bytes");
-    let hash = coopledger::ledger::frame::chain_hash(&prev, 4, &body);
-    db.insert(key, coopledger::ledger::frame::frame(&hash, &prev, &body))
-        .expect("insert");
-    db.flush().expect("flush");
+    let db = crate::layout::open(dir.path());
+    crate::layout::rewrite(&db, |frames| {
+        let value = frames.get_mut(&4).expect("record 4");
+        let (prev, mut body) = (value[32..64].to_vec(), value[64..].to_vec());
+        body[50] ^= 0x01;
+        let prev: [u8; 32] = prev.try_into().expect("32 bytes");
+        let hash = coopledger::ledger::frame::chain_hash(&prev, 4, &body);
+        *value = coopledger::ledger::frame::frame(&hash, &prev, &body);
+    });
     drop(db);
     match coopledger::verify_store(dir.path(), &mut |_| {}) {
         Err(Error::Corrupt { seq, .. }) => assert!(seq == 4 || seq == 5, "named {seq}"),
@@ -176,9 +174,11 @@ fn a_malformed_record_key_is_named_at_the_expected_sequence_everywhere() {
     let dir = tempdir();
     let mut ledger = Ledger::create(dir.path()).expect("open");
     let mut synth = coopledger::synth::Synth::new(7);
-    ledger
-        .append((0..10).map(|_| synth.activity()).collect())
-        .expect("append");
+    // One append each: records 1..=10 in blocks of their own (`B` ‖ seq), as ten commits store
+    // them.
+    for _ in 0..10 {
+        ledger.append(vec![synth.activity()]).expect("append");
+    }
     let files = tempdir();
     let (private, public) = coopledger::audit::checkpoint::generate("ledger.test/malformed");
     let key = coopledger::audit::checkpoint::Key::parse(&private).expect("key");
@@ -187,14 +187,14 @@ fn a_malformed_record_key_is_named_at_the_expected_sequence_everywhere() {
     std::fs::write(&cp, note).expect("write checkpoint");
     std::fs::write(&pubkey, format!("{public}\n")).expect("write key");
     drop(ledger);
-    let db = sled::open(dir.path()).expect("sled");
-    // `E` ‖ 5 (u64 BE) ‖ one more byte: sorts between records 5 and 6.
-    let mut key = coopledger::store::sled::keys::event(5).to_vec();
+    let db = crate::layout::open(dir.path());
+    // `B` ‖ 5 (u64 BE) ‖ one more byte: sorts between the blocks of records 5 and 6.
+    let mut key = coopledger::store::sled::keys::block(5).to_vec();
     key.push(0xff);
     let value = db
-        .get(coopledger::store::sled::keys::event(5))
+        .get(coopledger::store::sled::keys::block(5))
         .expect("get")
-        .expect("record 5");
+        .expect("the block of record 5");
     db.insert(key, value).expect("insert");
     db.flush().expect("flush");
     drop(db);

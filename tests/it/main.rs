@@ -10,6 +10,7 @@ mod dashboard;
 mod examples;
 mod fuzz_regressions;
 mod http;
+mod layout;
 mod ledger;
 mod proofs;
 mod staff_limits;

@@ -445,45 +445,43 @@ fn apply(store: &sled::Db, batch: sled::Batch) {
 }
 
 /// Rewrites history with the documented layout: record `seq`'s body is changed by `change`, its
-/// hash and those of every later record are recomputed and stored (`E` ‖ seq → hash ‖ prev ‖
-/// body), `M head` is rewritten, and the Merkle tiles and `M tree` are dropped so that the next
-/// open recomputes them from the new bodies. Hash chain and tree are then internally consistent.
+/// hash and those of every later record are recomputed and stored (frames of hash ‖ prev ‖
+/// body, `crate::layout`), `M head` is rewritten, and the Merkle tiles and `M tree` are dropped
+/// so that the next open recomputes them from the new bodies. Hash chain and tree are then
+/// internally consistent.
 fn rewrite_history(dir: &Path, seq: u64, change: impl FnOnce(&mut RecordedEvent)) {
     let store = open_store(dir);
     let head = stored_head(&store);
-    let mut prev = if seq == 1 {
-        GENESIS
-    } else {
-        let value = store
-            .get(keys::event(seq - 1))
-            .expect("get")
-            .expect("record");
-        value[..32].try_into().expect("hash")
-    };
-    let mut change = Some(change);
-    let mut batch = sled::Batch::default();
-    for s in seq..=head {
-        let value = store.get(keys::event(s)).expect("get").expect("record");
-        let mut body = value[FRAME_HEADER..].to_vec();
-        if let Some(change) = change.take() {
-            let mut event = decode_body(&body).expect("decode");
-            assert_eq!(
-                encode_body(&event).expect("encode"),
-                body,
-                "bodies round-trip"
-            );
-            change(&mut event);
-            body = encode_body(&event).expect("encode");
-            assert_ne!(
-                &body[..],
-                &value[FRAME_HEADER..],
-                "the change changes the body"
-            );
+    let mut prev = GENESIS;
+    crate::layout::rewrite(&store, |frames| {
+        if seq > 1 {
+            prev = frames[&(seq - 1)][..32].try_into().expect("hash");
         }
-        let hash = chain_hash(&prev, s, &body);
-        batch.insert(&keys::event(s), frame(&hash, &prev, &body));
-        prev = hash;
-    }
+        let mut change = Some(change);
+        for s in seq..=head {
+            let value = frames.get_mut(&s).expect("record");
+            let mut body = value[FRAME_HEADER..].to_vec();
+            if let Some(change) = change.take() {
+                let mut event = decode_body(&body).expect("decode");
+                assert_eq!(
+                    encode_body(&event).expect("encode"),
+                    body,
+                    "bodies round-trip"
+                );
+                change(&mut event);
+                body = encode_body(&event).expect("encode");
+                assert_ne!(
+                    &body[..],
+                    &value[FRAME_HEADER..],
+                    "the change changes the body"
+                );
+            }
+            let hash = chain_hash(&prev, s, &body);
+            *value = frame(&hash, &prev, &body);
+            prev = hash;
+        }
+    });
+    let mut batch = sled::Batch::default();
     batch.insert(keys::META_HEAD, keys::head_value(head, &prev).as_slice());
     drop_tree(&store, &mut batch);
     apply(&store, batch);
@@ -510,13 +508,12 @@ fn forge_witness(dir: &Path, seq: u64, hash: &Hash) {
 /// the Merkle tiles are dropped as well (and recomputed at the next open).
 fn truncate_log(dir: &Path, keep: u64, tiles: bool) {
     let store = open_store(dir);
-    let head = stored_head(&store);
+    let mut last: Hash = [0; 32];
+    crate::layout::rewrite(&store, |frames| {
+        frames.retain(|seq, _| *seq <= keep);
+        last = frames[&keep][..32].try_into().expect("hash");
+    });
     let mut batch = sled::Batch::default();
-    for s in keep + 1..=head {
-        batch.remove(&keys::event(s));
-    }
-    let last = store.get(keys::event(keep)).expect("get").expect("record");
-    let last: Hash = last[..32].try_into().expect("hash");
     batch.insert(keys::META_HEAD, keys::head_value(keep, &last).as_slice());
     if !tiles {
         drop_tree(&store, &mut batch);
@@ -929,14 +926,12 @@ fn build_ledger(dir: &Path, rng: &mut ChaCha8Rng, seed: u64, total: usize) -> u6
     head
 }
 
-/// The leaf bytes: the record bodies as stored (`E` ‖ seq, after the 64-byte frame header).
+/// The leaf bytes: the record bodies as stored (after the 64-byte frame header).
 fn stored_bodies(dir: &Path, head: u64) -> Vec<Vec<u8>> {
     let store = open_store(dir);
+    let frames = crate::layout::frames(&store);
     (1..=head)
-        .map(|seq| {
-            let value = store.get(keys::event(seq)).expect("get").expect("record");
-            value[FRAME_HEADER..].to_vec()
-        })
+        .map(|seq| frames[&seq][FRAME_HEADER..].to_vec())
         .collect()
 }
 

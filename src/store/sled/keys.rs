@@ -3,8 +3,12 @@
 
 /// Metadata: `M` ‖ name.
 pub const META: u8 = b'M';
-/// Log records: `E` ‖ sequence (u64 BE) → record frame.
+/// Log records one per key (format 1): `E` ‖ sequence (u64 BE) → record frame.
 pub const EVENT: u8 = b'E';
+/// Log records packed (format 2): `B` ‖ first sequence (u64 BE) → a block of frames.
+pub const BLOCK: u8 = b'B';
+/// The persisted index (format 2): `X` ‖ run (u64 BE) ‖ part → a run's chunks, filter, meta.
+pub const INDEX: u8 = b'X';
 /// View state: `V` ‖ view tag ‖ …
 pub const VIEW: u8 = b'V';
 /// Merkle tree tiles: `T` ‖ tile level (u8) ‖ tile index (u64 BE) → up to 256 hashes.
@@ -16,6 +20,125 @@ pub const CHECKPOINT: u8 = b'K';
 pub const META_HEAD: &[u8] = b"Mhead";
 /// `M tree`: the number of leaves the Merkle tiles cover (u64 BE).
 pub const META_TREE: &[u8] = b"Mtree";
+/// `M index`: the index's manifest (its runs and the last sequence they cover).
+pub const META_INDEX: &[u8] = b"Mindex";
+/// `M packed`: during `coopledger migrate`, the last record packed into blocks (u64 BE).
+pub const META_PACKED: &[u8] = b"Mpacked";
+
+/// The key of the block whose first record is `first`.
+#[must_use]
+pub fn block(first: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = BLOCK;
+    key[1..].copy_from_slice(&first.to_be_bytes());
+    key
+}
+
+/// The first sequence in a block key, if it is one.
+#[must_use]
+pub fn block_first(key: &[u8]) -> Option<u64> {
+    match key {
+        [BLOCK, rest @ ..] => Some(u64::from_be_bytes(rest.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// The index entry key of an event id: `0x01` ‖ the id's 16 bytes.
+#[must_use]
+pub fn entry_id(id: &uuid::Uuid) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[0] = 1;
+    key[1..].copy_from_slice(id.as_bytes());
+    key
+}
+
+/// The prefix of every index entry of a stream: `0x02` ‖ kind ‖ the stream's own bytes (a
+/// country's 2 letters; a partner's slug after its length; an entity's 16-byte id). No prefix
+/// of one stream is another stream's prefix.
+#[must_use]
+pub fn entry_stream(stream: &proto_events::Stream) -> Vec<u8> {
+    use proto_events::Stream;
+    let mut key = Vec::with_capacity(19);
+    key.push(2);
+    match stream {
+        Stream::Country(c) => {
+            key.push(0);
+            key.extend_from_slice(c.as_str().as_bytes());
+        }
+        Stream::Partner(slug) => {
+            key.push(1);
+            key.push(u8::try_from(slug.len()).unwrap_or(u8::MAX));
+            key.extend_from_slice(slug.as_bytes());
+        }
+        Stream::Meeting(id) => {
+            key.push(2);
+            key.extend_from_slice(id.as_bytes());
+        }
+        Stream::Activity(id) => {
+            key.push(3);
+            key.extend_from_slice(id.as_bytes());
+        }
+        Stream::Case(id) => {
+            key.push(4);
+            key.extend_from_slice(id.as_bytes());
+        }
+    }
+    key
+}
+
+/// The index entry key of a stream's version: [`entry_stream`] ‖ version (u64 BE).
+#[must_use]
+pub fn entry_version(stream: &proto_events::Stream, version: u64) -> Vec<u8> {
+    let mut key = entry_stream(stream);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+/// What a key of an index run holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunPart {
+    /// Sorted entries, chunk `n`.
+    Data(u32),
+    /// The membership filter, chunk `n`.
+    Filter(u32),
+    /// The first entry key of each data chunk, chunk `n`.
+    Fences(u32),
+    /// The run's description.
+    Meta,
+}
+
+/// The key of a part of index run `run`.
+#[must_use]
+pub fn run(run: u64, part: RunPart) -> Vec<u8> {
+    let mut key = Vec::with_capacity(14);
+    key.push(INDEX);
+    key.extend_from_slice(&run.to_be_bytes());
+    match part {
+        RunPart::Data(n) => {
+            key.push(b'd');
+            key.extend_from_slice(&n.to_be_bytes());
+        }
+        RunPart::Filter(n) => {
+            key.push(b'f');
+            key.extend_from_slice(&n.to_be_bytes());
+        }
+        RunPart::Fences(n) => {
+            key.push(b'g');
+            key.extend_from_slice(&n.to_be_bytes());
+        }
+        RunPart::Meta => key.push(b'm'),
+    }
+    key
+}
+
+/// The prefix of every key of index run `run`.
+#[must_use]
+pub fn run_prefix(run: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = INDEX;
+    key[1..].copy_from_slice(&run.to_be_bytes());
+    key
+}
 
 /// The key of the record with sequence `seq`.
 #[must_use]

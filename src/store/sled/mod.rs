@@ -7,12 +7,16 @@
 //! and the directory). Only then does it write the witness file (see [`Backend::witness`]) and
 //! return: a caller acknowledges nothing before `commit` returns.
 //!
-//! The index (event ids, stream memberships) lives in memory in this version of the format:
-//! the ledger gives it every record at open ([`Backend::index_tail`]; the watermark is 0) and
-//! every commit extends it.
+//! Records are packed into blocks (`blocks.rs`); a store written by format 1 (one key per record)
+//! is read as it is, appended to with blocks, and packed by `coopledger migrate`
+//! (`migrate.rs`). The index of event ids and streams is persisted (`index/`): opening costs the
+//! same whatever the log's length.
 
+mod blocks;
 mod index;
 pub mod keys;
+pub mod migrate;
+mod records;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -26,13 +30,14 @@ use proto_events::{Hash, Stream};
 use uuid::Uuid;
 
 use super::{
-    Backend, Group, IndexRow, RecordKey, Records, StoreError, SyncCounters, Value, ViewParts,
-    ViewWrite,
+    Backend, Group, IndexRow, Records, StoreError, SyncCounters, Value, ViewParts, ViewWrite,
 };
 use index::Index;
 
-/// The ledger format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The ledger format this build writes (it reads format 1 too: see `docs/format.md`).
+pub const FORMAT_VERSION: u32 = 2;
+/// The sled page cache, in bytes, unless `COOPLEDGER_CACHE_MB` says otherwise.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// The file that marks a directory as a coopledger store.
 pub const MARKER_FILE: &str = "COOPLEDGER";
 /// How long an opener waits for a lock that may be being released.
@@ -91,6 +96,10 @@ pub struct SledStore {
     /// directory's modification time when last listed (unchanged: nothing new to sync).
     synced_files: Mutex<(BTreeSet<String>, Option<std::time::SystemTime>)>,
     index: RwLock<Index>,
+    /// Whether records stored one per key (format 1) may remain.
+    singles: std::sync::atomic::AtomicBool,
+    /// The format its marker says (1 until this build first writes records to it).
+    marker: std::sync::atomic::AtomicU32,
     counters: SyncCounters,
 }
 
@@ -127,15 +136,19 @@ impl SledStore {
             return Err(StoreError::Missing(dir.display().to_string()));
         }
         let created = !matches!(empty, Ok(false));
-        prepare_dir(dir)?;
+        let marker = prepare_dir(dir)?;
         let db = Self::open_sled(dir)?;
         let data_file = File::open(dir.join("db"))?;
+        let index = Index::open(&db, index::Tuning::from_env())?;
+        let singles = db.scan_prefix([keys::EVENT]).next().is_some();
         let store = SledStore {
             db: Some(db),
             dir: dir.to_owned(),
             data_file,
             synced_files: Mutex::new((BTreeSet::new(), None)),
-            index: RwLock::new(Index::default()),
+            index: RwLock::new(index),
+            singles: std::sync::atomic::AtomicBool::new(singles),
+            marker: std::sync::atomic::AtomicU32::new(marker),
             counters: SyncCounters::default(),
         };
         if created {
@@ -152,11 +165,16 @@ impl SledStore {
     fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
         let mut waited = Duration::ZERO;
         loop {
+            let cache = std::env::var("COOPLEDGER_CACHE_MB")
+                .ok()
+                .and_then(|mb| mb.parse::<u64>().ok())
+                .map_or(DEFAULT_CACHE_BYTES, |mb| mb.max(1) * 1024 * 1024);
             let opened = sled::Config::new()
                 .path(dir)
                 // Durability is ours: every write is followed by a sync of our own, so the
                 // background flusher would only add unsynchronised work.
                 .flush_every_ms(None)
+                .cache_capacity(cache)
                 .open();
             match opened {
                 Ok(db) => return Ok(db),
@@ -200,8 +218,11 @@ impl SledStore {
             inner: sled::Batch::default(),
             ops: 0,
         };
-        for row in &group.records {
-            batch.put(&keys::event(row.seq), row.frame);
+        if let Some(first) = group.records.first() {
+            let frames = group.records.iter().map(|r| r.frame);
+            for (first, block) in blocks::pack(first.seq, frames) {
+                batch.put(&keys::block(first), &block);
+            }
         }
         for tile in &group.tiles {
             batch.put(&keys::tree(tile.level, tile.index), &tile.hashes);
@@ -296,6 +317,52 @@ impl SledStore {
         Ok(())
     }
 
+    /// Flushes the oldest records of the index's memtable as a run when it is due, and merges
+    /// runs when a tier is full; each step is its own atomic, durable batch (a crash in between
+    /// leaves either the memtable, which the next open rebuilds from the log, or an unlisted run,
+    /// which it deletes). Returns whether another flush is due.
+    fn maintain_index(&self) -> Result<bool, StoreError> {
+        if !self.index.read().flush_due() {
+            return Ok(false);
+        }
+        let (writes, run) = self.index.read().flush()?;
+        self.apply_writes(writes)?;
+        self.sync()?;
+        self.index.write().flushed(run);
+        loop {
+            let Some(ids) = self.index.read().merge_due() else {
+                return Ok(self.index.read().flush_due());
+            };
+            let (writes, run) = {
+                let index = self.index.read();
+                index.merge(self.sled(), &ids, &mut |part| self.apply_writes(part))?
+            };
+            // The new run is written; the manifest switches to it, and the old runs go, at once.
+            self.sync()?;
+            self.apply_writes(writes)?;
+            self.sync()?;
+            self.index.write().merged(&ids, run);
+        }
+    }
+
+    fn apply_writes(&self, writes: index::Writes) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in writes {
+            match value {
+                Some(value) => {
+                    if value.len() > super::MAX_VALUE_LEN {
+                        return Err(StoreError::ValueTooLarge { len: value.len() });
+                    }
+                    batch.insert(key, value);
+                }
+                None => batch.remove(key),
+            }
+        }
+        crate::failpoint!("store::index", StoreError::Io);
+        self.sled().apply_batch(batch)?;
+        Ok(())
+    }
+
     /// Approximate bytes on disk.
     #[must_use]
     pub fn size_on_disk(&self) -> u64 {
@@ -310,6 +377,11 @@ impl Backend for SledStore {
 
     fn commit(&self, group: &Group<'_>) -> Result<Duration, StoreError> {
         let batch = self.batch_of(group)?;
+        if !group.records.is_empty() && self.marker.load(Ordering::Relaxed) < FORMAT_VERSION {
+            // Records in blocks: a build of format 1 must no longer open this store.
+            write_marker(&self.dir, FORMAT_VERSION)?;
+            self.marker.store(FORMAT_VERSION, Ordering::Relaxed);
+        }
         if batch.ops > 0 {
             crate::failpoint!("store::apply", StoreError::Io);
             self.sled().apply_batch(batch.inner)?;
@@ -319,12 +391,28 @@ impl Backend for SledStore {
             self.write_witness(*seq, hash)?;
         }
         if !group.records.is_empty() {
-            let mut index = self.index.write();
-            for row in &group.records {
-                index.insert(row.seq, row.event_id, row.stream, row.stream_version);
+            {
+                let mut index = self.index.write();
+                for row in &group.records {
+                    index.insert(row.seq, row.event_id, row.stream, row.stream_version);
+                }
             }
+            self.maintain_index()?;
         }
         Ok(took)
+    }
+
+    fn maintain(&self) -> Result<bool, StoreError> {
+        self.maintain_index()
+    }
+
+    fn migrate_layout(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, StoreError> {
+        let packed = self.pack_singles(progress)?;
+        if self.marker.load(Ordering::Relaxed) < FORMAT_VERSION {
+            write_marker(&self.dir, FORMAT_VERSION)?;
+            self.marker.store(FORMAT_VERSION, Ordering::Relaxed);
+        }
+        Ok(packed)
     }
 
     fn head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
@@ -342,32 +430,22 @@ impl Backend for SledStore {
     }
 
     fn records(&self, from: u64, to: u64) -> Records<'_> {
-        let end = if to == u64::MAX {
-            vec![keys::EVENT + 1]
+        let db = self.sled();
+        let packed = records::packed(db, from, to);
+        if self.singles.load(Ordering::Relaxed) {
+            Box::new(records::Merged::new(records::singles(db, from, to), packed))
         } else {
-            keys::event(to + 1).to_vec()
-        };
-        Box::new(
-            self.sled()
-                .range(keys::event(from).to_vec()..end)
-                .map(|item| {
-                    let (key, value) = item?;
-                    let key = match keys::event_seq(&key) {
-                        Some(seq) => RecordKey::Seq(seq),
-                        None => RecordKey::Malformed(key.to_vec()),
-                    };
-                    Ok((key, Value::sled(value)))
-                }),
-        )
+            packed
+        }
     }
 
     fn record(&self, seq: u64) -> Result<Option<Value>, StoreError> {
-        Ok(self.sled().get(keys::event(seq))?.map(Value::sled))
+        records::one(self.sled(), seq, self.singles.load(Ordering::Relaxed))
     }
 
     fn seqs_of(&self, ids: &[Uuid]) -> Result<Vec<Option<u64>>, StoreError> {
         let index = self.index.read();
-        Ok(ids.iter().map(|id| index.seq_of(id)).collect())
+        ids.iter().map(|id| index.seq_of(self.sled(), id)).collect()
     }
 
     fn stream_seqs(
@@ -376,23 +454,24 @@ impl Backend for SledStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<u64>, StoreError> {
-        let index = self.index.read();
-        let skip = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
-        Ok(index
-            .stream(stream)
-            .iter()
-            .skip(skip)
+        let from_version = from_version.max(1);
+        Ok(self
+            .index
+            .read()
+            .stream(self.sled(), stream)?
+            .into_iter()
+            .filter(|(version, _)| *version >= from_version)
             .take(limit)
-            .copied()
+            .map(|(_, seq)| seq)
             .collect())
     }
 
     fn stream_version(&self, stream: &Stream) -> Result<u64, StoreError> {
-        Ok(self.index.read().stream(stream).len() as u64)
+        self.index.read().stream_version(self.sled(), stream)
     }
 
     fn index_watermark(&self) -> Result<u64, StoreError> {
-        Ok(self.index.read().last())
+        Ok(self.index.read().watermark())
     }
 
     fn index_tail(&self, rows: &[IndexRow]) -> Result<(), StoreError> {
@@ -487,17 +566,20 @@ impl Drop for SledStore {
 }
 
 /// Creates `dir` and its marker when missing or empty; refuses foreign or unknown directories.
-fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
+/// Returns the format the marker says.
+fn prepare_dir(dir: &Path) -> Result<u32, StoreError> {
     let marker = dir.join(MARKER_FILE);
     match fs::read_dir(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             fs::create_dir_all(dir)?;
-            write_marker(dir, &marker)
+            write_marker(dir, FORMAT_VERSION)?;
+            Ok(FORMAT_VERSION)
         }
         Err(e) => Err(e.into()),
         Ok(mut entries) => {
             if entries.next().is_none() {
-                return write_marker(dir, &marker);
+                write_marker(dir, FORMAT_VERSION)?;
+                return Ok(FORMAT_VERSION);
             }
             let text = match fs::read_to_string(&marker) {
                 Ok(text) => text,
@@ -511,28 +593,32 @@ fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
                 .find_map(|l| l.strip_prefix("format = "))
                 .map(str::trim)
                 .unwrap_or("missing");
-            if found == FORMAT_VERSION.to_string() {
-                Ok(())
-            } else {
-                Err(StoreError::UnknownFormat {
+            match found.parse::<u32>() {
+                Ok(version @ 1..=FORMAT_VERSION) => Ok(version),
+                _ => Err(StoreError::UnknownFormat {
                     location: dir.display().to_string(),
                     found: found.to_owned(),
-                })
+                }),
             }
         }
     }
 }
 
-fn write_marker(dir: &Path, marker: &Path) -> Result<(), StoreError> {
+/// Writes the marker saying `version`, atomically: a new file, synced, renamed over the old one,
+/// then the directory synced.
+fn write_marker(dir: &Path, version: u32) -> Result<(), StoreError> {
+    let temp = dir.join(format!("{MARKER_FILE}.new"));
     let mut file = OpenOptions::new()
         .write(true)
-        .create_new(true)
-        .open(marker)?;
+        .create(true)
+        .truncate(true)
+        .open(&temp)?;
     writeln!(
         file,
-        "# This directory is a coopledger ledger (sled 0.34.7). Do not edit.\nformat = {FORMAT_VERSION}"
+        "# This directory is a coopledger ledger (sled 0.34.7). Do not edit.\nformat = {version}"
     )?;
     file.sync_all()?;
+    fs::rename(&temp, dir.join(MARKER_FILE))?;
     File::open(dir)?.sync_all()?;
     Ok(())
 }
