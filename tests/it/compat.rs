@@ -118,3 +118,50 @@ fn a_ledger_of_the_first_release_opens_verifies_and_takes_appends() {
     );
     assert_eq!(code, 0, "verify --checkpoint after append: {out}{err}");
 }
+
+/// `coopledger migrate` brings the first release's ledger to the current format in place:
+/// records packed into blocks, the index persisted; the same sequences, hashes, Merkle root,
+/// views and export; the old checkpoint still verifies; a second run moves nothing.
+#[test]
+fn the_first_releases_ledger_migrates_and_stays_the_same() {
+    let dir = tempdir();
+    let db = copy_ledger(dir.path());
+    let fixture = fixture();
+    let (singles, blocks) = crate::layout::layout_counts(&db);
+    assert_eq!((singles, blocks), (47, 0), "format 1: one key per record");
+    let (code, out, err) = run(&db, &["migrate"]);
+    assert_eq!(code, 0, "migrate: {out}{err}");
+    assert!(
+        out.starts_with("ok: 47 records moved to format 2; 47 events, head 47 12effa54a8febb6056d22f5b84e1773560f0ba73652d4ed32e0e84b615ed2a20"),
+        "{out}"
+    );
+    let (singles, blocks) = crate::layout::layout_counts(&db);
+    assert_eq!(singles, 0, "every record packed");
+    assert!(blocks >= 1);
+    let marker = std::fs::read_to_string(db.join("COOPLEDGER")).expect("marker");
+    assert!(marker.contains("format = 2"), "{marker}");
+    let (code, out, err) = run(&db, &["export"]);
+    assert_eq!(code, 0, "{err}");
+    let expected = std::fs::read_to_string(fixture.join("export.jsonl")).expect("export");
+    assert_eq!(out, expected, "migration changed the log");
+    let checkpoint = fixture.join("checkpoint.txt");
+    let pubkey = fixture.join("fixture.key.pub");
+    let (code, out, err) = run(
+        &db,
+        &[
+            "verify",
+            "--checkpoint",
+            checkpoint.to_str().expect("utf-8 path"),
+            "--pubkey",
+            pubkey.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(code, 0, "verify --checkpoint after migrate: {out}{err}");
+    let (code, out, _) = run(&db, &["--json", "country", "GH"]);
+    assert_eq!(code, 0);
+    let gh: Value = serde_json::from_str(&out).expect("country JSON");
+    assert_eq!(gh, json_file("gh.json"));
+    let (code, out, err) = run(&db, &["migrate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok: 0 records moved"), "{out}");
+}

@@ -5,6 +5,11 @@
 //! batch (`try`) before appending and each event (`ack`) once the append returned. After a kill
 //! the store must reopen, verify, hold every acknowledged event with identical content, and hold
 //! every announced batch entirely or not at all.
+//!
+//! The child flushes its index every 32 records and merges runs three at a time
+//! (`COOPLEDGER_INDEX_FLUSH`, `COOPLEDGER_INDEX_FANOUT`), so kills also land while runs are
+//! written and merged; the parent reopens with the default tuning and finds every acknowledged
+//! event through the index.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -78,6 +83,8 @@ fn acknowledged_appends_survive_sigkill() {
                 "--test-threads=1",
             ])
             .env(CHILD_ENV, format!("{}|{child_seed}", path.display()))
+            .env("COOPLEDGER_INDEX_FLUSH", "32")
+            .env("COOPLEDGER_INDEX_FANOUT", "3")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -94,3 +94,35 @@ pub fn open(dir: &Path) -> sled::Db {
     }
     sled::open(dir).expect("open sled")
 }
+
+/// Turns a store into one format 1 wrote: records one per key, no persisted index, the
+/// marker saying 1.
+pub fn to_format_1(dir: &Path) {
+    let db = open(dir);
+    let all = frames(&db);
+    let mut batch = sled::Batch::default();
+    for space in [keys::BLOCK, keys::INDEX] {
+        for key in db.scan_prefix([space]).keys() {
+            batch.remove(key.expect("key"));
+        }
+    }
+    batch.remove(keys::META_INDEX);
+    for (seq, frame) in all {
+        batch.insert(&keys::event(seq), frame);
+    }
+    db.apply_batch(batch).expect("apply");
+    db.flush().expect("flush");
+    drop(db);
+    let marker = dir.join(coopledger::store::sled::MARKER_FILE);
+    let text = std::fs::read_to_string(&marker).expect("marker");
+    std::fs::write(&marker, text.replace("format = 2", "format = 1")).expect("marker");
+}
+
+/// How many records are stored one per key, and how many blocks there are.
+pub fn layout_counts(dir: &Path) -> (usize, usize) {
+    let db = open(dir);
+    (
+        db.scan_prefix([keys::EVENT]).count(),
+        db.scan_prefix([keys::BLOCK]).count(),
+    )
+}

@@ -12,6 +12,7 @@ mod fuzz_regressions;
 mod http;
 mod layout;
 mod ledger;
+mod migrate;
 mod proofs;
 mod staff_limits;
 mod state_machine;

@@ -10,8 +10,16 @@ use std::sync::atomic::Ordering;
 use super::{SledStore, blocks, keys};
 use crate::store::StoreError;
 
-/// Bytes of records packed per step.
+/// Bytes of records packed per step, unless `COOPLEDGER_MIGRATE_STEP_BYTES` says otherwise
+/// (the crash tests make steps small to stop a migration in many places).
 const STEP_BYTES: usize = 4 * 1024 * 1024;
+
+fn step_bytes() -> usize {
+    std::env::var("COOPLEDGER_MIGRATE_STEP_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(STEP_BYTES, |v| v.max(1))
+}
 
 impl SledStore {
     /// Packs every record stored one per key into blocks, reporting the last sequence packed
@@ -21,6 +29,7 @@ impl SledStore {
     /// I/O errors (the store stays whole: run it again to continue).
     pub fn pack_singles(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, StoreError> {
         let db = self.sled();
+        let step = step_bytes();
         let mut packed = 0u64;
         loop {
             let mut run: Vec<(u64, sled::IVec)> = Vec::new();
@@ -38,7 +47,7 @@ impl SledStore {
                 }
                 bytes += value.len();
                 run.push((seq, value));
-                if bytes >= STEP_BYTES {
+                if bytes >= step {
                     break;
                 }
             }
