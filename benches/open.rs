@@ -142,7 +142,11 @@ fn main() {
             runs.sort();
             runs[runs.len() / 2]
         };
-        let country = median((0..RUNS).map(|_| timed(&dir, &["--json", "country", "GH"])).collect());
+        let country = median(
+            (0..RUNS)
+                .map(|_| timed(&dir, &["--json", "country", "GH"]))
+                .collect(),
+        );
         let append = median(
             (0..RUNS)
                 .map(|n| {
@@ -201,7 +205,11 @@ fn main() {
             ms(large.sled_open),
             if l.0 <= budget { "ok" } else { "OVER" },
             l.1 as f64 / 1024.0,
-            if l.1 <= RSS_LIMIT_KB { "ok" } else { "OVER 200 MiB" }
+            if l.1 <= RSS_LIMIT_KB {
+                "ok"
+            } else {
+                "OVER 200 MiB"
+            }
         );
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod fold;
+mod follow;
 pub mod frame;
 pub mod migrate;
 pub mod reader;
@@ -295,6 +296,20 @@ impl Ledger {
             listener(records);
         }
         results
+    }
+
+    /// Follows a log another process writes (a read-only node): reads what the store's head
+    /// has gained since this ledger's head (at most `MAX_PAGE` records at a time), checks it
+    /// (every hash, and the link to the last record read), folds it into the views with the
+    /// writer's own decision, publishes it and tells the commit listener. Returns the new head's
+    /// sequence (unchanged when nothing was new).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when a record fails its checks, does not follow the last one read, or
+    /// the store's head went back (a follower does not follow a log that changed under it);
+    /// storage errors.
+    pub fn catch_up(&mut self) -> Result<u64, Error> {
+        follow::catch_up(&self.shared, &mut self.listener)
     }
 
     /// Stores a signed checkpoint of the first `size` records (signed by [`crate::audit`]),
