@@ -109,9 +109,7 @@ pub fn verify_against(
     let text = std::fs::read_to_string(checkpoint).map_err(|e| {
         CliError::invalid(format!("error: cannot read {}: {e}", checkpoint.display()))
     })?;
-    let signed = key
-        .open(&text)
-        .map_err(|e| failed(format!("{}: {e}", checkpoint.display())))?;
+    let signed = open_checkpoint(&key, checkpoint, &text)?;
     let report = coopledger::verify_store(&cli.db, &mut |_| {})?;
     let ledger = open(cli)?;
     let reader = ledger.reader();
@@ -146,6 +144,25 @@ pub fn verify_against(
         to_hex(&report.head_hash)
     )?;
     Ok(())
+}
+
+/// Opens a signed checkpoint file: a text that is no signed note at all is invalid input (exit
+/// 2), one whose signature or content fails is a failed verification (exit 4).
+fn open_checkpoint(
+    key: &PublicKey,
+    file: &Path,
+    text: &str,
+) -> Result<checkpoint::CheckpointBody, CliError> {
+    key.open(text).map_err(|e| match e {
+        checkpoint::CheckpointError::NotANote(_) => CliError::invalid(format!(
+            "error: {} is not a signed checkpoint (a C2SP signed note from `coopledger checkpoint`): {e}",
+            file.display()
+        )),
+        e => CliError::new(
+            Code::Verification,
+            format!("verification failed: {}: {e}", file.display()),
+        ),
+    })
 }
 
 /// `coopledger receipt EVENT_ID [--key FILE]`.
@@ -188,7 +205,9 @@ pub fn receipt(
 pub fn verify_receipt(file: &Path, pubkey: &Path, out: &mut impl Write) -> Result<(), CliError> {
     let key = PublicKey::load(pubkey).map_err(key_error)?;
     let text = input::read(file)?;
-    let bundle: Receipt = serde_json::from_str(&text)
+    // Strictly: a key given twice would show one value and be checked with another.
+    let bundle: Receipt = proto_events::staff::parse_strict(&text)
+        .and_then(serde_json::from_value)
         .map_err(|e| CliError::invalid(format!("{}: not a receipt: {e}", input::name(file))))?;
     let checkpoint = receipt::verify(&bundle, &key)
         .map_err(|e| CliError::new(Code::Verification, format!("verification failed: {e}")))?;

@@ -8,6 +8,7 @@ mod corruption;
 mod crash;
 mod dashboard;
 mod examples;
+mod forgery;
 mod fuzz_regressions;
 mod http;
 mod ledger;
