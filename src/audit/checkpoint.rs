@@ -6,7 +6,8 @@
 //! name is the checkpoint's origin. Signatures are checked with `verify_strict`, which refuses
 //! the malleable encodings plain Ed25519 verification lets through.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -42,6 +43,16 @@ fn key_kind(text: &str) -> &'static str {
         "a verifier key"
     } else {
         "not a key"
+    }
+}
+
+/// A key error of the text of `path`, named by the file.
+fn in_file(path: &Path, e: CheckpointError) -> CheckpointError {
+    match e {
+        CheckpointError::Key(why) => {
+            CheckpointError::Key(format!("file {}: {why}", path.display()))
+        }
+        other => other,
     }
 }
 
@@ -83,32 +94,91 @@ pub struct CheckpointBody {
     pub root: Hash,
 }
 
-/// A private key able to sign checkpoints.
+/// A private key able to sign checkpoints, with the signer's memory of the last checkpoint it
+/// signed: a key loaded from a file keeps it in the file beside it (`FILE.state`, see
+/// [`crate::audit::sign`]); a key parsed from text keeps it in memory for its lifetime.
 pub struct Key {
     signer: StandardSigner,
     name: String,
+    public: PublicKey,
+    path: Option<PathBuf>,
+    memory: Mutex<Option<String>>,
 }
 
 impl Key {
-    /// Reads a private key line from `path`.
+    /// Reads a private key line from `path`; its state lives in `path` + `.state`.
     ///
     /// # Errors
-    /// When unreadable or malformed.
+    /// When unreadable or malformed, or a verifier key.
     pub fn load(path: &Path) -> Result<Key, CheckpointError> {
         let text = read_key(path, "a private key", "the file `keygen --out` wrote")?;
-        Self::parse(&text)
-            .map_err(|e| CheckpointError::Key(format!("file {}: {e}", path.display())))
+        let mut key = Self::parse(&text).map_err(|e| in_file(path, e))?;
+        key.path = Some(path.to_owned());
+        Ok(key)
     }
 
-    /// Parses a private key line.
+    /// Parses a private key line (its state then lives in memory only).
     ///
     /// # Errors
     /// When malformed (the message does not repeat the line).
     pub fn parse(skey: &str) -> Result<Key, CheckpointError> {
-        let signer = StandardSigner::new(skey)
-            .map_err(|e| CheckpointError::Key(format!("malformed private key ({e})")))?;
+        let bad = |e: &dyn std::fmt::Display| {
+            CheckpointError::Key(format!("malformed private key ({e})"))
+        };
+        let signer = StandardSigner::new(skey).map_err(|e| bad(&e))?;
         let name = signer.name().to_owned();
-        Ok(Key { signer, name })
+        // The line was checked by the signer: its last field is base64(0x01 ‖ seed).
+        // The base64 may hold `+` itself: the key is everything after the fourth `+`.
+        let seed = skey
+            .splitn(5, '+')
+            .nth(4)
+            .and_then(|b| STANDARD.decode(b).ok())
+            .and_then(|bytes| <[u8; 33]>::try_from(bytes).ok())
+            .ok_or_else(|| bad(&"not an Ed25519 seed"))?;
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(&seed[1..]);
+        let key = ed25519_dalek::SigningKey::from_bytes(&secret).verifying_key();
+        let public = PublicKey {
+            name: name.clone(),
+            id: signer.key_id(),
+            key,
+        };
+        Ok(Key {
+            signer,
+            name,
+            public,
+            path: None,
+            memory: Mutex::new(None),
+        })
+    }
+
+    /// The verifier key of this key.
+    #[must_use]
+    pub fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The key file, for a key loaded from one.
+    #[must_use]
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The file of the signer's state (`FILE.state`), for a key loaded from a file.
+    #[must_use]
+    pub fn state_path(&self) -> Option<PathBuf> {
+        self.path.as_ref().map(|p| {
+            let mut s = p.as_os_str().to_owned();
+            s.push(".state");
+            PathBuf::from(s)
+        })
+    }
+
+    /// The state kept in memory by a key that has no file.
+    pub(crate) fn memory(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The key's name, used as the checkpoint origin.
@@ -145,6 +215,7 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 /// A verifier key that checks Ed25519 signatures strictly.
+#[derive(Clone)]
 pub struct PublicKey {
     name: String,
     id: u32,
@@ -206,6 +277,12 @@ impl PublicKey {
             id,
             key,
         })
+    }
+
+    /// The key's name (the origin of the checkpoints it verifies).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Checks a signed checkpoint and returns its content.
