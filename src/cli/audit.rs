@@ -6,6 +6,7 @@ use std::path::Path;
 use coopledger::audit::checkpoint::{self, Key, PublicKey};
 use coopledger::audit::receipt::{self, Receipt};
 use coopledger::audit::sign::sign_checkpoint;
+use coopledger::witness::cosignature::CosignatureVerifier;
 use proto_events::hash::to_hex;
 
 use super::exit::{CliError, Code};
@@ -95,12 +96,66 @@ pub fn prove(cli: &Cli, proof: &ProofArg, out: &mut impl Write) -> Result<(), Cl
     }
 }
 
-/// `coopledger verify --checkpoint FILE --pubkey FILE`: the signature, a consistency proof from
-/// the checkpoint to the head, the hash chain and the whole tree.
+/// The witnesses whose cosignatures a checkpoint must carry.
+pub struct Witnesses<'a> {
+    /// Their verifier keys' files.
+    pub keys: &'a [std::path::PathBuf],
+    /// How many of them must have cosigned.
+    pub required: u64,
+}
+
+/// Counts the valid cosignatures of `witnesses` on `note`; refuses fewer than required.
+fn check_cosignatures(
+    note: &str,
+    file: &Path,
+    witnesses: &Witnesses<'_>,
+) -> Result<Vec<String>, CliError> {
+    let keys = witnesses
+        .keys
+        .iter()
+        .map(|path| CosignatureVerifier::load(path).map_err(key_error))
+        .collect::<Result<Vec<_>, _>>()?;
+    if witnesses.required > keys.len() as u64 {
+        return Err(CliError::invalid(format!(
+            "error: --witnesses {} needs at least as many --witness-key files ({} given)",
+            witnesses.required,
+            keys.len()
+        )));
+    }
+    // A note ends with exactly one newline; files edited by hand often gain another.
+    let note = format!("{}\n", note.trim_end_matches('\n'));
+    let mut cosigned = Vec::new();
+    let mut problems = Vec::new();
+    for key in &keys {
+        match key.check(&note) {
+            Ok(Some(_)) => cosigned.push(key.name().to_owned()),
+            Ok(None) => problems.push(format!("none by {}", key.name())),
+            Err(e) => problems.push(format!("{}: {e}", key.name())),
+        }
+    }
+    if (cosigned.len() as u64) < witnesses.required {
+        return Err(CliError::new(
+            Code::Verification,
+            format!(
+                "verification failed: {} carries {} valid witness cosignature(s), {} required ({})",
+                file.display(),
+                cosigned.len(),
+                witnesses.required,
+                problems.join("; ")
+            ),
+        ));
+    }
+    Ok(cosigned)
+}
+
+/// `coopledger verify --checkpoint FILE --pubkey FILE [--witness-key FILE…]`: the signature,
+/// the witnesses' cosignatures, a consistency proof from the checkpoint to the head, the hash
+/// chain and the whole tree.
 pub fn verify_against(
     cli: &Cli,
     checkpoint: &Path,
     pubkey: &Path,
+    witnesses: &Witnesses<'_>,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let failed =
@@ -110,6 +165,7 @@ pub fn verify_against(
         CliError::invalid(format!("error: cannot read {}: {e}", checkpoint.display()))
     })?;
     let signed = open_checkpoint(&key, checkpoint, &text)?;
+    let cosigned = check_cosignatures(&text, checkpoint, witnesses)?;
     let report = coopledger::verify_store(&cli.db, &mut |_| {})?;
     let ledger = open(cli)?;
     let reader = ledger.reader();
@@ -143,6 +199,9 @@ pub fn verify_against(
         report.head_seq,
         to_hex(&report.head_hash)
     )?;
+    if !cosigned.is_empty() {
+        writeln!(out, "ok: cosigned by {}", cosigned.join(", "))?;
+    }
     Ok(())
 }
 

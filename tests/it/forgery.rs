@@ -631,8 +631,8 @@ fn a_key_of_the_wrong_kind_is_named_and_never_printed() {
     let cwd = h.dir.path();
     std::fs::write(cwd.join("k"), format!("{}\n", h.skey)).expect("write");
     std::fs::write(cwd.join("junk"), "not a key at all\n").expect("write");
-    let secret = h.skey.rsplit('+').next().expect("seed").to_owned();
-    let public = h.vkey.rsplit('+').next().expect("key").to_owned();
+    let secret = h.skey.splitn(5, '+').nth(4).expect("seed").to_owned();
+    let public = h.vkey.splitn(3, '+').nth(2).expect("key").to_owned();
     let db = cwd.join("db");
     let dbs = path_str(&db);
     std::fs::write(cwd.join("r.json"), h.receipt.to_string()).expect("write");

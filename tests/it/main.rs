@@ -17,4 +17,6 @@ mod staff_limits;
 mod state_machine;
 mod subscribe;
 mod support;
+mod tlog;
 mod views_model;
+mod witness;
