@@ -6,6 +6,7 @@ mod cli;
 mod compat;
 mod corruption;
 mod crash;
+mod damage_messages;
 mod dashboard;
 mod examples;
 mod forgery;
