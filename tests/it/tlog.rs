@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use sha2::Sha256;
 use tlog_tiles::{Tile, TileHashReader, TileReader};
 
-use crate::support::{client, tempdir};
+use crate::support::{check_schema, client, tempdir};
 
 const READER: &str = "reader-token-tlog-0123456789";
 
@@ -164,8 +164,9 @@ fn tiles_and_entry_bundles_equal_the_tree_at_several_sizes_and_tlog_tiles_proves
     let key = std::sync::Arc::new(Key::parse(&skey).expect("key"));
     let public = PublicKey::parse(&vkey).expect("verifier key");
 
-    let (status, _, _) = server.bytes("/checkpoint");
-    assert_eq!(status, StatusCode::NOT_FOUND, "no checkpoint yet");
+    let response = server.get("/checkpoint");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "no checkpoint yet");
+    check_schema("/checkpoint", "get", 404, &response.json().expect("a JSON error"));
     let (status, _, _) = server.bytes("/tile/0/000.p/1");
     assert_eq!(status, StatusCode::NOT_FOUND, "an empty tree has no tiles");
 
@@ -322,6 +323,7 @@ fn bad_tile_paths_are_400_and_missing_tiles_404_with_json_errors() {
         let body: serde_json::Value = response.json().unwrap_or_default();
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
         assert_eq!(body["error"], "bad_request", "{path}: {body}");
+        check_schema("/tile/{tile}", "get", 400, &body);
     }
     for path in [
         "/tile/0/001",      // the second level-0 tile is partial (44 wide)
@@ -340,6 +342,7 @@ fn bad_tile_paths_are_400_and_missing_tiles_404_with_json_errors() {
         let body: serde_json::Value = response.json().unwrap_or_default();
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
         assert_eq!(body["error"], "not_found", "{path}: {body}");
+        check_schema("/tile/{tile}", "get", 404, &body);
     }
     for path in [
         "/tile/0/000",
