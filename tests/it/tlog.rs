@@ -165,8 +165,17 @@ fn tiles_and_entry_bundles_equal_the_tree_at_several_sizes_and_tlog_tiles_proves
     let public = PublicKey::parse(&vkey).expect("verifier key");
 
     let response = server.get("/checkpoint");
-    assert_eq!(response.status(), StatusCode::NOT_FOUND, "no checkpoint yet");
-    check_schema("/checkpoint", "get", 404, &response.json().expect("a JSON error"));
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "no checkpoint yet"
+    );
+    check_schema(
+        "/checkpoint",
+        "get",
+        404,
+        &response.json().expect("a JSON error"),
+    );
     let (status, _, _) = server.bytes("/tile/0/000.p/1");
     assert_eq!(status, StatusCode::NOT_FOUND, "an empty tree has no tiles");
 
