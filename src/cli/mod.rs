@@ -327,6 +327,16 @@ pub enum WitnessArg {
         #[arg(long)]
         once: bool,
     },
+    /// Serve the C2SP tlog-witness API (`POST /add-checkpoint`, `GET /checkpoint`) until
+    /// SIGINT or SIGTERM.
+    Serve {
+        /// The witness's directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address to listen on (port 0 picks a free port; the URL is printed).
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        addr: String,
+    },
 }
 
 /// Which view to rebuild.
@@ -474,6 +484,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 proof,
                 out: file,
             } => witness::add(dir, checkpoint, proof.as_deref(), file.as_deref(), out),
+            WitnessArg::Serve { dir, addr } => witness::serve(dir, addr, out),
             WitnessArg::Follow {
                 dir,
                 log,

@@ -243,3 +243,44 @@ fn follow_once(
     };
     submit(witness, &request, out_file)
 }
+
+/// `coopledger witness serve --dir DIR --addr ADDR`: the C2SP tlog-witness API
+/// (`POST /add-checkpoint`, `GET /checkpoint`) until SIGINT or SIGTERM.
+pub fn serve(dir: &Path, addr: &str, out: &mut impl Write) -> Result<(), CliError> {
+    let witness = open(dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            CliError::new(
+                Code::Failure,
+                format!("error: cannot start the runtime: {e}"),
+            )
+        })?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            CliError::new(
+                Code::Failure,
+                format!("error: cannot listen on {addr}: {e}"),
+            )
+        })?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| CliError::new(Code::Failure, format!("error: {e}")))?;
+        writeln!(
+            out,
+            "coopledger witness {} serving on http://{local}",
+            dir.display()
+        )?;
+        out.flush()?;
+        coopledger::witness::serve::serve(listener, witness, super::serve::shutdown_signal())
+            .await
+            .map_err(|e| {
+                CliError::new(
+                    Code::Failure,
+                    format!("error: the witness server failed: {e}"),
+                )
+            })
+    })
+}

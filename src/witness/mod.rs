@@ -20,6 +20,7 @@
 //! witness's cosignature line, checked with both keys at every open. See `docs/format.md`.
 
 pub mod cosignature;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 

@@ -508,3 +508,187 @@ fn the_witness_follows_a_server_and_cosigns_each_new_checkpoint() {
         "{run:#?}"
     );
 }
+
+/// A `coopledger witness serve` child process, killed (by its id) when dropped.
+struct WitnessServer {
+    child: std::process::Child,
+    base: String,
+}
+
+impl WitnessServer {
+    fn start(cwd: &Path) -> WitnessServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("coopledger"))
+            .current_dir(cwd)
+            .env_remove("COOPLEDGER_SERVER")
+            .args(["witness", "serve", "--dir", "w", "--addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the witness server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the serving line");
+        let base = line.trim().rsplit(' ').next().expect("a URL").to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+        WitnessServer { child, base }
+    }
+
+    fn post(&self, body: &str) -> (u16, String, String) {
+        let response = crate::support::client()
+            .post(format!("{}/add-checkpoint", self.base))
+            .body(body.to_owned())
+            .send()
+            .expect("POST");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, content_type, response.text().expect("body"))
+    }
+}
+
+impl Drop for WitnessServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_witness_serves_the_c2sp_add_checkpoint_api() {
+    use coopledger::merkle::ConsistencyProof;
+    use coopledger::witness::AddCheckpoint;
+    use coopledger::witness::cosignature::CosignatureVerifier;
+
+    let sandbox = tempdir();
+    let cwd = sandbox.path();
+    let db = cwd.join("db");
+    let dbs = path_str(&db);
+    ledger_with(&db, 914, 25);
+    coopledger(cwd, &["keygen", "--out", "k", "--name", "serve.test/log"]).expect_code(0, "keygen");
+    coopledger(
+        cwd,
+        &[
+            "witness",
+            "init",
+            "--dir",
+            "w",
+            "--name",
+            "serve.test/w1",
+            "--log-key",
+            "k.pub",
+        ],
+    )
+    .expect_code(0, "witness init");
+    checkpoint_to(cwd, dbs, "cp25.txt").expect_code(0, "checkpoint");
+    let cp25 = std::fs::read_to_string(cwd.join("cp25.txt")).expect("cp25");
+    let verifier = CosignatureVerifier::load(&cwd.join("w/witness.key.pub")).expect("key");
+    let request = |old: u64, proof: Vec<[u8; 32]>, checkpoint: &str| {
+        AddCheckpoint {
+            old,
+            proof,
+            checkpoint: checkpoint.to_owned(),
+        }
+        .to_body()
+    };
+
+    let server = WitnessServer::start(cwd);
+    let missing = crate::support::client()
+        .get(format!("{}/checkpoint", server.base))
+        .send()
+        .expect("GET");
+    assert_eq!(missing.status().as_u16(), 404);
+    let (status, _, line) = server.post(&request(0, Vec::new(), &cp25));
+    assert_eq!(status, 200, "{line}");
+    assert!(
+        line.starts_with("— serve.test/w1 ") && line.ends_with('\n'),
+        "{line}"
+    );
+    // The response is a cosignature line of the submitted checkpoint.
+    let cosigned = format!("{cp25}{line}");
+    assert!(verifier.check(&cosigned).expect("verifies").is_some());
+    let served = crate::support::client()
+        .get(format!("{}/checkpoint", server.base))
+        .send()
+        .expect("GET")
+        .text()
+        .expect("text");
+    assert_eq!(served, cosigned);
+
+    grow(&db, 915, 15);
+    checkpoint_to(cwd, dbs, "cp40.txt").expect_code(0, "checkpoint");
+    let cp40 = std::fs::read_to_string(cwd.join("cp40.txt")).expect("cp40");
+    let proof: ConsistencyProof = serde_json::from_str(
+        &coopledger(
+            cwd,
+            &[
+                "--db",
+                dbs,
+                "prove",
+                "consistency",
+                "--from",
+                "25",
+                "--to",
+                "40",
+            ],
+        )
+        .expect_code(0, "prove")
+        .stdout,
+    )
+    .expect("proof");
+
+    // The protocol's refusals, each before the right request.
+    let (status, content_type, body) = server.post(&request(0, Vec::new(), &cp40));
+    assert_eq!(
+        (status, content_type.as_str(), body.as_str()),
+        (409, "text/x.tlog.size", "25\n")
+    );
+    let mut bad_proof = proof.path.clone();
+    bad_proof[0][0] ^= 1;
+    let (status, _, body) = server.post(&request(25, bad_proof, &cp40));
+    assert_eq!(status, 422, "{body}");
+    let (status, _, body) = server.post(&request(41, proof.path.clone(), &cp40));
+    assert_eq!(status, 400, "{body}");
+    let forged = cp40.replacen("\n40\n", "\n41\n", 1);
+    let (status, _, body) = server.post(&request(25, proof.path.clone(), &forged));
+    assert_eq!(status, 403, "{body}");
+    let (other_skey, _) = checkpoint::generate("serve.test/other");
+    let other = Key::parse(&other_skey)
+        .expect("key")
+        .sign(40, &proof.new_root)
+        .expect("sign");
+    let (status, _, body) = server.post(&request(25, proof.path.clone(), &other));
+    assert_eq!(status, 404, "{body}");
+    for malformed in ["", "old 025\n\n", "old 25\nnot base64\n\n", "old -1\n\n"] {
+        let (status, _, body) = server.post(malformed);
+        assert_eq!(status, 400, "{malformed:?}: {body}");
+    }
+    let (status, _, body) = server.post(&"x".repeat(coopledger::witness::serve::MAX_BODY + 1));
+    assert_eq!(status, 413, "{body}");
+
+    let (status, _, line) = server.post(&request(25, proof.path.clone(), &cp40));
+    assert_eq!(status, 200, "{line}");
+    assert!(
+        verifier
+            .check(&format!("{cp40}{line}"))
+            .expect("verifies")
+            .is_some()
+    );
+    // The same checkpoint again is cosigned again (the same size and root).
+    let (status, _, _) = server.post(&request(40, Vec::new(), &cp40));
+    assert_eq!(status, 200);
+    drop(server);
+
+    // Restarted, the witness remembers 40.
+    let server = WitnessServer::start(cwd);
+    let (status, content_type, body) = server.post(&request(25, proof.path, &cp40));
+    assert_eq!(
+        (status, content_type.as_str(), body.as_str()),
+        (409, "text/x.tlog.size", "40\n")
+    );
+}
