@@ -115,6 +115,17 @@ fn check_cosignatures(
         .iter()
         .map(|path| CosignatureVerifier::load(path).map_err(key_error))
         .collect::<Result<Vec<_>, _>>()?;
+    // One witness counts once, however many times its key is given.
+    let mut distinct = std::collections::BTreeSet::new();
+    for (key, path) in keys.iter().zip(witnesses.keys) {
+        if !distinct.insert((key.name().to_owned(), signed_note::Verifier::key_id(key))) {
+            return Err(CliError::invalid(format!(
+                "error: --witness-key {} is the key of {}, given twice",
+                path.display(),
+                key.name()
+            )));
+        }
+    }
     if witnesses.required > keys.len() as u64 {
         return Err(CliError::invalid(format!(
             "error: --witnesses {} needs at least as many --witness-key files ({} given)",

@@ -123,6 +123,13 @@ pub fn add(
     let note = input::read(checkpoint)?;
     let latest = witness.latest().map_or(0, |c| c.size);
     let request = match proof {
+        None if parse_unverified(&note).is_ok_and(|c| latest > 0 && c.size > latest) => {
+            let size = parse_unverified(&note).map(|c| c.size).unwrap_or_default();
+            return Err(CliError::invalid(format!(
+                "error: this witness cosigned {latest} records last: pass --proof FILE, the output \
+                 of `coopledger prove consistency --from {latest} --to {size}`"
+            )));
+        }
         None => AddCheckpoint {
             old: latest,
             proof: Vec::new(),

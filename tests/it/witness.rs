@@ -123,6 +123,27 @@ fn a_swapped_in_prefix_is_refused_by_the_signer_the_witness_and_verify_with_witn
     assert!(run.stdout.contains("\n— swap.test/w1 "), "{run:#?}");
     verify_with_witness(cwd, dbs, "cp60.cosigned").expect_code(0, "honest and cosigned");
     verify_with_witness(cwd, dbs, "cp60.txt").expect_code(4, "not cosigned");
+    // One witness counts once: its key given twice cannot make a quorum of two.
+    let run = coopledger(
+        cwd,
+        &[
+            "--db",
+            dbs,
+            "verify",
+            "--checkpoint",
+            "cp60.cosigned",
+            "--pubkey",
+            "k.pub",
+            "--witness-key",
+            "w/witness.key.pub",
+            "--witness-key",
+            "w/witness.key.pub",
+            "--witnesses",
+            "2",
+        ],
+    )
+    .expect_code(2, "a witness key given twice");
+    assert!(run.stderr.contains("given twice"), "{run:#?}");
 
     // The attack: a prefix of 40 swapped in, grown to 45.
     swap_in_prefix(cwd, &db, 40);
@@ -270,10 +291,9 @@ fn the_witness_state_survives_restarts_and_a_damaged_or_held_state_is_refused() 
         cwd,
         &["witness", "add", "--dir", "w", "--checkpoint", "cp30.txt"],
     )
-    .expect_code(4, "no proof from 20");
+    .expect_code(2, "no proof from 20");
     assert!(
-        run.stderr
-            .contains("not consistent with the checkpoint of 20"),
+        run.stderr.contains("prove consistency --from 20 --to 30"),
         "{run:#?}"
     );
     let wrong = coopledger(
