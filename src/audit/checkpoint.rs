@@ -125,7 +125,14 @@ impl Key {
         let bad = |e: &dyn std::fmt::Display| {
             CheckpointError::Key(format!("malformed private key ({e})"))
         };
-        let signer = StandardSigner::new(skey).map_err(|e| bad(&e))?;
+        // signed_note's own messages speak of a "verifier key" here: said in our words.
+        let signer = StandardSigner::new(skey).map_err(|e| {
+            bad(&match e {
+                signed_note::SignerError::Alg => "not an Ed25519 key (algorithm byte 1)",
+                signed_note::SignerError::Id => "the id does not match the name and key",
+                _ => "expected PRIVATE+KEY+NAME+ID+KEY",
+            })
+        })?;
         let name = signer.name().to_owned();
         // The line was checked by the signer: its last field is base64(0x01 ‖ seed).
         // The base64 may hold `+` itself: the key is everything after the fourth `+`.

@@ -120,7 +120,8 @@ pub fn add(
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let mut witness = open(dir)?;
-    let note = input::read(checkpoint)?;
+    // A note ends with exactly one newline; files edited by hand often gain another.
+    let note = format!("{}\n", input::read(checkpoint)?.trim_end_matches('\n'));
     let latest = witness.latest().map_or(0, |c| c.size);
     let request = match proof {
         None if parse_unverified(&note).is_ok_and(|c| latest > 0 && c.size > latest) => {
