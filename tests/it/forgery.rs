@@ -632,7 +632,7 @@ fn a_key_of_the_wrong_kind_is_named_and_never_printed() {
     std::fs::write(cwd.join("k"), format!("{}\n", h.skey)).expect("write");
     std::fs::write(cwd.join("junk"), "not a key at all\n").expect("write");
     // A private key line damaged in its id: named as malformed, its seed never repeated.
-    let id = h.skey.splitn(5, '+').nth(3).expect("id").to_owned();
+    let id = h.skey.split('+').nth(3).expect("id").to_owned();
     let damaged = h.skey.replacen(&format!("+{id}+"), "+00000000+", 1);
     std::fs::write(cwd.join("damaged.key"), format!("{damaged}\n")).expect("write");
     let secret = h.skey.splitn(5, '+').nth(4).expect("seed").to_owned();
