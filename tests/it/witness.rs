@@ -712,3 +712,48 @@ fn the_witness_serves_the_c2sp_add_checkpoint_api() {
         (409, "text/x.tlog.size", "40\n")
     );
 }
+
+#[test]
+fn the_signer_refuses_a_damaged_or_foreign_state_and_keeps_its_own_across_processes() {
+    let sandbox = tempdir();
+    let cwd = sandbox.path();
+    let db = cwd.join("db");
+    let dbs = path_str(&db);
+    ledger_with(&db, 916, 20);
+    coopledger(cwd, &["keygen", "--out", "k", "--name", "state.test/log"]).expect_code(0, "keygen");
+    coopledger(cwd, &["keygen", "--out", "k2", "--name", "state.test/log"])
+        .expect_code(0, "keygen");
+    checkpoint_to(cwd, dbs, "cp20.txt").expect_code(0, "sign 20");
+    // Another process, the log grown: the state from the first is extended.
+    grow(&db, 917, 5);
+    checkpoint_to(cwd, dbs, "cp25.txt").expect_code(0, "sign 25");
+    assert_eq!(
+        std::fs::read_to_string(cwd.join("k.state")).expect("state"),
+        std::fs::read_to_string(cwd.join("cp25.txt")).expect("cp25")
+    );
+    let good = std::fs::read(cwd.join("k.state")).expect("state");
+
+    // A damaged state: never read as "nothing signed yet".
+    let mut damaged = good.clone();
+    let at = damaged.iter().position(|b| *b == b'\n').expect("a line") + 1;
+    damaged[at] = if damaged[at] == b'9' { b'8' } else { b'9' };
+    std::fs::write(cwd.join("k.state"), &damaged).expect("damage");
+    let run = checkpoint_to(cwd, dbs, "x.txt").expect_code(1, "damaged state");
+    assert!(
+        run.stderr.contains("is damaged") && run.stderr.contains("refusing to sign"),
+        "{run:#?}"
+    );
+    // Another key's state (the same name): not this key's memory.
+    std::fs::write(cwd.join("k.state"), &good).expect("restore");
+    let other = coopledger(cwd, &["--db", dbs, "checkpoint", "--key", "k2"]);
+    assert_eq!(other.code, 0, "{other:#?}");
+    std::fs::copy(cwd.join("k2.state"), cwd.join("k.state")).expect("swap states");
+    let run = checkpoint_to(cwd, dbs, "x.txt").expect_code(1, "another key's state");
+    assert!(run.stderr.contains("is damaged"), "{run:#?}");
+    std::fs::write(cwd.join("k.state"), &good).expect("restore");
+    checkpoint_to(cwd, dbs, "cp25b.txt").expect_code(0, "its own state again");
+    assert!(
+        !cwd.join("k.state.tmp").exists(),
+        "no temporary file left behind"
+    );
+}
