@@ -484,6 +484,7 @@ fn every_forged_receipt_is_refused_by_the_binary_and_the_library() {
     );
 
     let corpus = forged_receipts(&h);
+    println!("{} forged receipts", corpus.len());
     assert!(
         corpus.len() > 300,
         "the corpus has {} forgeries",
