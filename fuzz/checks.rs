@@ -69,6 +69,14 @@ pub fn checkpoint(data: &[u8]) {
     let _ = parse_unverified(text);
     let _ = PublicKey::parse(text);
     let _ = Key::parse(text);
+    let _ = coopledger::witness::cosignature::Cosigner::parse(text);
+    let _ = coopledger::witness::cosignature::CosignatureVerifier::parse(text);
+    // A tile path (tlog-tiles) is refused or parsed, never a panic (`tlog_tiles` panics on some).
+    let _ = coopledger::http::tlog::parse_tile_path(text);
+    // A witness request parses only in its one form: it writes back to the same text.
+    if let Ok(request) = coopledger::witness::AddCheckpoint::parse(text) {
+        assert_eq!(request.to_body(), text);
+    }
     if let Ok(key) = PublicKey::parse(VKEY)
         && let Ok(body) = key.open(text)
     {

@@ -34,6 +34,7 @@ pub mod store;
 pub mod story;
 pub mod synth;
 pub mod views;
+pub mod witness;
 
 pub use error::Error;
 pub use handle::{LedgerHandle, Subscription, SubscriptionError};

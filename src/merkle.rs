@@ -224,10 +224,36 @@ pub fn verify_consistency(
     }
 }
 
+/// A hash in a proof: exactly 64 lower-case hex digits, the one form the ledger writes. A
+/// verifier accepts one encoding of each value, so no two texts of a proof mean the same.
+fn proof_hash(text: &str) -> Option<Hash> {
+    let lower = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    lower.then(|| proto_events::hash::parse_hex(text)).flatten()
+}
+
+/// `#[serde(with = "hex_one")]`: a hash as lower-case hex.
+mod hex_one {
+    use proto_events::Hash;
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub fn serialize<S: Serializer>(hash: &Hash, s: S) -> Result<S::Ok, S::Error> {
+        proto_events::hash::serde_hex::serialize(hash, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        let text = String::deserialize(d)?;
+        super::proof_hash(&text).ok_or_else(|| {
+            de::Error::custom(format_args!("not a SHA-256 in lower-case hex: {text:?}"))
+        })
+    }
+}
+
 /// `#[serde(with = "hex_list")]`: hashes as lower-case hex strings.
 mod hex_list {
     use proto_events::Hash;
-    use proto_events::hash::{parse_hex, to_hex};
+    use proto_events::hash::to_hex;
     use serde::{Deserialize, Deserializer, Serializer, de};
 
     pub fn serialize<S: Serializer>(hashes: &[Hash], s: S) -> Result<S::Ok, S::Error> {
@@ -245,8 +271,9 @@ mod hex_list {
         texts
             .iter()
             .map(|t| {
-                parse_hex(t)
-                    .ok_or_else(|| de::Error::custom(format_args!("not a SHA-256 in hex: {t:?}")))
+                super::proof_hash(t).ok_or_else(|| {
+                    de::Error::custom(format_args!("not a SHA-256 in lower-case hex: {t:?}"))
+                })
             })
             .collect()
     }
@@ -261,13 +288,13 @@ pub struct InclusionProof {
     /// The size of the tree the proof is for.
     pub tree_size: u64,
     /// `SHA-256(0x00 ‖ body)`.
-    #[serde(with = "proto_events::hash::serde_hex")]
+    #[serde(with = "hex_one")]
     pub leaf_hash: Hash,
     /// The audit path, leaf to root.
     #[serde(with = "hex_list")]
     pub path: Vec<Hash>,
     /// The root of the tree of `tree_size` leaves.
-    #[serde(with = "proto_events::hash::serde_hex")]
+    #[serde(with = "hex_one")]
     pub root: Hash,
 }
 
@@ -296,10 +323,10 @@ pub struct ConsistencyProof {
     /// The newer tree size.
     pub to: u64,
     /// The older root.
-    #[serde(with = "proto_events::hash::serde_hex")]
+    #[serde(with = "hex_one")]
     pub old_root: Hash,
     /// The newer root.
-    #[serde(with = "proto_events::hash::serde_hex")]
+    #[serde(with = "hex_one")]
     pub new_root: Hash,
     /// The proof's hashes.
     #[serde(with = "hex_list")]

@@ -7,5 +7,6 @@
 //! between two of them.
 
 pub mod checkpoint;
+pub mod file;
 pub mod receipt;
 pub mod sign;

@@ -6,6 +6,7 @@ use std::path::Path;
 use coopledger::audit::checkpoint::{self, Key, PublicKey};
 use coopledger::audit::receipt::{self, Receipt};
 use coopledger::audit::sign::sign_checkpoint;
+use coopledger::witness::cosignature::CosignatureVerifier;
 use proto_events::hash::to_hex;
 
 use super::exit::{CliError, Code};
@@ -95,12 +96,77 @@ pub fn prove(cli: &Cli, proof: &ProofArg, out: &mut impl Write) -> Result<(), Cl
     }
 }
 
-/// `coopledger verify --checkpoint FILE --pubkey FILE`: the signature, a consistency proof from
-/// the checkpoint to the head, the hash chain and the whole tree.
+/// The witnesses whose cosignatures a checkpoint must carry.
+pub struct Witnesses<'a> {
+    /// Their verifier keys' files.
+    pub keys: &'a [std::path::PathBuf],
+    /// How many of them must have cosigned.
+    pub required: u64,
+}
+
+/// Counts the valid cosignatures of `witnesses` on `note`; refuses fewer than required.
+fn check_cosignatures(
+    note: &str,
+    file: &Path,
+    witnesses: &Witnesses<'_>,
+) -> Result<Vec<String>, CliError> {
+    let keys = witnesses
+        .keys
+        .iter()
+        .map(|path| CosignatureVerifier::load(path).map_err(key_error))
+        .collect::<Result<Vec<_>, _>>()?;
+    // One witness counts once, however many times its key is given.
+    let mut distinct = std::collections::BTreeSet::new();
+    for (key, path) in keys.iter().zip(witnesses.keys) {
+        if !distinct.insert((key.name().to_owned(), signed_note::Verifier::key_id(key))) {
+            return Err(CliError::invalid(format!(
+                "error: --witness-key {} is the key of {}, given twice",
+                path.display(),
+                key.name()
+            )));
+        }
+    }
+    if witnesses.required > keys.len() as u64 {
+        return Err(CliError::invalid(format!(
+            "error: --witnesses {} needs at least as many --witness-key files ({} given)",
+            witnesses.required,
+            keys.len()
+        )));
+    }
+    // A note ends with exactly one newline; files edited by hand often gain another.
+    let note = format!("{}\n", note.trim_end_matches('\n'));
+    let mut cosigned = Vec::new();
+    let mut problems = Vec::new();
+    for key in &keys {
+        match key.check(&note) {
+            Ok(Some(_)) => cosigned.push(key.name().to_owned()),
+            Ok(None) => problems.push(format!("none by {}", key.name())),
+            Err(e) => problems.push(format!("{}: {e}", key.name())),
+        }
+    }
+    if (cosigned.len() as u64) < witnesses.required {
+        return Err(CliError::new(
+            Code::Verification,
+            format!(
+                "verification failed: {} carries {} valid witness cosignature(s), {} required ({})",
+                file.display(),
+                cosigned.len(),
+                witnesses.required,
+                problems.join("; ")
+            ),
+        ));
+    }
+    Ok(cosigned)
+}
+
+/// `coopledger verify --checkpoint FILE --pubkey FILE [--witness-key FILE…]`: the signature,
+/// the witnesses' cosignatures, a consistency proof from the checkpoint to the head, the hash
+/// chain and the whole tree.
 pub fn verify_against(
     cli: &Cli,
     checkpoint: &Path,
     pubkey: &Path,
+    witnesses: &Witnesses<'_>,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let failed =
@@ -109,9 +175,8 @@ pub fn verify_against(
     let text = std::fs::read_to_string(checkpoint).map_err(|e| {
         CliError::invalid(format!("error: cannot read {}: {e}", checkpoint.display()))
     })?;
-    let signed = key
-        .open(&text)
-        .map_err(|e| failed(format!("{}: {e}", checkpoint.display())))?;
+    let signed = open_checkpoint(&key, checkpoint, &text)?;
+    let cosigned = check_cosignatures(&text, checkpoint, witnesses)?;
     let report = coopledger::ledger::verify_at(&cli.location(), &mut |_| {})?;
     let ledger = open(cli)?;
     let reader = ledger.reader();
@@ -145,7 +210,29 @@ pub fn verify_against(
         report.head_seq,
         to_hex(&report.head_hash)
     )?;
+    if !cosigned.is_empty() {
+        writeln!(out, "ok: cosigned by {}", cosigned.join(", "))?;
+    }
     Ok(())
+}
+
+/// Opens a signed checkpoint file: a text that is no signed note at all is invalid input (exit
+/// 2), one whose signature or content fails is a failed verification (exit 4).
+fn open_checkpoint(
+    key: &PublicKey,
+    file: &Path,
+    text: &str,
+) -> Result<checkpoint::CheckpointBody, CliError> {
+    key.open(text).map_err(|e| match e {
+        checkpoint::CheckpointError::NotANote(_) => CliError::invalid(format!(
+            "error: {} is not a signed checkpoint (a C2SP signed note from `coopledger checkpoint`): {e}",
+            file.display()
+        )),
+        e => CliError::new(
+            Code::Verification,
+            format!("verification failed: {}: {e}", file.display()),
+        ),
+    })
 }
 
 /// `coopledger receipt EVENT_ID [--key FILE]`.
@@ -188,7 +275,9 @@ pub fn receipt(
 pub fn verify_receipt(file: &Path, pubkey: &Path, out: &mut impl Write) -> Result<(), CliError> {
     let key = PublicKey::load(pubkey).map_err(key_error)?;
     let text = input::read(file)?;
-    let bundle: Receipt = serde_json::from_str(&text)
+    // Strictly: a key given twice would show one value and be checked with another.
+    let bundle: Receipt = proto_events::staff::parse_strict(&text)
+        .and_then(serde_json::from_value)
         .map_err(|e| CliError::invalid(format!("{}: not a receipt: {e}", input::name(file))))?;
     let checkpoint = receipt::verify(&bundle, &key)
         .map_err(|e| CliError::new(Code::Verification, format!("verification failed: {e}")))?;

@@ -14,6 +14,7 @@ mod serve;
 mod table;
 mod verify;
 mod views;
+mod witness;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -155,6 +156,13 @@ pub enum Command {
         /// The verifier key of the checkpoint's signer (the `.pub` file of `keygen`).
         #[arg(long, requires = "checkpoint")]
         pubkey: Option<PathBuf>,
+        /// A witness's verifier key (`witness.key.pub` of its directory); repeatable. The
+        /// checkpoint must carry valid cosignatures of --witnesses of them.
+        #[arg(long = "witness-key", requires = "checkpoint")]
+        witness_keys: Vec<PathBuf>,
+        /// How many of the --witness-key witnesses must have cosigned (all of them by default).
+        #[arg(long, requires = "witness_keys", value_parser = clap::value_parser!(u64).range(1..))]
+        witnesses: Option<u64>,
     },
     /// Write a new Ed25519 key pair for signing checkpoints: FILE (private) and FILE.pub.
     Keygen {
@@ -193,6 +201,12 @@ pub enum Command {
         /// The verifier key of the checkpoint's signer.
         #[arg(long)]
         pubkey: PathBuf,
+    },
+    /// A witness: its own key and state (a directory); cosigns a ledger's checkpoints only when
+    /// each is consistent with every one it cosigned before (C2SP tlog-witness).
+    Witness {
+        #[command(subcommand)]
+        action: WitnessArg,
     },
     /// Write the whole log as portable JSONL (the `log --json` lines).
     Export {
@@ -266,6 +280,68 @@ pub enum ProofArg {
         /// The newer tree size.
         #[arg(long)]
         to: u64,
+    },
+}
+
+/// What the witness does.
+#[derive(Subcommand, Debug)]
+pub enum WitnessArg {
+    /// Create a witness in a new directory: its key pair and the log's verifier key.
+    Init {
+        /// The witness's directory (missing or empty).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The witness's name (e.g. witness.example.org/w1).
+        #[arg(long)]
+        name: String,
+        /// The verifier key of the log it follows (the ledger key's `.pub` file).
+        #[arg(long)]
+        log_key: PathBuf,
+    },
+    /// Cosign a checkpoint from a file; prints the cosigned checkpoint.
+    Add {
+        /// The witness's directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The signed checkpoint (`-` reads stdin).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The consistency proof from the size this witness cosigned last to the checkpoint's
+        /// (`coopledger prove consistency --from OLD --to NEW`); not needed the first time.
+        #[arg(long)]
+        proof: Option<PathBuf>,
+        /// Also write the cosigned checkpoint to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Follow a ledger served by `coopledger serve`: cosign each new checkpoint (`GET
+    /// /checkpoint`) with its consistency proof, every --interval seconds.
+    Follow {
+        /// The witness's directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The ledger's URL (with --token when its reads need one).
+        #[arg(long)]
+        log: String,
+        /// Also write each cosigned checkpoint to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seconds between two looks.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        interval: u64,
+        /// Look once, print the cosigned checkpoint and exit (4 when refused).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Serve the C2SP tlog-witness API (`POST /add-checkpoint`, `GET /checkpoint`) until
+    /// SIGINT or SIGTERM.
+    Serve {
+        /// The witness's directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address to listen on (port 0 picks a free port; the URL is printed).
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        addr: String,
     },
 }
 
@@ -388,9 +464,50 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Country { country, at } => views::country(cli, country, at, out),
         Command::Countries { at } => views::countries(cli, at, out),
         Command::Regions { at, top } => views::regions(cli, at, *top, out),
-        Command::Verify { checkpoint, pubkey } => match (checkpoint, pubkey) {
-            (Some(checkpoint), Some(pubkey)) => audit::verify_against(cli, checkpoint, pubkey, out),
+        Command::Verify {
+            checkpoint,
+            pubkey,
+            witness_keys,
+            witnesses,
+        } => match (checkpoint, pubkey) {
+            (Some(checkpoint), Some(pubkey)) => audit::verify_against(
+                cli,
+                checkpoint,
+                pubkey,
+                &audit::Witnesses {
+                    keys: witness_keys,
+                    required: witnesses.unwrap_or(witness_keys.len() as u64),
+                },
+                out,
+            ),
             _ => verify::run(cli, out),
+        },
+        Command::Witness { action } => match action {
+            WitnessArg::Init { dir, name, log_key } => witness::init(dir, name, log_key, out),
+            WitnessArg::Add {
+                dir,
+                checkpoint,
+                proof,
+                out: file,
+            } => witness::add(dir, checkpoint, proof.as_deref(), file.as_deref(), out),
+            WitnessArg::Serve { dir, addr } => witness::serve(dir, addr, out),
+            WitnessArg::Follow {
+                dir,
+                log,
+                out: file,
+                interval,
+                once,
+            } => witness::follow(
+                cli,
+                &witness::Follow {
+                    dir,
+                    log,
+                    out: file.as_deref(),
+                    interval: *interval,
+                    once: *once,
+                },
+                out,
+            ),
         },
         Command::Keygen { out: file, name } => audit::keygen(file, name, out),
         Command::Checkpoint { key } => audit::checkpoint(cli, key, out),

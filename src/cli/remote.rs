@@ -45,7 +45,9 @@ pub fn run(cli: &Cli, server: &str, out: &mut impl Write) -> Option<Result<(), C
         Command::Verify {
             checkpoint: None, ..
         } => remote.verify(out),
-        Command::Keygen { .. } | Command::VerifyReceipt { .. } => return None,
+        Command::Keygen { .. } | Command::VerifyReceipt { .. } | Command::Witness { .. } => {
+            return None;
+        }
         other => Err(CliError::invalid(format!(
             "error: `{}` is not available through --server; run it against the store while no server holds it",
             command_name(other)

@@ -83,7 +83,7 @@ pub fn run(cli: &Cli, options: &Options<'_>, out: &mut impl Write) -> Result<(),
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

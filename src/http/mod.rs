@@ -13,6 +13,7 @@ mod events;
 mod feed;
 pub mod metrics;
 mod proofs;
+pub mod tlog;
 mod views;
 
 use std::future::Future;
@@ -120,6 +121,8 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
         .route("/v1/proofs/inclusion", get(proofs::inclusion))
         .route("/v1/proofs/consistency", get(proofs::consistency))
         .route("/v1/openapi.json", get(openapi))
+        .route("/checkpoint", get(tlog::checkpoint))
+        .route("/tile/{*rest}", get(tlog::tile))
         .route("/", get(dashboard::index))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::exposition))

@@ -226,7 +226,9 @@ fn seed(test: &str) -> u64 {
 /// sled releases its file lock a moment after its last handle is dropped (its I/O threads, or a
 /// child process another test is spawning, may still hold the file), so an open right after a
 /// close can briefly see the ledger "in use": such opens are retried for a while.
-fn patiently<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+pub(crate) fn patiently<T, E: std::fmt::Display>(
+    mut open: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         match open() {
@@ -238,13 +240,13 @@ fn patiently<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) ->
     }
 }
 
-fn open_ledger(dir: &Path) -> Ledger {
+pub(crate) fn open_ledger(dir: &Path) -> Ledger {
     patiently(|| Ledger::create(dir)).expect("open the ledger")
 }
 
 /// The ledger's sled database itself, to tamper with it through sled with the documented
 /// layout (`docs/format.md`), as someone who controls the directory would.
-fn open_store(dir: &Path) -> sled::Db {
+pub(crate) fn open_store(dir: &Path) -> sled::Db {
     let mut waited = 0;
     loop {
         match sled::open(dir) {
@@ -408,14 +410,14 @@ fn ct_consistency_ok(p: &ConsistencyProof) -> bool {
 }
 
 /// Appends `n` events of a synthetic programme in one batch; returns the receipts.
-fn ledger_with(dir: &Path, seed: u64, n: usize) -> Vec<coopledger::Receipt> {
+pub(crate) fn ledger_with(dir: &Path, seed: u64, n: usize) -> Vec<coopledger::Receipt> {
     let mut ledger = open_ledger(dir);
     ledger
         .append(Synth::new(seed).programme(n))
         .expect("append")
 }
 
-fn open_existing(dir: &Path) -> Ledger {
+pub(crate) fn open_existing(dir: &Path) -> Ledger {
     let options = Options {
         create: false,
         ..Options::default()
@@ -449,7 +451,7 @@ fn apply(store: &sled::Db, batch: sled::Batch) {
 /// body, `crate::layout`), `M head` is rewritten, and the Merkle tiles and `M tree` are dropped
 /// so that the next open recomputes them from the new bodies. Hash chain and tree are then
 /// internally consistent.
-fn rewrite_history(dir: &Path, seq: u64, change: impl FnOnce(&mut RecordedEvent)) {
+pub(crate) fn rewrite_history(dir: &Path, seq: u64, change: impl FnOnce(&mut RecordedEvent)) {
     let store = open_store(dir);
     let head = stored_head(&store);
     let mut prev = GENESIS;
@@ -506,7 +508,7 @@ fn forge_witness(dir: &Path, seq: u64, hash: &Hash) {
 
 /// Removes the records after `keep` and rewrites `M head` to record `keep`; with `tiles` false
 /// the Merkle tiles are dropped as well (and recomputed at the next open).
-fn truncate_log(dir: &Path, keep: u64, tiles: bool) {
+pub(crate) fn truncate_log(dir: &Path, keep: u64, tiles: bool) {
     let store = open_store(dir);
     let mut last: Hash = [0; 32];
     crate::layout::rewrite(&store, |frames| {
@@ -525,27 +527,27 @@ fn truncate_log(dir: &Path, keep: u64, tiles: bool) {
 
 /// What one run of the binary did.
 #[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn expect_code(self, code: i32, what: &str) -> Run {
+    pub(crate) fn expect_code(self, code: i32, what: &str) -> Run {
         assert_eq!(self.code, code, "{what}: {self:#?}");
         self
     }
 }
 
 /// Runs the binary in `cwd` with a clean environment (no ledger chosen unless `args` say so).
-fn coopledger(cwd: &Path, args: &[&str]) -> Run {
+pub(crate) fn coopledger(cwd: &Path, args: &[&str]) -> Run {
     coopledger_with_stdin(cwd, args, None)
 }
 
 /// Like [`coopledger`], with `stdin`. A run refused because the ledger is still "in use" by a
 /// handle this process has just dropped (see [`patiently`]) is retried.
-fn coopledger_with_stdin(cwd: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+pub(crate) fn coopledger_with_stdin(cwd: &Path, args: &[&str], stdin: Option<&str>) -> Run {
     let run = || {
         let mut cmd = Command::cargo_bin("coopledger").expect("the coopledger binary");
         cmd.current_dir(cwd)
@@ -572,7 +574,7 @@ fn coopledger_with_stdin(cwd: &Path, args: &[&str], stdin: Option<&str>) -> Run 
     patiently(run).unwrap_or_else(|stderr| panic!("the ledger stayed in use: {stderr}"))
 }
 
-fn path_str(path: &Path) -> &str {
+pub(crate) fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
 

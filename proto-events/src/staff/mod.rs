@@ -36,6 +36,16 @@ pub use ids::{derived_id, import_line_id};
 pub use read::{from_object, infer_fact_type, parse_event, recorded_from_object};
 pub use write::{fact_to_object, payload_to_object, recorded_to_object, to_staff_object};
 
+/// Parses a JSON text into a value, refusing a key given twice in one object at any depth (as in
+/// staff input): serde_json would silently keep one of the values. For other documents a reader
+/// must trust field by field, such as receipts.
+///
+/// # Errors
+/// serde_json's error (with its line and column) for bad syntax or a duplicate key.
+pub fn parse_strict(text: &str) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::from_str::<strict::Strict>(text).map(|strict::Strict(value)| value)
+}
+
 /// The largest text of one event, in bytes.
 pub const MAX_EVENT_TEXT: usize = 256 * 1024;
 /// The largest text [`parse_text`] reads, in bytes: the largest file `coopledger append` reads.
