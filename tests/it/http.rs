@@ -116,10 +116,7 @@ fn jsonl(values: &[Value]) -> String {
 }
 
 fn json_of(response: Response, path_template: &str, method: &str) -> (StatusCode, Value) {
-    let status = response.status();
-    let body: Value = response.json().expect("a JSON body");
-    check_schema(path_template, method, status.as_u16(), &body);
-    (status, body)
+    check_response(response, path_template, method)
 }
 
 fn story() -> Vec<Value> {
@@ -150,7 +147,7 @@ fn seeded() -> Server {
     let response = post(&server, &jsonl(&story()), Some(STAFF));
     assert_eq!(
         response.status(),
-        StatusCode::OK,
+        StatusCode::CREATED,
         "{}",
         response.text().unwrap_or_default()
     );
@@ -315,19 +312,22 @@ fn every_read_endpoint_answers_what_the_openapi_document_says() {
 #[test]
 fn appends_are_receipted_invalid_input_is_422_and_conflicts_409() {
     let server = Server::start(guarded());
-    let (status, receipts) = json_of(
-        post(&server, &jsonl(&story()), Some(STAFF)),
-        "/v1/events",
-        "post",
+    let first = post(&server, &jsonl(&story()), Some(STAFF));
+    assert_eq!(
+        first.headers()["location"],
+        format!("/v1/events/{}", id(1)).as_str(),
+        "the Location of the first event recorded"
     );
-    assert_eq!(status, StatusCode::OK);
+    let (status, receipts) = json_of(first, "/v1/events", "post");
+    assert_eq!(status, StatusCode::CREATED);
     assert_eq!(receipts.as_array().map(Vec::len), Some(5));
-    let (_, again) = json_of(
-        post(&server, &jsonl(&story()), Some(STAFF)),
-        "/v1/events",
-        "post",
-    );
+    let repeat = post(&server, &jsonl(&story()), Some(STAFF));
+    assert!(repeat.headers().get("location").is_none(), "nothing new");
+    let (status, again) = json_of(repeat, "/v1/events", "post");
+    assert_eq!(status, StatusCode::OK, "a pure idempotent repeat");
     assert_eq!(again, receipts, "re-sending returns the original receipts");
+    let location = get(&server, &format!("/v1/events/{}", id(1)), Some(READER));
+    assert_eq!(location.status(), StatusCode::OK, "the Location resolves");
     let bad = json!([
         {"type": "CountryJoined", "recorded_by": "t", "country": "BR", "joined_on": "2016-01-01", "participation": "beneficiary"},
         {"type": "MeetingHeld", "recorded_by": "t", "meeting_id": id(200), "kind": "network_meeting", "title": "",
@@ -409,19 +409,27 @@ fn appends_are_receipted_invalid_input_is_422_and_conflicts_409() {
 fn every_access_case() {
     let server = Server::start(guarded());
     let body = jsonl(&[joined("CV", "2016-07-21")]);
-    for (token, expected) in [
-        (None, 401),
-        (Some("not-a-known-token-000"), 401),
-        (Some(READER), 403),
+    for (token, expected, challenge) in [
+        (None, 401, Some(r#"Bearer realm="coopledger""#)),
+        (
+            Some("not-a-known-token-000"),
+            401,
+            Some(r#"Bearer realm="coopledger", error="invalid_token""#),
+        ),
+        (Some(READER), 403, None),
     ] {
         let response = post(&server, &body, token);
         assert_eq!(response.status().as_u16(), expected, "POST with {token:?}");
-        check_schema(
-            "/v1/events",
-            "post",
-            expected,
-            &response.json().expect("json"),
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            challenge,
+            "POST with {token:?}"
         );
+        let (_, problem) = json_of(response, "/v1/events", "post");
+        assert_eq!(problem["status"], expected);
     }
     for (token, expected) in [
         (None, 401),
@@ -442,7 +450,10 @@ fn every_access_case() {
         0,
         "nothing written"
     );
-    assert_eq!(post(&server, &body, Some(STAFF)).status(), StatusCode::OK);
+    assert_eq!(
+        post(&server, &body, Some(STAFF)).status(),
+        StatusCode::CREATED
+    );
 
     let public = Server::start(Config {
         tokens: Some(tokens()),
@@ -459,7 +470,22 @@ fn every_access_case() {
         StatusCode::FORBIDDEN
     );
 
-    let open = Server::start(Config::default());
+    // Closed by default (issue 13): without tokens, reads are refused unless made public on
+    // purpose, and appends always are.
+    let closed = Server::start(Config::default());
+    for path in ["/v1/countries", "/v1/head", "/v1/feed", "/metrics"] {
+        let response = get(&closed, path, None);
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        let problem: Value = response.json().expect("json");
+        assert_eq!(problem["error"], "reads_disabled", "{path}: {problem}");
+        check_problem(&problem);
+    }
+    assert_eq!(get(&closed, "/healthz", None).status(), StatusCode::OK);
+    assert_eq!(get(&closed, "/", None).status(), StatusCode::OK);
+    let open = Server::start(Config {
+        public_reads: true,
+        ..Config::default()
+    });
     assert_eq!(get(&open, "/v1/countries", None).status(), StatusCode::OK);
     let refused = post(&open, &body, Some(STAFF));
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -508,7 +534,7 @@ fn the_feed_delivers_history_then_live_appends_with_no_gap_and_resumes() {
                         .body(text)
                         .send()
                         .expect("post");
-                    assert_eq!(r.status(), StatusCode::OK);
+                    assert_eq!(r.status(), StatusCode::CREATED);
                 }
             })
         })
@@ -561,7 +587,7 @@ fn shutdown_lets_appends_in_flight_finish_durably_and_refuses_new_ones() {
                     )
                     .to_string();
                     match client().post(&url).bearer_auth(STAFF).body(text).send() {
-                        Ok(r) if r.status() == StatusCode::OK => {
+                        Ok(r) if r.status() == StatusCode::CREATED => {
                             acked.push(event.event_id.expect("id"))
                         }
                         Ok(r) => panic!("unexpected status {}", r.status()),
@@ -627,7 +653,7 @@ fn the_binary_serves_and_stops_on_sigterm() {
         .body(jsonl(&story()))
         .send()
         .expect("post");
-    assert_eq!(posted.status(), StatusCode::OK);
+    assert_eq!(posted.status(), StatusCode::CREATED);
     // The command line works through the server while it holds the store.
     let cli = std::process::Command::new(env!("CARGO_BIN_EXE_coopledger"))
         .args(["--server", &base, "--token", READER, "verify"])
@@ -673,7 +699,7 @@ fn an_as_of_beyond_the_head_is_refused_and_never_cached() {
     ];
     assert_eq!(
         post(&server, &jsonl(&first), Some(STAFF)).status(),
-        StatusCode::OK
+        StatusCode::CREATED
     );
     for path in [
         "/v1/regions?as_of=5",
@@ -686,7 +712,7 @@ fn an_as_of_beyond_the_head_is_refused_and_never_cached() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
         assert_eq!(body["error"], "beyond_head", "{path}: {body}");
         assert!(
-            body["message"]
+            body["detail"]
                 .as_str()
                 .is_some_and(|m| m.contains("sequence 5") && m.contains("holds 2 records")),
             "{path}: {body}"
@@ -700,7 +726,7 @@ fn an_as_of_beyond_the_head_is_refused_and_never_cached() {
     ];
     assert_eq!(
         post(&server, &jsonl(&more), Some(STAFF)).status(),
-        StatusCode::OK
+        StatusCode::CREATED
     );
     let (status, regions) = json_of(
         get(&server, "/v1/regions?as_of=5", Some(READER)),
