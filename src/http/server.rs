@@ -76,7 +76,7 @@ pub async fn serve(
                             stopped.clone(),
                         ));
                     }
-                    Err(why) => refuse(&stream, why),
+                    Err(why) => refuse(stream, why),
                 },
                 Err(e) => {
                     tracing::warn!("accept failed: {e}; pausing");
@@ -159,9 +159,10 @@ fn timed_out_writing(e: &hyper::Error) -> bool {
     false
 }
 
-/// Answers a refused connection with a 503 problem if its socket takes it at once (it never
-/// waits on the client), then closes it.
-fn refuse(stream: &TcpStream, why: Refused) {
+/// Answers a refused connection with a 503 problem if its socket takes it at once, then closes
+/// it; nothing here waits on the client. What the client sent already is read and dropped first,
+/// so that the close is a FIN after the answer rather than a reset that could discard it.
+fn refuse(stream: TcpStream, why: Refused) {
     let detail = match why {
         Refused::Total => "the server holds as many connections as it allows; retry later",
         Refused::PerAddress => {
@@ -180,6 +181,15 @@ fn refuse(stream: &TcpStream, why: Refused) {
     )
     .into_bytes();
     response.extend_from_slice(&body);
+    let mut sent = [0u8; 4096];
+    for _ in 0..16 {
+        if !matches!(stream.try_read(&mut sent), Ok(n) if n > 0) {
+            break;
+        }
+    }
     let _ = stream.try_write(&response);
+    if let Ok(stream) = stream.into_std() {
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+    }
     tracing::debug!(reason = why.label(), "connection refused");
 }
