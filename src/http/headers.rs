@@ -46,7 +46,7 @@ pub fn cors(config: &Config) -> Option<CorsLayer> {
     let origin = config.cors_origin.clone()?;
     Some(
         CorsLayer::new()
-            .allow_origin(AllowOrigin::exact(origin))
+            .allow_origin(AllowOrigin::list([origin]))
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([
                 header::AUTHORIZATION,
