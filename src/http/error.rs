@@ -9,7 +9,7 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use proto_events::Violation;
@@ -31,8 +31,8 @@ pub struct ApiError {
     pub message: String,
     /// Rule violations, for invalid input and conflicts.
     pub violations: Vec<Violation>,
-    /// Headers that go with the error (`WWW-Authenticate` on a 401, `Retry-After` on a 503).
-    pub headers: HeaderMap,
+    /// Headers that go with the error (`WWW-Authenticate` on a 401).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 #[derive(Serialize)]
@@ -55,7 +55,7 @@ impl ApiError {
             kind,
             message: message.into(),
             violations: Vec::new(),
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -88,7 +88,7 @@ impl ApiError {
     /// The same error with one more header.
     #[must_use]
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.insert(name, value);
+        self.headers.push((name, value));
         self
     }
 }
@@ -167,7 +167,9 @@ impl IntoResponse for ApiError {
             bytes,
         )
             .into_response();
-        response.headers_mut().extend(self.headers);
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
         response
     }
 }
