@@ -35,12 +35,15 @@ impl Server {
     }
 
     fn start_in(path: &std::path::Path, config: Config) -> Server {
+        Self::start_with(LedgerHandle::create(path).expect("open"), config)
+    }
+
+    fn start_with(handle: LedgerHandle, config: Config) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
-        let handle = LedgerHandle::create(path).expect("open");
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind");
@@ -1223,5 +1226,117 @@ fn serve_is_closed_by_default_says_so_and_checks_its_flags() {
     assert!(
         stderr.contains("reads and appends are refused") && stderr.contains("--public-reads"),
         "{stderr}"
+    );
+}
+
+/// Issue 13.3: a feed client too slow for the live appends is dropped with the last sequence it
+/// was sent (`event: dropped`), after everything before it, and resumes from there.
+#[test]
+fn a_feed_that_falls_behind_is_dropped_with_its_last_sequence_and_resumes() {
+    let dir = tempdir();
+    // Four committed groups of slack for a live subscriber.
+    let handle = LedgerHandle::start_with(Ledger::create(dir.path()).expect("create"), 4);
+    let server = Server::start_with(
+        handle,
+        Config {
+            idle_timeout: Duration::from_secs(120),
+            ..guarded()
+        },
+    );
+    // History of several megabytes, so that a client that does not read stalls its feed.
+    let mut synth = coopledger::synth::Synth::new(1_515);
+    for _ in 0..2 {
+        let batch: Vec<Value> = (0..8_000)
+            .map(|_| {
+                Value::Object(coopledger::proto_events::staff::to_staff_object(
+                    &synth.activity(),
+                ))
+            })
+            .collect();
+        assert_eq!(
+            post(&server, &jsonl(&batch), Some(STAFF)).status(),
+            StatusCode::CREATED
+        );
+    }
+    let address: std::net::SocketAddr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(&address.into()).expect("connect");
+    let mut slow: std::net::TcpStream = socket.into();
+    use std::io::Write;
+    write!(
+        slow,
+        "GET /v1/feed?from=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {READER}\r\n\r\n"
+    )
+    .expect("feed request");
+    // Live groups while the client reads nothing: more than the feed's slack.
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..10 {
+        assert_eq!(
+            post(
+                &server,
+                &jsonl(&[Value::Object(
+                    coopledger::proto_events::staff::to_staff_object(&synth.activity())
+                )]),
+                Some(STAFF)
+            )
+            .status(),
+            StatusCode::CREATED
+        );
+    }
+    slow.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut lines = BufReader::new(slow);
+    let mut line = String::new();
+    let (mut ids, mut dropped, mut expect_dropped) = (Vec::new(), None, false);
+    while dropped.is_none() {
+        line.clear();
+        let n = lines.read_line(&mut line).expect("a feed line");
+        assert!(
+            n > 0,
+            "the feed ended after {} records without `dropped`",
+            ids.len()
+        );
+        let line = line.trim_end();
+        if let Some(id) = line.strip_prefix("id: ") {
+            ids.push(id.parse::<u64>().expect("sequence"));
+        } else if line == "event: dropped" {
+            expect_dropped = true;
+        } else if let (true, Some(data)) = (expect_dropped, line.strip_prefix("data: ")) {
+            let data: Value = serde_json::from_str(data).expect("dropped data");
+            dropped = data["last"].as_u64();
+        }
+    }
+    let last = dropped.expect("dropped");
+    assert_eq!(
+        ids,
+        (1..=last).collect::<Vec<u64>>(),
+        "every record before the drop, once"
+    );
+    let resumed = client()
+        .get(server.url("/v1/feed"))
+        .bearer_auth(READER)
+        .header("Last-Event-ID", last.to_string())
+        .send()
+        .expect("resume");
+    assert_eq!(resumed.status(), StatusCode::OK);
+    if last < 16_010 {
+        assert_eq!(
+            read_feed(resumed, 1),
+            vec![last + 1],
+            "resumes where it stopped"
+        );
+    }
+    let metrics = get(&server, "/metrics", Some(READER))
+        .text()
+        .expect("metrics");
+    assert!(
+        metrics.contains("coopledger_http_feeds_dropped_total 1"),
+        "{metrics}"
     );
 }
