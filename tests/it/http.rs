@@ -1318,6 +1318,7 @@ fn a_feed_that_falls_behind_is_dropped_with_its_last_sequence_and_resumes() {
         (1..=last).collect::<Vec<u64>>(),
         "every record before the drop, once"
     );
+    eprintln!("feed: a client that did not read was dropped after record {last} of 16010");
     let resumed = client()
         .get(server.url("/v1/feed"))
         .bearer_auth(READER)
