@@ -174,17 +174,21 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: an error response that is not problem details already (made by the framework:
-/// a 405, a body over the limit, a timeout) becomes one, keeping its status and headers
-/// (`Allow` on a 405).
+/// Middleware: an error response without a JSON body (made by the framework: a 405, a body
+/// over the limit, a timeout, all empty or plain text) becomes problem details, keeping its
+/// status and headers (`Allow` on a 405). JSON answers are the handlers' own (problems, and the
+/// verification report of a failed `/v1/verify`) and pass unchanged.
 pub async fn problems(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let is_problem = response
+    let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t.as_bytes() == PROBLEM_JSON.as_bytes());
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .is_some_and(|t| {
+            let t = t.as_bytes();
+            t.starts_with(b"application/json") || t == PROBLEM_JSON.as_bytes()
+        });
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
     let (mut parts, _) = response.into_parts();
@@ -304,5 +308,73 @@ impl axum::extract::FromRequest<super::AppState> for ApiBody {
                     ApiError::new(status, "bad_request", e.body_text())
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn answer(app: Router, path: &str) -> (StatusCode, String, String) {
+        let response = app
+            .layer(axum::middleware::from_fn(problems))
+            .oneshot(
+                Request::builder()
+                    .uri(path)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        let status = response.status();
+        let media = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, media, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn framework_text_becomes_a_problem_and_json_documents_pass_unchanged() {
+        let app = Router::new()
+            .route(
+                "/text",
+                get(|| async { (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded") }),
+            )
+            .route(
+                "/report",
+                get(|| async {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        axum::Json(serde_json::json!({"ok": false, "first_bad_sequence": 3})),
+                    )
+                }),
+            );
+        let (status, media, body) = answer(app.clone(), "/text").await;
+        assert_eq!(
+            (status, media.as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, PROBLEM_JSON)
+        );
+        assert!(
+            body.contains("\"error\":\"limit\"") && !body.contains("length limit"),
+            "{body}"
+        );
+        let (status, media, body) = answer(app, "/report").await;
+        assert_eq!(
+            (status, media.as_str(), body.as_str()),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "application/json",
+                r#"{"ok":false,"first_bad_sequence":3}"#
+            )
+        );
     }
 }
