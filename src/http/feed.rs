@@ -17,11 +17,12 @@ use axum::response::{IntoResponse, Response};
 use proto_events::RecordedEvent;
 use proto_events::staff::recorded_to_object;
 use serde::Deserialize;
-use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::AppState;
 use super::error::{ApiError, ApiQuery};
-use super::metrics::HttpMetrics;
 use crate::handle::{Subscription, SubscriptionError};
 
 /// Events buffered per feed between its producer and its connection.
@@ -29,6 +30,10 @@ const FEED_BUFFER: usize = 1024;
 /// Batches up to this size are rendered on the async worker; larger ones (history pages) on
 /// a blocking thread.
 const RENDER_INLINE: usize = 16;
+/// History pages rendered at once across every feed: with the replay readers
+/// (`handle::REPLAY_READERS`), what replays may take of the cores is bounded, whatever the
+/// number of feeds, and the async workers keep their share.
+pub const RENDERERS: usize = 1;
 
 /// `?from=SEQ`.
 #[derive(Debug, Deserialize)]
@@ -80,7 +85,7 @@ pub async fn feed(
         tx,
         state.shutdown.clone(),
         permit,
-        state.metrics.clone(),
+        state.clone(),
     ));
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
@@ -104,7 +109,7 @@ async fn produce(
     tx: mpsc::Sender<Event>,
     mut shutdown: watch::Receiver<bool>,
     permit: OwnedSemaphorePermit,
-    metrics: std::sync::Arc<HttpMetrics>,
+    state: AppState,
 ) {
     let _permit = permit;
     loop {
@@ -114,9 +119,10 @@ async fn produce(
             () = tx.closed() => return,
         };
         let (events, last) = match next {
-            Some(Ok(batch)) => (render(batch).await, false),
+            Some(Ok(batch)) => (render(batch, &state.renderers).await, false),
             Some(Err(SubscriptionError::Dropped { last })) => {
-                metrics
+                state
+                    .metrics
                     .feeds_dropped
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let dropped = Event::default()
@@ -146,14 +152,21 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// The SSE events of `batch`, rendered on a blocking thread when the batch is large.
-async fn render(batch: Vec<RecordedEvent>) -> Vec<Event> {
+/// The SSE events of `batch`, rendered on a blocking thread (once a renderer is free) when the
+/// batch is large.
+async fn render(batch: Vec<RecordedEvent>, renderers: &Arc<Semaphore>) -> Vec<Event> {
     if batch.len() <= RENDER_INLINE {
         return batch.iter().map(record).collect();
     }
-    tokio::task::spawn_blocking(move || batch.iter().map(record).collect())
-        .await
-        .unwrap_or_else(|e| vec![Event::default().event("error").data(e.to_string())])
+    let Ok(permit) = Arc::clone(renderers).acquire_owned().await else {
+        return Vec::new();
+    };
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        batch.iter().map(record).collect()
+    })
+    .await
+    .unwrap_or_else(|e| vec![Event::default().event("error").data(e.to_string())])
 }
 
 fn record(event: &RecordedEvent) -> Event {

@@ -129,6 +129,8 @@ pub struct AppState {
     pub(crate) feeds: Arc<tokio::sync::Semaphore>,
     pub(crate) cache: Arc<cache::ViewCache>,
     pub(crate) connections: Arc<connections::Connections>,
+    /// History pages of feeds rendered at once (`feed::RENDERERS`).
+    pub(crate) renderers: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -142,6 +144,7 @@ impl AppState {
                 config.max_connections,
                 config.max_connections_per_address,
             )),
+            renderers: Arc::new(tokio::sync::Semaphore::new(feed::RENDERERS)),
             shutdown,
             config: Arc::new(config),
         }
