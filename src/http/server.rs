@@ -36,7 +36,8 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// and closes the ledger's writer once the last append it accepted is durable.
 ///
 /// # Errors
-/// When the listener fails.
+/// None today: a failed accept (out of file descriptors, say) is logged and retried after a
+/// pause, so the server goes on serving the connections it has.
 pub async fn serve(
     listener: TcpListener,
     ledger: LedgerHandle,

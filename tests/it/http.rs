@@ -1218,6 +1218,17 @@ fn serve_is_closed_by_default_says_so_and_checks_its_flags() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let (_, problem) = check_response(refused, "/v1/countries", "get");
     assert_eq!(problem["error"], "reads_disabled");
+    // The command line through the server reads the problem's detail.
+    let remote = std::process::Command::new(env!("CARGO_BIN_EXE_coopledger"))
+        .args(["--server", &base, "countries"])
+        .output()
+        .expect("countries via server");
+    let said = String::from_utf8_lossy(&remote.stderr);
+    assert_eq!(remote.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("403") && said.contains("reads are closed"),
+        "{said}"
+    );
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
