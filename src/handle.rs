@@ -3,7 +3,9 @@
 //! The synchronous writer runs on its own thread. Appends queue on a bounded channel; the writer
 //! takes every pending request at once, writes them as one sled batch, syncs once and answers
 //! each (group commit). Reads go straight to a [`Reader`]. Subscriptions deliver history from a
-//! sequence and then live appends, with no gap and no duplicate at the switch.
+//! sequence and then live appends, with no gap and no duplicate at the switch; history is read
+//! a page at a time on tokio's blocking threads, at most [`REPLAY_READERS`] pages at once, so
+//! replays never hold up the async workers nor each other's readers.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 use proto_events::{NewEvent, RecordedEvent};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 
 use crate::audit::checkpoint::Key;
 use crate::error::Error;
@@ -23,6 +25,9 @@ pub const QUEUE_DEPTH: usize = 1024;
 pub const GROUP_MAX_EVENTS: usize = 20_000;
 /// Records a subscription reads from history at a time.
 const HISTORY_PAGE: usize = 512;
+/// History pages read at once across every subscription of a handle: replays share the cores
+/// with the async workers that serve everything else, so they take a bounded share.
+pub const REPLAY_READERS: usize = 2;
 /// How many committed groups a live subscriber may fall behind before it is dropped.
 pub const FEED_CAPACITY: usize = 4096;
 
@@ -36,6 +41,8 @@ enum Job {
     Append(Request, Reply),
     Rebuild(ViewName, oneshot::Sender<Result<u64, Error>>),
     Checkpoint(Arc<Key>, oneshot::Sender<Result<String, Error>>),
+    /// Stop after every job queued before this one.
+    Stop,
 }
 
 /// A cloneable async handle to one open ledger. See the module documentation.
@@ -44,6 +51,7 @@ pub struct LedgerHandle {
     jobs: mpsc::Sender<Job>,
     reader: Reader,
     feed: Feed,
+    replay: Arc<Semaphore>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -81,6 +89,7 @@ impl LedgerHandle {
             jobs,
             reader,
             feed,
+            replay: Arc::new(Semaphore::new(REPLAY_READERS)),
             thread: Arc::new(Mutex::new(Some(thread))),
         }
     }
@@ -160,6 +169,7 @@ impl LedgerHandle {
         Subscription {
             live: self.feed.subscribe(),
             reader: self.reader.clone(),
+            replay: Arc::clone(&self.replay),
             next: from.max(1),
             buffer: VecDeque::new(),
             ended: false,
@@ -167,14 +177,17 @@ impl LedgerHandle {
     }
 
     /// Stops accepting appends, lets the writer finish what is queued, and waits for it. Other
-    /// clones of the handle get [`Error::Closed`] afterwards.
+    /// clones of the handle get [`Error::Closed`] afterwards, whether or not they are still
+    /// held (a task that outlived its server does not keep the writer running).
     pub async fn close(self) {
         let LedgerHandle { jobs, thread, .. } = self;
+        // The writer stops after every job queued before this one; a failed send means it has
+        // stopped already.
+        let _ = jobs.send(Job::Stop).await;
         drop(jobs);
         let handle = thread.lock().take();
         if let Some(handle) = handle {
-            // The writer exits when every sender is gone; joining is blocking, so it runs off
-            // the async threads. A panic in the writer has already been reported by the panic
+            // Joining is blocking, so it runs off the async threads. A panic in the writer has already been reported by the panic
             // hook, so there is nothing more to do with it here.
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
@@ -182,7 +195,8 @@ impl LedgerHandle {
 }
 
 fn writer_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.blocking_recv() {
+    let mut stopping = false;
+    while !stopping && let Some(first) = rx.blocking_recv() {
         let mut appends = Vec::new();
         let mut events = 0usize;
         let mut pending = Some(first);
@@ -201,13 +215,16 @@ fn writer_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
                     run_group(&mut ledger, std::mem::take(&mut appends));
                     let _ = reply.send(crate::audit::sign::sign_checkpoint(&mut ledger, &key));
                 }
+                Job::Stop => stopping = true,
             }
-            if events < GROUP_MAX_EVENTS {
+            if events < GROUP_MAX_EVENTS && !stopping {
                 pending = rx.try_recv().ok();
             }
         }
         run_group(&mut ledger, appends);
     }
+    // Jobs queued after the stop are dropped with their replies: their callers get
+    // `Error::Closed`, and nothing of them was written.
     tracing::debug!("writer stopped");
 }
 
@@ -241,6 +258,7 @@ pub enum SubscriptionError {
 /// History then live records, in sequence order, each exactly once.
 pub struct Subscription {
     reader: Reader,
+    replay: Arc<Semaphore>,
     live: broadcast::Receiver<Arc<Vec<RecordedEvent>>>,
     next: u64,
     buffer: VecDeque<RecordedEvent>,
@@ -250,17 +268,38 @@ pub struct Subscription {
 impl Subscription {
     /// The next record; `None` once the ledger is closed or after an error was returned.
     pub async fn next(&mut self) -> Option<Result<RecordedEvent, SubscriptionError>> {
-        loop {
-            if let Some(event) = self.buffer.pop_front() {
-                return Some(Ok(event));
+        if self.buffer.is_empty() {
+            match self.fill().await? {
+                Ok(()) => {}
+                Err(e) => return Some(Err(e)),
             }
+        }
+        self.buffer.pop_front().map(Ok)
+    }
+
+    /// The records ready now, in order (a page of history or a live group; never empty);
+    /// `None` once the ledger is closed or after an error was returned.
+    pub async fn next_batch(&mut self) -> Option<Result<Vec<RecordedEvent>, SubscriptionError>> {
+        if self.buffer.is_empty() {
+            match self.fill().await? {
+                Ok(()) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(self.buffer.drain(..).collect()))
+    }
+
+    /// Waits until the buffer holds records, an error ends the subscription, or the ledger
+    /// closes (`None`).
+    async fn fill(&mut self) -> Option<Result<(), SubscriptionError>> {
+        while self.buffer.is_empty() {
             if self.ended {
                 return None;
             }
             // Catch up from the store while the published head is ahead; the live receiver
             // was created first, so nothing committed since can be missed.
             if self.next <= self.reader.head().seq {
-                match self.reader.read_forward(self.next, HISTORY_PAGE) {
+                match self.read_history().await {
                     Ok(page) => {
                         self.next += page.len() as u64;
                         self.buffer.extend(page);
@@ -268,7 +307,7 @@ impl Subscription {
                     }
                     Err(e) => {
                         self.ended = true;
-                        return Some(Err(e.into()));
+                        return Some(Err(e));
                     }
                 }
             }
@@ -298,6 +337,24 @@ impl Subscription {
                 }
             }
         }
+        Some(Ok(()))
+    }
+
+    /// One page of history from `next`, read on a blocking thread once a replay reader is
+    /// free.
+    async fn read_history(&self) -> Result<Vec<RecordedEvent>, SubscriptionError> {
+        let permit = Arc::clone(&self.replay)
+            .acquire_owned()
+            .await
+            .map_err(|_| SubscriptionError::Read(Error::Closed))?;
+        let (reader, from) = (self.reader.clone(), self.next);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            reader.read_forward(from, HISTORY_PAGE)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("a history read failed: {e}")))?
+        .map_err(SubscriptionError::Read)
     }
 
     /// The next sequence this subscription will deliver.

@@ -225,19 +225,8 @@ pub enum Command {
     },
     /// Serve the HTTP API with the ledger embedded (until SIGINT or SIGTERM).
     Serve {
-        /// Address to listen on (port 0 picks a free port; the URL is printed).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: String,
-        /// Tokens file: one `ROLE TOKEN` a line (roles staff and reader). Without it, appends
-        /// are refused.
-        #[arg(long)]
-        tokens: Option<PathBuf>,
-        /// Let reads through without a token (appends always need a staff token).
-        #[arg(long)]
-        public_reads: bool,
-        /// Sign checkpoints of the head with this key on `GET /v1/checkpoint`.
-        #[arg(long)]
-        key: Option<PathBuf>,
+        #[command(flatten)]
+        args: serve::Args,
     },
     /// Write the dashboard (the views as pictures) as one self-contained HTML file, with the
     /// API's JSON documents embedded; it opens without a network.
@@ -530,21 +519,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             as_of,
             on,
         } => report::run(cli, file, *as_of, *on, out),
-        Command::Serve {
-            addr,
-            tokens,
-            public_reads,
-            key,
-        } => serve::run(
-            cli,
-            &serve::Options {
-                addr,
-                tokens: tokens.as_deref(),
-                public_reads: *public_reads,
-                key: key.as_deref(),
-            },
-            out,
-        ),
+        Command::Serve { args } => serve::run(cli, args, out),
     }
 }
 

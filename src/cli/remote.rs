@@ -123,12 +123,13 @@ impl<'a> Remote<'a> {
         })
     }
 
-    /// Maps a non-success response to the local exit codes; `file` names violations' inputs.
+    /// Maps a non-success response (RFC 9457 problem details: `detail`, the `error` kind and
+    /// any `violations`) to the local exit codes; `file` names violations' inputs.
     fn failure(&self, response: Response, file: Option<(&str, &[usize])>) -> CliError {
         let status = response.status();
         let body: Value = response.json().unwrap_or(Value::Null);
         let message = body
-            .get("message")
+            .get("detail")
             .and_then(Value::as_str)
             .unwrap_or("no message")
             .to_owned();

@@ -87,7 +87,7 @@
 
   class ApiError extends Error {
     constructor(status, body) {
-      super((body && body.message) || ('HTTP ' + status));
+      super((body && body.detail) || ('HTTP ' + status));
       this.status = status;
       this.body = body;
     }
@@ -130,7 +130,7 @@
       if (res.status === 401) {
         let body = null;
         try { body = await res.json(); } catch (_) { /* not JSON */ }
-        await askForToken(token ? 'That token was not accepted (' + ((body && body.message) || 'unauthorized') + '). Enter another.' : null);
+        await askForToken(token ? 'That token was not accepted (' + ((body && body.detail) || 'unauthorized') + '). Enter another.' : null);
         continue;
       }
       return res;
@@ -157,7 +157,7 @@
       const view = Array.isArray(list) && list.find((c) => c.country === m[1]);
       if (view) return view;
     }
-    throw new ApiError(404, { error: 'not_found', message: 'not in this report' });
+    throw new ApiError(404, { error: 'not_found', detail: 'not in this report' });
   }
 
   // A paged listing, every page (following Link: rel="next").

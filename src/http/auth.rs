@@ -154,8 +154,9 @@ pub(crate) fn take_feed_token(request: &mut Request) -> Option<String> {
     token
 }
 
-/// Whether a request may go on: open paths; reads with a reader or staff token (or without one
-/// when reads are public); appends with a staff token only.
+/// Whether a request may go on: open paths; reads with a reader or staff token, or without one
+/// when reads are public; appends with a staff token only. Without tokens, reads are refused
+/// unless they were made public on purpose, and appends always are.
 pub(crate) fn authorise(
     config: &Config,
     method: &Method,
@@ -168,36 +169,48 @@ pub(crate) fn authorise(
     if open {
         return Ok(());
     }
-    let Some(tokens) = &config.tokens else {
-        if append {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "appends_disabled",
-                "appends are disabled: the server was started without --tokens",
-            ));
-        }
-        return Ok(());
-    };
     if !append && config.public_reads {
         return Ok(());
     }
+    let Some(tokens) = &config.tokens else {
+        return Err(if append {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "appends_disabled",
+                "appends are disabled: the server was started without --tokens",
+            )
+        } else {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "reads_disabled",
+                "reads are closed: the server was started without --tokens (give --tokens FILE, or --public-reads to open reads to anyone)",
+            )
+        });
+    };
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer)
         .or(query_token);
     let Some(role) = presented.and_then(|t| tokens.role(t)) else {
-        let mut e = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            if presented.is_some() {
-                "unknown token"
-            } else {
-                "a bearer token is required (Authorization: Bearer TOKEN)"
-            },
+        // RFC 6750 §3: the challenge names the scheme, and `invalid_token` when one was given.
+        let (message, challenge) = if presented.is_some() {
+            (
+                "unknown token",
+                r#"Bearer realm="coopledger", error="invalid_token""#,
+            )
+        } else {
+            (
+                "a bearer token is required (Authorization: Bearer TOKEN)",
+                r#"Bearer realm="coopledger""#,
+            )
+        };
+        return Err(
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).with_header(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(challenge),
+            ),
         );
-        e.status = StatusCode::UNAUTHORIZED;
-        return Err(e);
     };
     let needed = if append { Role::Staff } else { Role::Reader };
     if role < needed {

@@ -1,9 +1,8 @@
 //! Recorded events (the `log --json` lines), the head, verification, and guarded appends.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use proto_events::staff::{Mode, parse_text, recorded_to_object};
 use proto_events::values::today_utc;
@@ -12,9 +11,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::error::{ApiError, ApiPath, ApiQuery};
-use super::{AppState, blocking};
+use super::error::{ApiBody, ApiError, ApiPath, ApiQuery};
+use super::{AppState, blocking, etag};
 use crate::documents;
+use crate::error::Error;
 use crate::ledger::MAX_PAGE;
 
 /// `?from=SEQ&limit=N&reverse=true&type=T`.
@@ -31,6 +31,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
+    request: HeaderMap,
 ) -> Result<Response, ApiError> {
     let event_type = q
         .event_type
@@ -40,11 +41,30 @@ pub async fn list(
                 .ok_or_else(|| ApiError::bad_request(format!("unknown event type {t:?}")))
         })
         .transpose()?;
-    let limit = q.limit.unwrap_or(100).min(MAX_PAGE);
+    let limit = match q.limit {
+        None => 100,
+        Some(0) => {
+            return Err(ApiError::bad_request(format!(
+                "limit must be between 1 and {MAX_PAGE}"
+            )));
+        }
+        Some(n) => n.min(MAX_PAGE),
+    };
     let reverse = q.reverse.unwrap_or(false);
     let reader = state.ledger.reader().clone();
+    // The page is of the log as it stands now: records appended meanwhile are left out, so the
+    // body is exactly what its tag names.
     let head = reader.head().seq;
-    let from = q.from.unwrap_or(if reverse { head } else { 1 });
+    let tag = etag::at(head);
+    if etag::fresh(&request, &tag) {
+        return Ok(etag::not_modified(tag));
+    }
+    let from = match q.from {
+        Some(from) if reverse => from.min(head),
+        Some(from) => from,
+        None if reverse => head,
+        None => 1,
+    };
     let (events, next) = blocking(move || {
         let mut out = Vec::new();
         let mut next = from;
@@ -55,6 +75,9 @@ pub async fn list(
                 }
                 reader.read_backward(next, 1_000)?
             } else {
+                if next > head {
+                    break;
+                }
                 reader.read_forward(next, 1_000)?
             };
             let Some(last) = page.last().map(|e| e.sequence) else {
@@ -66,6 +89,9 @@ pub async fn list(
                 last + 1
             };
             for e in page {
+                if e.sequence > head {
+                    break;
+                }
                 if out.len() < limit && event_type.is_none_or(|t| e.envelope.event_type == t) {
                     out.push(e);
                 }
@@ -81,7 +107,7 @@ pub async fn list(
         Ok((out, next))
     })
     .await?;
-    let mut response = Json(documents::events(&events)).into_response();
+    let mut response = etag::tagged(Json(documents::events(&events)).into_response(), tag);
     let more = next.is_some_and(|n| if reverse { n > 0 } else { n <= head });
     if let (true, Some(n)) = (more && events.len() == limit, next) {
         let mut link = format!("</v1/events?from={n}&limit={limit}");
@@ -102,6 +128,7 @@ pub async fn list(
 pub async fn one(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
+    request: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id
         .parse()
@@ -110,23 +137,46 @@ pub async fn one(
     let event = blocking(move || reader.get(&id))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
-    Ok(Json(Value::Object(recorded_to_object(&event))).into_response())
+    // A recorded event never changes: its own sequence is its validator.
+    let tag = etag::at(event.sequence);
+    if etag::fresh(&request, &tag) {
+        return Ok(etag::not_modified(tag));
+    }
+    Ok(etag::tagged(
+        Json(Value::Object(recorded_to_object(&event))).into_response(),
+        tag,
+    ))
 }
 
 pub async fn stream(
     State(state): State<AppState>,
     ApiPath(stream): ApiPath<String>,
+    request: HeaderMap,
 ) -> Result<Response, ApiError> {
     let stream: Stream = stream
         .parse()
         .map_err(|e| ApiError::bad_request(format!("{e}")))?;
     let reader = state.ledger.reader().clone();
-    let events = blocking(move || reader.read_stream(&stream, 1, MAX_PAGE)).await?;
-    Ok(Json(documents::events(&events)).into_response())
+    let head = reader.head().seq;
+    let tag = etag::at(head);
+    if etag::fresh(&request, &tag) {
+        return Ok(etag::not_modified(tag));
+    }
+    let mut events = blocking(move || reader.read_stream(&stream, 1, MAX_PAGE)).await?;
+    events.retain(|e| e.sequence <= head);
+    Ok(etag::tagged(
+        Json(documents::events(&events)).into_response(),
+        tag,
+    ))
 }
 
-pub async fn head(State(state): State<AppState>) -> Response {
-    Json(documents::head(state.ledger.reader())).into_response()
+pub async fn head(State(state): State<AppState>, request: HeaderMap) -> Response {
+    let reader = state.ledger.reader();
+    let tag = etag::at(reader.head().seq);
+    if etag::fresh(&request, &tag) {
+        return etag::not_modified(tag);
+    }
+    etag::tagged(Json(documents::head(reader)).into_response(), tag)
 }
 
 pub async fn verify(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -140,13 +190,25 @@ pub async fn verify(State(state): State<AppState>) -> Result<Response, ApiError>
     Ok((status, Json(document)).into_response())
 }
 
-/// `POST /v1/events`: staff JSON (object, array or JSONL) as one atomic batch.
-pub async fn append(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-    let parsed = parse_text(text, Mode::Staff, today_utc()).map_err(ApiError::invalid)?;
+/// `POST /v1/events`: staff JSON (object, array or JSONL) as one atomic batch. The body was
+/// read within the limit before anything is parsed, and the parse runs off the async workers.
+/// 201 with the `Location` of the first event recorded; 200 when every event was already
+/// recorded (an idempotent repeat).
+pub async fn append(
+    State(state): State<AppState>,
+    ApiBody(body): ApiBody,
+) -> Result<Response, ApiError> {
+    let parsed = blocking(move || {
+        let text = std::str::from_utf8(&body)
+            .map_err(|e| Error::BadArgument(format!("the body is not UTF-8: {e}")))?;
+        parse_text(text, Mode::Staff, today_utc()).map_err(Error::Invalid)
+    })
+    .await?;
     let lines: Vec<usize> = parsed.iter().map(|p| p.position.line).collect();
     let events = parsed.into_iter().map(|p| p.event).collect();
+    // A receipt above the head as it stood before is a record this request made (or one an
+    // identical request made at the same moment).
+    let before = state.ledger.reader().head().seq;
     let receipts = state.ledger.append(events).await.map_err(|e| {
         let mut e = ApiError::from(e);
         // The ledger knows positions in the batch; the caller knows lines of its body.
@@ -159,5 +221,17 @@ pub async fn append(State(state): State<AppState>, body: Bytes) -> Result<Respon
         }
         e
     })?;
-    Ok(Json(receipts).into_response())
+    let created = receipts
+        .iter()
+        .find(|r| r.seq > before)
+        .and_then(|r| HeaderValue::from_str(&format!("/v1/events/{}", r.event_id)).ok());
+    Ok(match created {
+        Some(location) => (
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            Json(receipts),
+        )
+            .into_response(),
+        None => Json(receipts).into_response(),
+    })
 }

@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text exposition of the ledger's counters (appends, group-commit
-//! sizes, sync latency) and of the HTTP requests (counts by route and status, latencies).
+//! sizes, sync latency), of the HTTP requests (counts by route and status, latencies), of the
+//! connections (open, refused by the caps, timed out) and of the live feeds.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -27,10 +28,12 @@ struct RouteStats {
     count: u64,
 }
 
-/// Request counters by route.
+/// Request counters by route, and the feeds dropped for falling behind.
 #[derive(Default)]
 pub struct HttpMetrics {
     routes: Mutex<BTreeMap<String, RouteStats>>,
+    /// Feeds ended with a `dropped` event.
+    pub feeds_dropped: std::sync::atomic::AtomicU64,
 }
 
 impl HttpMetrics {
@@ -79,6 +82,70 @@ fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram, bounds: &[
     let _ = writeln!(out, "{name}_count {}", h.count.load(Ordering::Relaxed));
 }
 
+fn counter(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(&str, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
+}
+
+/// Connections (open, accepted, refused by the caps, closed for taking too long) and feeds.
+fn connection_counters(out: &mut String, state: &AppState) {
+    let c = &state.connections;
+    let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
+    counter(
+        out,
+        "coopledger_http_connections_open",
+        "Connections open now.",
+        "gauge",
+        &[("", c.open() as u64)],
+    );
+    counter(
+        out,
+        "coopledger_http_connections_accepted_total",
+        "Connections admitted since start.",
+        "counter",
+        &[("", load(&c.accepted))],
+    );
+    counter(
+        out,
+        "coopledger_http_connections_refused_total",
+        "Connections refused by a cap (overall or per client address).",
+        "counter",
+        &[
+            ("{reason=\"total\"}", load(&c.refused_total)),
+            ("{reason=\"per_address\"}", load(&c.refused_per_address)),
+        ],
+    );
+    counter(
+        out,
+        "coopledger_http_connections_timed_out_total",
+        "Connections closed because request headers did not arrive in time, or because the client stopped reading a response.",
+        "counter",
+        &[
+            ("{phase=\"headers\"}", load(&c.header_timeouts)),
+            ("{phase=\"write\"}", load(&c.write_stalls)),
+        ],
+    );
+    counter(
+        out,
+        "coopledger_http_feeds_open",
+        "Live feeds open now.",
+        "gauge",
+        &[(
+            "",
+            (state.config.max_feeds - state.feeds.available_permits()) as u64,
+        )],
+    );
+    counter(
+        out,
+        "coopledger_http_feeds_dropped_total",
+        "Live feeds ended with a dropped event because their client fell behind.",
+        "counter",
+        &[("", state.metrics.feeds_dropped.load(Ordering::Relaxed))],
+    );
+}
+
 /// The exposition text.
 pub async fn exposition(State(state): State<AppState>) -> Response {
     let reader = state.ledger.reader();
@@ -121,6 +188,7 @@ pub async fn exposition(State(state): State<AppState>) -> Response {
         &SYNC_BUCKETS_US,
         1e-6,
     );
+    connection_counters(&mut out, &state);
     let routes = state.metrics.routes.lock();
     let _ = writeln!(
         out,

@@ -7,45 +7,48 @@
 
 pub mod auth;
 mod cache;
+mod connections;
 mod dashboard;
 pub mod error;
+mod etag;
 mod events;
 mod feed;
+mod headers;
 pub mod metrics;
 mod proofs;
+mod server;
+mod signer;
 pub mod tlog;
 mod views;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::handle::LedgerHandle;
 use auth::Tokens;
 use error::ApiError;
+pub use server::serve;
 
 /// The OpenAPI 3.1 document of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// How the server runs.
+/// How the server runs. Every limit has a default; see the README's HTTP section.
 #[derive(Clone)]
 pub struct Config {
-    /// Accepted tokens; `None` disables appends (and leaves reads open).
+    /// Accepted tokens; `None` disables appends, and reads unless `public_reads`.
     pub tokens: Option<Tokens>,
-    /// Whether reads need no token.
+    /// Whether reads need no token (given on purpose: reads are closed by default).
     pub public_reads: bool,
     /// The largest request body (staff JSON of one batch).
     pub body_limit: usize,
@@ -55,8 +58,23 @@ pub struct Config {
     pub concurrency: usize,
     /// Live feeds open at once; more get 503.
     pub max_feeds: usize,
-    /// The key that signs checkpoints of the head on `GET /v1/checkpoint`.
-    pub key: Option<std::sync::Arc<crate::audit::checkpoint::Key>>,
+    /// Connections open at once; more are refused with a 503 and closed.
+    pub max_connections: usize,
+    /// Connections open at once from one client address; more are refused likewise.
+    pub max_connections_per_address: usize,
+    /// A connection is closed when a request's headers take longer than this to arrive (an
+    /// idle keep-alive connection included), or when a response makes no progress for this
+    /// long because the client does not read.
+    pub idle_timeout: Duration,
+    /// How long shutdown waits for requests and feeds in flight before it closes their
+    /// connections.
+    pub grace: Duration,
+    /// The key that signs checkpoints (`POST /v1/checkpoint`, and the schedule).
+    pub key: Option<Arc<crate::audit::checkpoint::Key>>,
+    /// Sign a checkpoint this often when the head has moved (needs `key`).
+    pub checkpoint_every: Option<Duration>,
+    /// The one origin a browser may call the API from (CORS); `None`: no CORS headers at all.
+    pub cors_origin: Option<HeaderValue>,
 }
 
 impl Default for Config {
@@ -68,7 +86,13 @@ impl Default for Config {
             timeout: Duration::from_secs(30),
             concurrency: 512,
             max_feeds: 256,
+            max_connections: 512,
+            max_connections_per_address: 64,
+            idle_timeout: Duration::from_secs(10),
+            grace: Duration::from_secs(10),
             key: None,
+            checkpoint_every: None,
+            cors_origin: None,
         }
     }
 }
@@ -82,7 +106,16 @@ impl std::fmt::Debug for Config {
             .field("timeout", &self.timeout)
             .field("concurrency", &self.concurrency)
             .field("max_feeds", &self.max_feeds)
+            .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_address",
+                &self.max_connections_per_address,
+            )
+            .field("idle_timeout", &self.idle_timeout)
+            .field("grace", &self.grace)
             .field("key", &self.key.as_ref().map(|k| k.name().to_owned()))
+            .field("checkpoint_every", &self.checkpoint_every)
+            .field("cors_origin", &self.cors_origin)
             .finish()
     }
 }
@@ -96,18 +129,36 @@ pub struct AppState {
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) feeds: Arc<tokio::sync::Semaphore>,
     pub(crate) cache: Arc<cache::ViewCache>,
+    pub(crate) connections: Arc<connections::Connections>,
+    /// History pages of feeds rendered at once (`feed::RENDERERS`).
+    pub(crate) renderers: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    fn new(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bool>) -> AppState {
+        AppState {
+            ledger,
+            feeds: Arc::new(tokio::sync::Semaphore::new(config.max_feeds)),
+            cache: Arc::new(cache::ViewCache::default()),
+            metrics: Arc::new(metrics::HttpMetrics::default()),
+            connections: Arc::new(connections::Connections::new(
+                config.max_connections,
+                config.max_connections_per_address,
+            )),
+            renderers: Arc::new(tokio::sync::Semaphore::new(feed::RENDERERS)),
+            shutdown,
+            config: Arc::new(config),
+        }
+    }
 }
 
 /// The router with every route and layer, for `serve` and for tests.
 pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bool>) -> Router {
-    let state = AppState {
-        ledger,
-        feeds: Arc::new(tokio::sync::Semaphore::new(config.max_feeds)),
-        cache: Arc::new(cache::ViewCache::default()),
-        metrics: Arc::new(metrics::HttpMetrics::default()),
-        shutdown,
-        config: Arc::new(config.clone()),
-    };
+    app(AppState::new(ledger, config, shutdown))
+}
+
+fn app(state: AppState) -> Router {
+    let config = Arc::clone(&state.config);
     let api = Router::new()
         .route("/v1/countries", get(views::countries))
         .route("/v1/countries/{cc}", get(views::country))
@@ -117,7 +168,7 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
         .route("/v1/streams/{*stream}", get(events::stream))
         .route("/v1/head", get(events::head))
         .route("/v1/verify", get(events::verify))
-        .route("/v1/checkpoint", get(proofs::checkpoint))
+        .route("/v1/checkpoint", get(proofs::checkpoint).post(proofs::sign))
         .route("/v1/proofs/inclusion", get(proofs::inclusion))
         .route("/v1/proofs/consistency", get(proofs::consistency))
         .route("/v1/openapi.json", get(openapi))
@@ -131,14 +182,24 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
             config.timeout,
         ))
         .layer(tower::limit::ConcurrencyLimitLayer::new(config.concurrency));
-    Router::new()
+    let app = Router::new()
         .route("/v1/feed", get(feed::feed))
         .merge(api)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
-        .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            headers::common,
+        ))
+        .layer(middleware::from_fn(error::problems));
+    // CORS answers preflights before the guard asks for a token; off unless an origin is given.
+    let app = match headers::cors(&config) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 
@@ -146,33 +207,6 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
 /// `access_token` travels there.
 fn request_span(request: &Request) -> tracing::Span {
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
-}
-
-/// Serves on `listener` until `shutdown` resolves; then stops accepting, ends live feeds, lets
-/// in-flight requests (appends included) finish, and closes the ledger's writer once the last
-/// append is durable.
-///
-/// # Errors
-/// When the listener fails.
-pub async fn serve(
-    listener: TcpListener,
-    ledger: LedgerHandle,
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (stop, stopped) = watch::channel(false);
-    let app = router(ledger.clone(), config, stopped);
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new requests; finishing those in flight");
-        let _ = stop.send(true);
-    };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await?;
-    ledger.close().await;
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// Authentication, authorisation and request metrics, before any handler runs.
@@ -212,11 +246,12 @@ pub(crate) async fn blocking<T: Send + 'static>(
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.ledger.reader().poison_reason() {
         None => (StatusCode::OK, "ok\n").into_response(),
-        Some(reason) => (
+        Some(reason) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("unavailable: {reason}\n"),
+            "unavailable",
+            format!("unavailable: {reason}"),
         )
-            .into_response(),
+        .into_response(),
     }
 }
 

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use proto_events::CountryCode;
 use serde::Deserialize;
 
 use super::cache::Document;
 use super::error::{ApiError, ApiPath, ApiQuery};
-use super::{AppState, blocking};
+use super::{AppState, blocking, etag};
 use crate::ledger::{AsOf, Resolved};
 use crate::views::ViewState;
 
@@ -47,25 +47,59 @@ impl AsOfQuery {
     }
 }
 
-/// The views at the requested point, and whether that is the head's maintained state. The
-/// point is resolved against the log (a sequence beyond the head is refused); folds of history
-/// run off the async workers and are cached under the resolved point.
-async fn state_at(state: &AppState, query: &AsOfQuery) -> Result<(Arc<ViewState>, bool), ApiError> {
+/// The views a read answers with: at the head's maintained state or folded at a point.
+struct Point {
+    views: Arc<ViewState>,
+    /// Whether these are the head's maintained views (whose JSON is cached per head).
+    head: bool,
+    /// The validator of the point.
+    tag: HeaderValue,
+}
+
+/// The views at the requested point, or a 304 when the client's copy is of the same point. The
+/// point is resolved against the log (a sequence beyond the head is refused) and compared with
+/// `If-None-Match` before any fold; folds of history run off the async workers and are cached
+/// under the resolved point.
+async fn state_at(
+    state: &AppState,
+    query: &AsOfQuery,
+    request: &HeaderMap,
+) -> Result<Result<Point, Response>, ApiError> {
     let asked = query.point()?;
     let reader = state.ledger.reader().clone();
     if asked == AsOf::HEAD {
-        return Ok((reader.views(), true));
+        let views = reader.views();
+        let tag = etag::at(views.as_of);
+        if etag::fresh(request, &tag) {
+            return Ok(Err(etag::not_modified(tag)));
+        }
+        return Ok(Ok(Point {
+            views,
+            head: true,
+            tag,
+        }));
     }
     let point: Resolved = {
         let reader = reader.clone();
         blocking(move || reader.resolve(asked)).await?
     };
-    if let Some(folded) = state.cache.fold(point) {
-        return Ok((folded, false));
+    let tag = etag::of(point);
+    if etag::fresh(request, &tag) {
+        return Ok(Err(etag::not_modified(tag)));
     }
-    let folded = blocking(move || reader.views_resolved(point)).await?;
-    state.cache.keep(point, Arc::clone(&folded));
-    Ok((folded, false))
+    let views = match state.cache.fold(point) {
+        Some(folded) => folded,
+        None => {
+            let folded = blocking(move || reader.views_resolved(point)).await?;
+            state.cache.keep(point, Arc::clone(&folded));
+            folded
+        }
+    };
+    Ok(Ok(Point {
+        views,
+        head: false,
+        tag,
+    }))
 }
 
 /// The most countries one page holds.
@@ -74,13 +108,22 @@ const MAX_COUNTRIES_PAGE: usize = 300;
 pub async fn countries(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AsOfQuery>,
+    request: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (views, _) = state_at(&state, &query).await?;
     let offset = query.offset.unwrap_or(0);
-    let limit = query
-        .limit
-        .unwrap_or(MAX_COUNTRIES_PAGE)
-        .min(MAX_COUNTRIES_PAGE);
+    let limit = match query.limit {
+        None => MAX_COUNTRIES_PAGE,
+        Some(0) => {
+            return Err(ApiError::bad_request(format!(
+                "limit must be between 1 and {MAX_COUNTRIES_PAGE}"
+            )));
+        }
+        Some(n) => n.min(MAX_COUNTRIES_PAGE),
+    };
+    let Point { views, tag, .. } = match state_at(&state, &query, &request).await? {
+        Ok(point) => point,
+        Err(not_modified) => return Ok(not_modified),
+    };
     let all: Vec<CountryCode> = views.countries().collect();
     let page: Vec<_> = all
         .iter()
@@ -88,15 +131,15 @@ pub async fn countries(
         .take(limit)
         .filter_map(|c| views.country_view(*c))
         .collect();
-    let mut response = Json(page).into_response();
+    let mut response = etag::tagged(Json(page).into_response(), tag);
     let headers = response.headers_mut();
     if let Ok(total) = HeaderValue::from_str(&all.len().to_string()) {
         headers.insert("x-total-count", total);
     }
-    if offset + limit < all.len() {
+    let next = offset.saturating_add(limit);
+    if next < all.len() {
         let next = format!(
-            "</v1/countries?offset={}&limit={limit}{}>; rel=\"next\"",
-            offset + limit,
+            "</v1/countries?offset={next}&limit={limit}{}>; rel=\"next\"",
             pin(&views)
         );
         if let Ok(link) = HeaderValue::from_str(&next) {
@@ -115,11 +158,15 @@ pub async fn country(
     State(state): State<AppState>,
     ApiPath(cc): ApiPath<String>,
     ApiQuery(query): ApiQuery<AsOfQuery>,
+    request: HeaderMap,
 ) -> Result<Response, ApiError> {
     let country = CountryCode::parse(&cc).ok_or_else(|| {
         ApiError::bad_request(format!("{cc:?} is not an ISO 3166-1 alpha-2 code"))
     })?;
-    let (views, head) = state_at(&state, &query).await?;
+    let Point { views, head, tag } = match state_at(&state, &query, &request).await? {
+        Ok(point) => point,
+        Err(not_modified) => return Ok(not_modified),
+    };
     let make = || {
         views
             .country_view(country)
@@ -137,7 +184,7 @@ pub async fn country(
             views.as_of
         ))
     })?;
-    Ok(json_response(body))
+    Ok(etag::tagged(json_response(body), tag))
 }
 
 fn json_response(body: axum::body::Bytes) -> Response {
@@ -147,14 +194,18 @@ fn json_response(body: axum::body::Bytes) -> Response {
 pub async fn regions(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AsOfQuery>,
+    request: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (views, head) = state_at(&state, &query).await?;
+    let Point { views, head, tag } = match state_at(&state, &query, &request).await? {
+        Ok(point) => point,
+        Err(not_modified) => return Ok(not_modified),
+    };
     let make = || serde_json::to_vec(&views.interregional_view()).ok();
     let body = if head {
         state.cache.json(&views, Document::Regions, make)
     } else {
         make().map(axum::body::Bytes::from)
     };
-    body.map(json_response)
+    body.map(|b| etag::tagged(json_response(b), tag))
         .ok_or_else(|| ApiError::internal("the inter-regional view cannot be serialised"))
 }

@@ -233,7 +233,7 @@ test('the served dashboard: numbers, as-of, live updates, a country page', async
     const res = await fetch(server.url('/v1/events'), {
       method: 'POST', headers: { Authorization: 'Bearer ' + STAFF, 'Content-Type': 'application/json' }, body: JSON.stringify(event),
     });
-    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(res.status, 201, await res.clone().text()); // 201 Created: the event was recorded
     const [receipt] = await res.json();
     assert.equal(receipt.seq, before.seq + 1);
     await page.waitForFunction((seq) => document.getElementById('head-seq').textContent.replace(/,/g, '') === String(seq), receipt.seq, WAIT);
@@ -335,7 +335,7 @@ test('without public reads the page asks for a token, then works live', async ()
     headers: { Authorization: 'Bearer ' + STAFF },
     body: JSON.stringify({ type: 'CountryJoined', recorded_by: 'browser.test', country: 'JP', joined_on: '2024-06-01', participation: 'observer' }),
   });
-  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal(res.status, 201, await res.clone().text()); // 201 Created: the event was recorded
   // The feed authenticates with ?access_token= (EventSource sends no headers).
   await page.waitForFunction((seq) => document.getElementById('head-seq').textContent.replace(/,/g, '') === String(seq), head.seq + 1, WAIT);
   await page.waitForSelector(`main[data-view-seq="${head.seq + 1}"]`, WAIT);

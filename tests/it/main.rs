@@ -1,6 +1,7 @@
 //! Integration tests, in one binary (one link, shared helpers). Each module exercises the
 //! product through a real sled directory, the built binary or a real HTTP port.
 
+mod availability;
 mod bad_input;
 mod cli;
 mod compat;

@@ -2212,6 +2212,15 @@ impl Server {
             .expect("GET")
     }
 
+    /// `POST /v1/checkpoint` with `token`.
+    fn sign(&self, token: &str) -> Response {
+        client()
+            .post(format!("{}/v1/checkpoint", self.base))
+            .bearer_auth(token)
+            .send()
+            .expect("POST")
+    }
+
     fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -2246,6 +2255,14 @@ fn json_of(response: Response, path_template: &str) -> (StatusCode, Value) {
     });
     check_schema(path_template, "get", status.as_u16(), &body);
     (status, body)
+}
+
+/// A server whose reads need no token.
+fn public_reads() -> Config {
+    Config {
+        public_reads: true,
+        ..Config::default()
+    }
 }
 
 fn checkpoint_text(response: Response) -> String {
@@ -2330,14 +2347,23 @@ fn http_proofs_are_the_cli_json_and_the_checkpoint_covers_the_head() {
     );
     let head_root = h(head_proof["root"].as_str().expect("root"));
 
-    // The checkpoint is signed on demand, covers the head, and is reused while the head stands.
-    let note = checkpoint_text(server.get("/v1/checkpoint"));
-    let first = public.open(&note).expect("the served checkpoint verifies");
+    // Reads never sign (issue 13): nothing is served until staff ask for a checkpoint; it then
+    // covers the head, and asking again while the head stands signs nothing new.
+    let (status, _) = json_of(server.get("/v1/checkpoint"), "/v1/checkpoint");
+    assert_eq!(status, StatusCode::NOT_FOUND, "a read signed a checkpoint");
+    let signed = server.sign(STAFF);
+    assert_eq!(signed.status(), StatusCode::CREATED);
+    assert_eq!(signed.headers()["location"], "/v1/checkpoint");
+    let note = signed.text().expect("note");
+    let first = public.open(&note).expect("the signed checkpoint verifies");
     assert_eq!(
         (first.origin.as_str(), first.size, first.root),
         ("proofs.test/http", 300, head_root)
     );
     assert_eq!(checkpoint_text(server.get("/v1/checkpoint")), note);
+    let again = server.sign(STAFF);
+    assert_eq!(again.status(), StatusCode::OK, "the head has not moved");
+    assert_eq!(again.text().expect("note"), note);
 
     // After an append the next checkpoint covers the new head and extends the first.
     let posted = client()
@@ -2349,9 +2375,16 @@ fn http_proofs_are_the_cli_json_and_the_checkpoint_covers_the_head() {
         ))
         .send()
         .expect("POST");
-    assert_eq!(posted.status(), StatusCode::OK, "{:?}", posted.text());
+    assert_eq!(posted.status(), StatusCode::CREATED, "{:?}", posted.text());
+    assert_eq!(
+        checkpoint_text(server.get("/v1/checkpoint")),
+        note,
+        "reads serve the latest as stored, however the head moved"
+    );
+    let signed = server.sign(STAFF);
+    assert_eq!(signed.status(), StatusCode::CREATED);
     let later = public
-        .open(&checkpoint_text(server.get("/v1/checkpoint")))
+        .open(&signed.text().expect("note"))
         .expect("verifies");
     assert_eq!(later.size, 301);
     let (_, head) = json_of(server.get("/v1/head"), "/v1/head");
@@ -2386,7 +2419,7 @@ fn http_malformed_proof_queries_are_400_with_an_error_body() {
     // The OpenAPI document promises a JSON `Error` body with every 400 of the proof endpoints.
     let dir = tempdir();
     ledger_with(dir.path(), 91, 10);
-    let server = Server::start_in(dir.path(), Config::default());
+    let server = Server::start_in(dir.path(), public_reads());
     let mut not_json = Vec::new();
     for (path, query) in [
         ("/v1/proofs/inclusion", ""),
@@ -2424,7 +2457,7 @@ fn http_checkpoint_is_404_until_one_is_signed_when_the_server_has_no_key() {
     let dir = tempdir();
     ledger_with(dir.path(), 101, 10);
     {
-        let server = Server::start_in(dir.path(), Config::default());
+        let server = Server::start_in(dir.path(), public_reads());
         let (status, body) = json_of(server.get("/v1/checkpoint"), "/v1/checkpoint");
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         assert_eq!(body["error"], "not_found");
@@ -2434,7 +2467,7 @@ fn http_checkpoint_is_404_until_one_is_signed_when_the_server_has_no_key() {
         let mut ledger = open_existing(dir.path());
         sign_checkpoint(&mut ledger, &Key::parse(&skey).expect("key")).expect("sign")
     };
-    let server = Server::start_in(dir.path(), Config::default());
+    let server = Server::start_in(dir.path(), public_reads());
     let served = checkpoint_text(server.get("/v1/checkpoint"));
     assert_eq!(served, note, "the stored checkpoint is served as signed");
     let body = PublicKey::parse(&vkey)

@@ -83,16 +83,64 @@ pub fn client() -> Client {
 }
 
 /// Validates `body` against the response schema the OpenAPI document gives for
-/// `method path status` (JSON Schema 2020-12, references resolved within the document).
+/// `method path status` (JSON Schema 2020-12, references resolved within the document): the
+/// `application/json` schema, or the `application/problem+json` one of an error.
 pub fn check_schema(path_template: &str, method: &str, status: u16, body: &Value) {
-    let mut doc: Value = serde_json::from_str(http::OPENAPI).expect("openapi parses");
+    let doc: Value = serde_json::from_str(http::OPENAPI).expect("openapi parses");
     let escaped = path_template.replace('~', "~0").replace('/', "~1");
-    let pointer =
-        format!("/paths/{escaped}/{method}/responses/{status}/content/application~1json/schema");
-    assert!(
-        doc.pointer(&pointer).is_some(),
-        "the OpenAPI document has no schema for {method} {path_template} {status}"
+    let content = format!("/paths/{escaped}/{method}/responses/{status}/content");
+    let media = ["application~1json", "application~1problem+json"]
+        .into_iter()
+        .find(|m| doc.pointer(&format!("{content}/{m}/schema")).is_some());
+    let Some(media) = media else {
+        panic!("the OpenAPI document has no JSON schema for {method} {path_template} {status}")
+    };
+    check_against(
+        doc,
+        &format!("{content}/{media}/schema"),
+        body,
+        &format!("{method} {path_template} {status}"),
     );
+}
+
+/// Checks a response against the OpenAPI document: its Content-Type is the one documented for
+/// `method path status`, and its JSON body matches the schema. Returns the status and body.
+pub fn check_response(
+    response: reqwest::blocking::Response,
+    path_template: &str,
+    method: &str,
+) -> (reqwest::StatusCode, Value) {
+    let status = response.status();
+    let media = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = response.json().expect("a JSON body");
+    let doc: Value = serde_json::from_str(http::OPENAPI).expect("openapi parses");
+    let escaped = path_template.replace('~', "~0").replace('/', "~1");
+    let content = format!(
+        "/paths/{escaped}/{method}/responses/{}/content/{}",
+        status.as_u16(),
+        media.replace('~', "~0").replace('/', "~1")
+    );
+    assert!(
+        doc.pointer(&content).is_some(),
+        "the OpenAPI document has no {media} answer for {method} {path_template} {status}: {body}"
+    );
+    check_schema(path_template, method, status.as_u16(), &body);
+    (status, body)
+}
+
+/// Checks an error body against the problem details schema (for answers no path documents,
+/// such as a 405 or a refused connection).
+pub fn check_problem(body: &Value) {
+    let doc: Value = serde_json::from_str(http::OPENAPI).expect("openapi parses");
+    check_against(doc, "/components/schemas/Error", body, "a problem");
+}
+
+fn check_against(mut doc: Value, pointer: &str, body: &Value, what: &str) {
     // A JSON pointer inside a URI fragment must percent-encode the braces of path templates.
     doc["$ref"] = json!(format!(
         "#{}",
@@ -106,7 +154,7 @@ pub fn check_schema(path_template: &str, method: &str, status: u16, body: &Value
         .collect();
     assert!(
         errors.is_empty(),
-        "{method} {path_template} {status} does not match the OpenAPI document: {errors:#?}\n{body:#}"
+        "{what} does not match the OpenAPI document: {errors:#?}\n{body:#}"
     );
 }
 
