@@ -56,6 +56,7 @@ pub mod envelope;
 pub mod events;
 pub mod hash;
 pub mod regions;
+pub mod schema;
 pub mod staff;
 pub mod stream;
 pub mod unicode;

@@ -613,7 +613,7 @@ pub mod forms {
     }
 
     /// The milestone kinds of the staff form.
-    const KINDS: [&str; 10] = [
+    pub const KINDS: [&str; 10] = [
         "mla_request_sent",
         "mla_request_executed",
         "extradition_requested",
