@@ -566,11 +566,11 @@ pub mod forms {
                                 }
                             });
                         if !shaped {
-                            return Err(E::custom(format_args!(
-                                "{v:?} is not a date as YYYY-MM-DD"
-                            )));
+                            return Err(E::custom(format_args!("not a date: expected YYYY-MM-DD")));
                         }
-                        v.parse().map_err(E::custom)
+                        v.parse().map_err(|e| {
+                            E::custom(format_args!("no such day ({e}): expected YYYY-MM-DD"))
+                        })
                     }
                 }
                 d.deserialize_str(DateVisitor)

@@ -65,16 +65,17 @@ fn required(column: &Column) -> String {
     }
 }
 
-/// One line per leaf field: `  path  required  what — meaning`.
+/// Two lines per leaf field: `  path  required: what`, then its meaning below.
 fn field_lines(out: &mut String, fields: &[Column]) {
     let width = fields.iter().map(|c| c.path.len()).max().unwrap_or(0);
     for c in fields {
         let need = required(c);
         let _ = writeln!(
             out,
-            "  {:width$}  {need}: {} ({})",
+            "  {:width$}  {need}: {}\n  {:width$}  {}",
             c.path,
             shape(&c.shape).replace('`', ""),
+            "",
             c.about
         );
     }

@@ -20,7 +20,8 @@
 //! - `mod.rs` (this file): opening a sheet, its header row, reading its rows, problems;
 //! - `cells.rs`: a row's cells → the staff JSON object;
 //! - `repair.rs`: reading that object reporting every structural problem, not only the first;
-//! - `template.rs`: the template of a type (header row and an example row).
+//! - `template.rs`: the template of a type (header row and an example row);
+//! - `amend.rs`: a correction as a one-row sheet (`coopledger amend`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -32,6 +33,7 @@ use crate::staff::{sheet_entity_id, sheet_event_id, sheet_row_content};
 use crate::validate::{Position, Rule, Violation};
 use crate::values::Date;
 
+pub mod amend;
 mod cells;
 mod repair;
 pub mod template;
@@ -225,6 +227,12 @@ impl<R: Read> Sheet<R> {
     #[must_use]
     pub fn column_of(&self, field: &str) -> Option<(usize, &str)> {
         column_of(&self.headers, field)
+    }
+
+    /// How far into the input the rows read so far go, in bytes (for progress).
+    #[must_use]
+    pub fn bytes_read(&self) -> u64 {
+        self.reader.position().byte()
     }
 
     /// Reads the next row: its event, or every problem it has. `None` at the end.
@@ -511,7 +519,11 @@ fn headers(record: &csv::ByteRecord, row: usize) -> Result<Vec<String>, Vec<Prob
     }
 }
 
-fn column_of<'h>(headers: &'h [String], field: &str) -> Option<(usize, &'h str)> {
+/// The column holding a violation's field among `headers`, with its header: `beneficiaries[1]`
+/// is in `beneficiaries`, `participants` in the first `participants.` column, a `venue` in
+/// `venue.city`. `None` when no column holds it (the event as a whole, or a missing column).
+#[must_use]
+pub fn column_of<'h>(headers: &'h [String], field: &str) -> Option<(usize, &'h str)> {
     // `beneficiaries[1]` is in the `beneficiaries` column, `milestone.countries[0]` in
     // `milestone.countries`.
     let path: String = {

@@ -31,7 +31,7 @@ pub fn columns(event_type: EventType, replacement_of: Option<EventType>) -> Vec<
 }
 
 /// The cell text of a JSON value: lists joined with `;`, texts as they are.
-fn cell(value: Option<&Value>) -> String {
+pub(super) fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
