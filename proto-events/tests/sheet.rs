@@ -286,3 +286,41 @@ fn a_correction_row_carries_its_replacement_as_columns() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn rows_are_numbered_as_a_spreadsheet_shows_them() {
+    // Row 2 is empty, row 3 has a cell with a line break, row 4 has the problem.
+    let text = "type,recorded_by,country,joined_on,participation,source\n\
+                \n\
+                CountryJoined,staff,GH,2016-07-21,beneficiary,\"minutes,\npage 2\"\n\
+                CountryJoined,staff,XX,2016-07-21,beneficiary,\n";
+    let expected = |shift: usize| {
+        vec![
+            (
+                3 + shift,
+                "F".to_owned(),
+                "source".to_owned(),
+                Rule::ControlCharacter,
+            ),
+            (
+                4 + shift,
+                "C".to_owned(),
+                "country".to_owned(),
+                Rule::CountryCode,
+            ),
+        ]
+    };
+    assert_eq!(problems(text), expected(0));
+    assert_eq!(problems(&text.replace('\n', "\r\n")), expected(0), "CRLF");
+    assert_eq!(
+        problems(&format!("sep=,\n{text}")),
+        expected(1),
+        "a sep= line is a row"
+    );
+    let unterminated = text.trim_end_matches('\n');
+    assert_eq!(
+        problems(unterminated),
+        expected(0),
+        "no line break at the end"
+    );
+}

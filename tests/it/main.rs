@@ -12,6 +12,8 @@ mod fuzz_regressions;
 mod http;
 mod ledger;
 mod proofs;
+mod schemas;
+mod staff;
 mod staff_limits;
 mod state_machine;
 mod subscribe;

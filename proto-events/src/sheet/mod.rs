@@ -115,7 +115,56 @@ pub struct Row {
     pub event: NewEvent,
 }
 
-type Source<R> = Chain<Cursor<Vec<u8>>, R>;
+/// The input: what was read to open it, then the rest, with its line breaks counted.
+type Source<R> = Counted<Chain<Cursor<Vec<u8>>, R>>;
+
+/// Where the line breaks of the input are, as the CSV reader pulls it through: the reader's
+/// positions give bytes, a spreadsheet's rows are lines.
+#[derive(Debug, Default)]
+struct LineIndex {
+    /// Bytes passed through.
+    offset: u64,
+    /// Offsets of the line breaks not yet forgotten, in order.
+    breaks: std::collections::VecDeque<u64>,
+    /// Line breaks forgotten (before the rows already read).
+    forgotten: usize,
+}
+
+impl LineIndex {
+    /// The 1-based line of the byte at `offset`.
+    fn line_of(&self, offset: u64) -> usize {
+        1 + self.forgotten + self.breaks.partition_point(|b| *b < offset)
+    }
+
+    /// Forgets the line breaks before `offset`, which no later row can be on.
+    fn forget_before(&mut self, offset: u64) {
+        while self.breaks.front().is_some_and(|b| *b < offset) {
+            self.breaks.pop_front();
+            self.forgotten += 1;
+        }
+    }
+}
+
+/// A reader that notes where its line breaks are.
+struct Counted<R> {
+    inner: R,
+    index: std::rc::Rc<std::cell::RefCell<LineIndex>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut index = self.index.borrow_mut();
+        let start = index.offset;
+        for (i, b) in buf.iter().take(n).enumerate() {
+            if *b == b'\n' {
+                index.breaks.push_back(start + i as u64);
+            }
+        }
+        index.offset += n as u64;
+        Ok(n)
+    }
+}
 
 /// An open sheet: its header row read, its rows to come.
 pub struct Sheet<R: Read> {
@@ -130,6 +179,10 @@ pub struct Sheet<R: Read> {
     reported: BTreeSet<String>,
     /// The 0-based index of the next data row.
     index: usize,
+    /// Line breaks inside the quoted cells read so far.
+    line_breaks: usize,
+    /// Where the input's line breaks are.
+    lines: std::rc::Rc<std::cell::RefCell<LineIndex>>,
     record: csv::ByteRecord,
 }
 
@@ -181,7 +234,11 @@ impl<R: Read> Sheet<R> {
             header_row = 2;
         }
         let separator = separator.unwrap_or_else(|| sniff(prefix));
-        let source = Cursor::new(prefix.to_vec()).chain(input);
+        let lines = std::rc::Rc::new(std::cell::RefCell::new(LineIndex::default()));
+        let source = Counted {
+            inner: Cursor::new(prefix.to_vec()).chain(input),
+            index: std::rc::Rc::clone(&lines),
+        };
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(separator)
             .flexible(true)
@@ -204,6 +261,10 @@ impl<R: Read> Sheet<R> {
             }]);
         }
         let headers = headers(&record, header_row)?;
+        let header_breaks = record
+            .iter()
+            .map(|cell| cell.iter().filter(|b| **b == b'\n').count())
+            .sum();
         Ok(Sheet {
             reader,
             headers,
@@ -212,6 +273,8 @@ impl<R: Read> Sheet<R> {
             comma_decimal: separator == b';',
             reported: BTreeSet::new(),
             index: 0,
+            line_breaks: header_breaks,
+            lines,
             record,
         })
     }
@@ -238,8 +301,9 @@ impl<R: Read> Sheet<R> {
     /// Reads the next row: its event, or every problem it has. `None` at the end.
     pub fn next_row(&mut self) -> Option<Result<Row, Vec<Problem>>> {
         loop {
-            let row = self.header_row + 1 + self.index;
-            match self.reader.read_byte_record(&mut self.record) {
+            let result = self.reader.read_byte_record(&mut self.record);
+            let row = self.row_of_record();
+            match result {
                 Ok(false) => return None,
                 Ok(true) => {}
                 Err(e) => {
@@ -257,6 +321,27 @@ impl<R: Read> Sheet<R> {
             }
             return Some(self.read_row(row));
         }
+    }
+
+    /// The spreadsheet row of the record just read. A spreadsheet shows a cell with line
+    /// breaks in one row and an empty line (which the CSV reader skips) as an empty row, so the
+    /// row is the line the record starts on less the line breaks inside the quoted cells
+    /// before it. The record ends just before where the reader stands (at the line break that
+    /// ends it, or at its `\r`), and starts as many lines earlier as it has line breaks inside.
+    fn row_of_record(&mut self) -> usize {
+        let end = self.reader.position().byte();
+        let inside: usize = self
+            .record
+            .iter()
+            .map(|cell| cell.iter().filter(|b| **b == b'\n').count())
+            .sum();
+        let mut lines = self.lines.borrow_mut();
+        let last_line = lines.line_of(end.saturating_sub(1));
+        lines.forget_before(end.saturating_sub(1));
+        let first_line = last_line.saturating_sub(inside);
+        let row = first_line.saturating_sub(self.line_breaks) + self.header_row - 1;
+        self.line_breaks += inside;
+        row
     }
 
     fn problem(&self, row: usize, field: &str, rule: Rule, value: impl fmt::Display) -> Problem {
