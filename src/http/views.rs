@@ -93,7 +93,7 @@ pub async fn countries(
     if let Ok(total) = HeaderValue::from_str(&all.len().to_string()) {
         headers.insert("x-total-count", total);
     }
-    if offset + limit < all.len() {
+    if offset.saturating_add(limit) < all.len() {
         let next = format!(
             "</v1/countries?offset={}&limit={limit}{}>; rel=\"next\"",
             offset + limit,

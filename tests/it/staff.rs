@@ -647,3 +647,19 @@ fn a_sheet_goes_through_a_server_too() {
         run.stderr
     );
 }
+
+/// Found by schemathesis (issue 15): `offset + limit` overflowed for the largest offset the
+/// document allows, and the server answered 500.
+#[test]
+fn a_countries_page_far_past_the_end_is_empty_not_a_server_error() {
+    let sandbox = Sandbox::with_story();
+    let tokens = sandbox.write("tokens.txt", &format!("reader {READER}\n"));
+    let served = Served::start(&sandbox.db(), &tokens, false);
+    let response = client()
+        .get(served.url("/v1/countries?offset=18446744073709551615&limit=1"))
+        .bearer_auth(READER)
+        .send()
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().expect("JSON"), json!([]));
+}
