@@ -17,6 +17,15 @@ pub struct Progress {
     counted: Option<(&'static str, u64)>,
 }
 
+/// `imported 12,345 events (4,321 events/s)`.
+fn count_text(what: &str, unit: &str, count: u64, rate: f64) -> String {
+    format!(
+        "{what} {} {unit} ({} {unit}/s)",
+        grouped(count),
+        grouped(rate as u64)
+    )
+}
+
 /// `12,345`: thousands separated, for counts people read.
 pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
@@ -134,13 +143,7 @@ impl Progress {
             return self.set(count, None);
         };
         self.counted = Some((unit, count));
-        let rate = self.rate(count);
-        let text = format!(
-            "{} {} {unit} ({} {unit}/s)",
-            self.what,
-            grouped(count),
-            grouped(rate as u64)
-        );
+        let text = count_text(self.what, unit, count, self.rate(count));
         if let Some(bar) = &self.bar {
             if let Some(total) = total_bytes {
                 bar.set_length(total);
@@ -172,7 +175,15 @@ impl Progress {
 
 #[cfg(test)]
 mod tests {
-    use super::grouped;
+    use super::{count_text, grouped};
+
+    #[test]
+    fn an_import_counts_events_and_events_per_second() {
+        assert_eq!(
+            count_text("imported", "events", 123_456, 4_321.987),
+            "imported 123,456 events (4,321 events/s)"
+        );
+    }
 
     #[test]
     fn counts_are_grouped_by_thousands() {

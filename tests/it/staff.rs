@@ -663,3 +663,83 @@ fn a_countries_page_far_past_the_end_is_empty_not_a_server_error() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<Value>().expect("JSON"), json!([]));
 }
+
+/// The writer's checks on a real sled directory: `check_group` judges each request after the
+/// ones before it and writes nothing; a `dry_run` request is rolled back at once, so the
+/// requests after it in its group do not see it.
+#[test]
+fn checks_stage_in_order_write_nothing_and_are_seen_by_nothing_after_them() {
+    use coopledger::ledger::Request;
+    use coopledger::{AsOf, Ledger};
+
+    let dir = crate::support::tempdir();
+    let mut ledger = Ledger::create(dir.path()).expect("a ledger");
+    let story = std::fs::read_to_string(story_path()).expect("the story");
+    ledger
+        .append(crate::support::events(
+            &story
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("JSON"))
+                .collect::<Vec<Value>>(),
+        ))
+        .expect("the story");
+    let head = ledger.reader().head();
+    let views = ledger.reader().views_at(AsOf::HEAD).expect("views");
+    let new_case = "0190f0a1-7c2e-7a10-8b3e-00000000c0dd";
+    let opened =
+        crate::support::events(&[serde_json::from_str(&case_opened(new_case, 401)).expect("JSON")]);
+    let milestone_of =
+        |n| crate::support::events(&[serde_json::from_str(&milestone(new_case, n)).expect("JSON")]);
+    let results = ledger.check_group(vec![
+        Request::append(opened.clone()),
+        Request::append(milestone_of(402)),
+    ]);
+    let receipts: Vec<u64> = results
+        .iter()
+        .map(|r| r.as_ref().expect("valid in order")[0].seq)
+        .collect();
+    assert_eq!(
+        receipts,
+        [head.seq + 1, head.seq + 2],
+        "the milestone sees the case opened before it"
+    );
+    assert_eq!(ledger.reader().head(), head, "nothing written");
+    assert_eq!(
+        ledger
+            .reader()
+            .views_at(AsOf::HEAD)
+            .expect("views")
+            .as_ref(),
+        views.as_ref(),
+        "the views are as they were"
+    );
+    // A dry run in a group: answered, rolled back, unseen by the request after it.
+    let mut dry = Request::append(opened.clone());
+    dry.dry_run = true;
+    let answers = ledger.append_group(vec![dry, Request::append(milestone_of(403))]);
+    assert_eq!(
+        answers[0].as_ref().map(|r| r[0].seq).ok(),
+        Some(head.seq + 1)
+    );
+    let refused = answers[1].as_ref().expect_err("the case was only checked");
+    assert!(
+        refused.has_rule(coopledger::proto_events::Rule::CaseNotOpen),
+        "{refused}"
+    );
+    assert_eq!(ledger.reader().head(), head, "still nothing written");
+    // The real appends get what the check said, and count once in the views (the checks left
+    // nothing in the writer's working views).
+    let open_cases = |ledger: &Ledger| {
+        let views = ledger.reader().views_at(AsOf::HEAD).expect("views");
+        let gh = views.country_view(crate::support::cc("GH")).expect("GH");
+        gh.cases.open
+    };
+    let before = open_cases(&ledger);
+    let appended = ledger.append(opened).expect("append");
+    assert_eq!(appended[0].seq, head.seq + 1);
+    assert_eq!(
+        ledger.append(milestone_of(402)).expect("append")[0].seq,
+        head.seq + 2
+    );
+    assert_eq!(open_cases(&ledger), before + 1);
+}
