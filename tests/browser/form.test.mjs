@@ -258,6 +258,25 @@ test('a correction through the form: a country page and an activity', async () =
   assert.equal(events[1].replacement.participants.total, 26);
   assert.equal(events[1].replacement.title, 'Police training, Accra', 'the rest is the effective payload');
   await page.screenshot({ path: path.join(SHOTS, 'form-corrected.png') });
+  await page.keyboard.press('Escape');
+
+  // "Retract" asks for the reason, and the retraction goes to the same stream.
+  await page.evaluate(async (id) => {
+    await window.coopledgerForms.entityActions('activity/' + id, document.getElementById('test-host'));
+  }, activity);
+  await page.click('#test-host [data-action="retract"]');
+  await page.waitForSelector('#record-dialog[open]', WAIT);
+  await input(page, 'recorded_by').fill('officer.accra');
+  await page.click('#record-submit');
+  await errorOf(page, 'reason').waitFor({ state: 'visible', ...WAIT });
+  await input(page, 'reason').selectOption('entered_in_error');
+  await page.click('#record-submit');
+  const retracted = await page.waitForSelector('#record-confirmation', WAIT);
+  assert.match(await retracted.textContent(), /^Retracted: event .* \(entered in error\) — sequence /);
+  const last = (await api('/v1/streams/activity/' + activity)).pop();
+  assert.equal(last.type, 'EventRetracted');
+  assert.equal(last.target, accraEvent);
+  assert.equal(last.reason, 'entered_in_error');
   assert.deepEqual(problems, []);
   await context.close();
 });

@@ -113,6 +113,35 @@ fn the_openapi_request_bodies_are_coopledger_schema_json() {
             "POST {path} takes the staff form"
         );
     }
+    // The views take at most one of as_of, at and on: one exploded query object of at most one
+    // member, so a generator never sends two and a reader of the document sees the rule.
+    for path in ["/v1/countries", "/v1/countries/{cc}", "/v1/regions"] {
+        let params = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let point = params
+            .iter()
+            .find(|p| p["name"] == "point")
+            .expect("the point parameter");
+        assert_eq!(
+            (point["style"].as_str(), point["explode"].as_bool()),
+            (Some("form"), Some(true))
+        );
+        assert_eq!(point["schema"]["maxProperties"], 1, "{path}");
+        let members: Vec<&str> = point["schema"]["properties"]
+            .as_object()
+            .expect("members")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(members, ["as_of", "at", "on"], "{path}");
+        assert!(
+            params
+                .iter()
+                .all(|p| !["as_of", "at", "on"].contains(&p["name"].as_str().unwrap_or(""))),
+            "{path}"
+        );
+    }
     // One type's schema holds what it refers to, and nothing of the others.
     let one = schema_json(&["CountryJoined"]);
     let names: Vec<&str> = one["$defs"]
