@@ -66,7 +66,8 @@ pub fn changed(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let mut object = cells::object(&row, event_type, false).object;
+    let mut object =
+        cells::object(&row, event_type, &cells::type_columns(event_type), false).object;
     object.remove("type");
     Ok(object)
 }

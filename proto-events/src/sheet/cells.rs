@@ -13,30 +13,38 @@ use crate::schema::{self, Column, Shape};
 use crate::staff::infer_fact_type;
 use crate::validate::Rule;
 
-/// A row's object, the columns its fields have (a correction's `replacement.` ones included),
-/// and the problems of building it (a header that is both a field and an object).
+/// A row's object, the columns a correction's replacement adds (`replacement.…`), and the
+/// problems of building it (a header that is both a field and an object).
 pub(super) struct Built {
     pub object: Map<String, Value>,
-    pub columns: Vec<Column>,
+    pub extra: Vec<Column>,
     pub problems: Vec<(String, Rule, String)>,
 }
 
-/// The staff JSON object of a row of `event_type` (non-empty cells only, trimmed).
+/// The columns of every field of `event_type`, envelope included (a sheet computes them once
+/// per type, not per row).
+pub(super) fn type_columns(event_type: EventType) -> Vec<Column> {
+    schema::columns(&schema::event(event_type).all_fields())
+}
+
+/// The staff JSON object of a row of `event_type` (non-empty cells only, trimmed), whose fields
+/// are described by `columns` ([`type_columns`]).
 pub(super) fn object(
     cells: &BTreeMap<String, String>,
     event_type: EventType,
+    columns: &[Column],
     comma_decimal: bool,
 ) -> Built {
-    let described = schema::event(event_type);
-    let mut columns = schema::columns(&described.all_fields());
-    if event_type == EventType::EventCorrected {
-        columns.extend(replacement_columns(cells));
-    }
+    let extra = if event_type == EventType::EventCorrected {
+        replacement_columns(cells)
+    } else {
+        Vec::new()
+    };
     let mut object = Map::new();
     let mut problems = Vec::new();
     object.insert("type".into(), Value::String(event_type.name().into()));
     for (header, text) in cells.iter().filter(|(h, _)| h.as_str() != "type") {
-        let value = match columns.iter().find(|c| c.path == *header) {
+        let value = match columns.iter().chain(&extra).find(|c| c.path == *header) {
             Some(column) => convert(&column.shape, text, comma_decimal),
             None => Value::String(text.clone()),
         };
@@ -53,7 +61,7 @@ pub(super) fn object(
     }
     Built {
         object,
-        columns,
+        extra,
         problems,
     }
 }

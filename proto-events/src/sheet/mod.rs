@@ -29,6 +29,7 @@ use std::io::{Chain, Cursor, Read};
 
 use crate::envelope::NewEvent;
 use crate::events::EventType;
+use crate::schema;
 use crate::staff::{sheet_entity_id, sheet_event_id, sheet_row_content};
 use crate::validate::{Position, Rule, Violation};
 use crate::values::Date;
@@ -183,6 +184,11 @@ pub struct Sheet<R: Read> {
     line_breaks: usize,
     /// Where the input's line breaks are.
     lines: std::rc::Rc<std::cell::RefCell<LineIndex>>,
+    /// Each type's derivable entity id and columns, described once.
+    described: std::collections::BTreeMap<
+        EventType,
+        (Option<&'static str>, std::rc::Rc<Vec<schema::Column>>),
+    >,
     record: csv::ByteRecord,
 }
 
@@ -275,6 +281,7 @@ impl<R: Read> Sheet<R> {
             index: 0,
             line_breaks: header_breaks,
             lines,
+            described: std::collections::BTreeMap::new(),
             record,
         })
     }
@@ -423,19 +430,32 @@ impl<R: Read> Sheet<R> {
                 return Err(problems);
             }
         };
+        let (derivable, type_columns) = self
+            .described
+            .entry(event_type)
+            .or_insert_with(|| {
+                (
+                    crate::schema::event(event_type).derivable_entity_id(),
+                    std::rc::Rc::new(cells::type_columns(event_type)),
+                )
+            })
+            .clone();
         let content = {
             let mut hashed = cells.clone();
             hashed.insert("type".into(), event_type.name().into());
             hashed.remove("event_id");
             hashed.remove("recorded_by");
-            let schema = crate::schema::event(event_type);
-            if let Some(id) = schema.derivable_entity_id() {
+            if let Some(id) = derivable {
                 hashed.remove(id);
             }
             sheet_row_content(&hashed)
         };
-        let built = cells::object(&cells, event_type, self.comma_decimal);
-        let columns = built.columns;
+        let built = cells::object(&cells, event_type, &type_columns, self.comma_decimal);
+        let columns: std::borrow::Cow<'_, [schema::Column]> = if built.extra.is_empty() {
+            std::borrow::Cow::Borrowed(type_columns.as_slice())
+        } else {
+            std::borrow::Cow::Owned([type_columns.as_slice(), &built.extra].concat())
+        };
         let mut object = built.object;
         for (field, rule, value) in built.problems {
             problems.push(self.problem(row, &field, rule, value));
@@ -451,7 +471,7 @@ impl<R: Read> Sheet<R> {
                 sheet_event_id(&content).to_string().into(),
             );
         }
-        if let Some(id) = crate::schema::event(event_type).derivable_entity_id()
+        if let Some(id) = derivable
             && !object.contains_key(id)
         {
             object.insert(id.into(), sheet_entity_id(&content).to_string().into());
