@@ -1,7 +1,7 @@
 //! The `coopledger` command line: a thin shell over the library. See `coopledger --help`.
 //!
 //! Exit codes: 0 success; 1 storage or internal failure (a store in use by another process
-//! included); 2 invalid input or usage; 3 conflict; 4 verification failed.
+//! included); 2 invalid input or usage; 3 conflict; 4 verification failed; 5 not found.
 
 #![forbid(unsafe_code)]
 

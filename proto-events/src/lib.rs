@@ -11,7 +11,9 @@
 //!   schema version per event type, then bincode 2.0.1 with one fixed configuration;
 //! - the intrinsic validation rules ([`validate`]), returning every violation of an event at once,
 //!   and the Unicode character classes its text rules use ([`unicode`]);
-//! - region membership from the UN M49 table ([`regions`]).
+//! - region membership from the UN M49 table ([`regions`]);
+//! - the description of the staff form that documents, schemas, templates and forms are built
+//!   from ([`schema`]), and spreadsheets (CSV) read into the same events ([`sheet`]).
 //!
 //! ```
 //! use proto_events::staff::{parse_text, Mode};
@@ -56,6 +58,8 @@ pub mod envelope;
 pub mod events;
 pub mod hash;
 pub mod regions;
+pub mod schema;
+pub mod sheet;
 pub mod staff;
 pub mod stream;
 pub mod unicode;

@@ -44,129 +44,199 @@ pub fn earliest_date() -> Date {
     jiff::civil::date(2000, 1, 1)
 }
 
-/// A rule an event broke. The snake_case name is stable: scripts may match on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Rule {
-    /// The text is not well-formed JSON.
-    Syntax,
-    /// The JSON value is not an object.
-    NotAnObject,
-    /// `type` is missing or names no event type.
-    UnknownType,
-    /// A field the event type does not have (a typo is never dropped silently).
-    UnknownField,
-    /// A required field is absent.
-    MissingField,
-    /// A field given twice in one object (the JSON would silently keep only one).
-    DuplicateField,
-    /// A field has the wrong JSON type or an unknown enum value.
-    InvalidValue,
-    /// Not an ISO 3166-1 alpha-2 code.
-    CountryCode,
-    /// Not an ISO 4217 code.
-    CurrencyCode,
-    /// Not a calendar date (e.g. `2019-02-30`).
-    InvalidDate,
-    /// The replacement's fields do not identify a fact type.
-    ReplacementType,
-    /// `start` is after `end`.
-    StartAfterEnd,
-    /// A meeting or activity spans more than 62 days.
-    SpanTooLong,
-    /// A date before 2000-01-01.
-    DateTooEarly,
-    /// Something that happened is dated after the day it is recorded.
-    DateInFuture,
-    /// A country appears twice in a list.
-    DuplicateCountry,
-    /// A value appears twice in a list.
-    DuplicateItem,
-    /// A country is both a beneficiary and another country.
-    BeneficiaryAlsoOther,
-    /// `participants.total` outside 1..=100000.
-    ParticipantsTotal,
-    /// `women`/`men` larger than `total`, or together larger than `total`.
-    ParticipantsBreakdown,
-    /// An empty text: nothing but white space and invisible characters (see [`crate::unicode`]).
-    EmptyText,
-    /// A text longer than its limit.
-    TextTooLong,
-    /// A text with a control character.
-    ControlCharacter,
-    /// Fewer countries than the kind of event needs.
-    TooFewCountries,
-    /// A list longer than the limit.
-    TooManyItems,
-    /// The case's `lead` is not one of its `countries`.
-    LeadNotInCase,
-    /// A quantity or amount that is not a positive finite number.
-    NotPositive,
-    /// A count below 1.
-    CountBelowOne,
-    /// Not a partner slug.
-    InvalidSlug,
-    /// A request from a country to itself.
-    SameCountry,
-    /// A retraction whose `duplicate_of` is the target itself.
-    SelfReference,
-    /// The nil UUID used as an id (of an event, of the target of a correction or retraction, or of
-    /// a meeting, activity or case).
-    NilId,
-    /// Two events of one submission share an event id.
-    DuplicateEventId,
-    /// An event's text is larger than the limit.
-    TooLarge,
-    /// More events in one submission than one batch may hold.
-    TooManyEvents,
-    // Contextual rules, checked by the ledger against what it holds.
-    /// The stream already exists but this event must start it.
-    StreamExists,
-    /// The stream this event continues does not exist.
-    StreamMissing,
-    /// The stream is not at the expected version (a conflict).
-    ExpectedVersion,
-    /// The event id is already recorded with other content (a conflict).
-    EventIdReused,
-    /// The country is already an active participant.
-    AlreadyParticipant,
-    /// The country has not joined the programme.
-    NotParticipant,
-    /// The case is not open (never opened, retracted or closed).
-    CaseNotOpen,
-    /// A date before the case's `opened_on`.
-    BeforeCaseOpened,
-    /// A country that is not in the case.
-    CountryNotInCase,
-    /// A country already in the case.
-    CountryAlreadyInCase,
-    /// The activity has no effective schedule to cancel.
-    ActivityNotScheduled,
-    /// The target event is not in the ledger.
-    TargetMissing,
-    /// The target event is retracted.
-    TargetRetracted,
-    /// The target is a correction or retraction, not a fact.
-    TargetNotFact,
-    /// The replacement's type or entity differs from the target's.
-    ReplacementMismatch,
-    /// An imported event's recording time is earlier than the ledger's head.
-    RecordedAtBeforeHead,
-    /// An imported event did not reproduce its exported sequence or hash.
-    ImportMismatch,
-    // Intrinsic rules added later: new variants go at the end only (see the crate doc).
-    /// A text with a bidirectional control (U+061C, U+200E, U+200F, U+202A..=U+202E,
-    /// U+2066..=U+2069), which can make it display differently from what it says.
-    BidiControl,
-    /// An identifier (`recorded_by`, `codename`) with an invisible format character (General
-    /// Category Cf, e.g. U+200D ZERO WIDTH JOINER), which makes it look like another.
-    FormatCharacter,
-    /// A line with the ledger's recorded fields (`seq`, `recorded_at`, `hash`, …) imported
-    /// without `--verify-hashes`: they are either reproduced and checked, or refused.
-    ExportNotVerified,
-    /// A recording time in the future: the ledger's clock would follow it.
-    RecordedInFuture,
+/// What kind of rule a [`Rule`] is, for the domain reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleKind {
+    /// The event cannot be read: syntax, unknown or missing fields, wrong types, unknown codes.
+    Structural,
+    /// A rule of the payload alone (`crate::validate`).
+    Intrinsic,
+    /// A rule checked by the ledger against what it holds.
+    Contextual,
+    /// A size limit of a text or a batch.
+    Limit,
+}
+
+impl RuleKind {
+    /// The kind's lower-case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Structural => "structural",
+            RuleKind::Intrinsic => "intrinsic",
+            RuleKind::Contextual => "contextual",
+            RuleKind::Limit => "limit",
+        }
+    }
+}
+
+/// Declares [`Rule`] with its stable names, meanings (its variants' doc comments) and kinds, so
+/// the domain reference and `coopledger schema` read them from one place.
+macro_rules! rules {
+    ($(#[$meta:meta])* pub enum $name:ident {
+        $($(#[doc = $doc:literal])+ $variant:ident => $text:literal, $kind:ident;)+
+    }) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl $name {
+            /// Every rule, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stable snake_case name.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// What breaking the rule means, in words (the variant's documentation).
+            #[must_use]
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $($name::$variant => concat!($($doc),+).trim(),)+
+                }
+            }
+
+            /// Which kind of rule it is.
+            #[must_use]
+            pub fn kind(self) -> RuleKind {
+                match self {
+                    $($name::$variant => RuleKind::$kind,)+
+                }
+            }
+        }
+    };
+}
+
+rules! {
+    /// A rule an event broke. The snake_case name is stable: scripts may match on it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[non_exhaustive]
+    pub enum Rule {
+        /// The text is not well-formed JSON.
+        Syntax => "syntax", Structural;
+        /// The JSON value is not an object.
+        NotAnObject => "not_an_object", Structural;
+        /// `type` is missing or names no event type.
+        UnknownType => "unknown_type", Structural;
+        /// A field the event type does not have (a typo is never dropped silently).
+        UnknownField => "unknown_field", Structural;
+        /// A required field is absent.
+        MissingField => "missing_field", Structural;
+        /// A field given twice in one object (the JSON would silently keep only one).
+        DuplicateField => "duplicate_field", Structural;
+        /// A field has the wrong JSON type or an unknown enum value.
+        InvalidValue => "invalid_value", Structural;
+        /// Not an ISO 3166-1 alpha-2 code.
+        CountryCode => "country_code", Structural;
+        /// Not an ISO 4217 code.
+        CurrencyCode => "currency_code", Structural;
+        /// Not a calendar date (e.g. `2019-02-30`).
+        InvalidDate => "invalid_date", Structural;
+        /// The replacement's fields do not identify a fact type.
+        ReplacementType => "replacement_type", Structural;
+        /// `start` is after `end`.
+        StartAfterEnd => "start_after_end", Intrinsic;
+        /// A meeting or activity spans more than 62 days.
+        SpanTooLong => "span_too_long", Intrinsic;
+        /// A date before 2000-01-01.
+        DateTooEarly => "date_too_early", Intrinsic;
+        /// Something that happened is dated after the day it is recorded.
+        DateInFuture => "date_in_future", Intrinsic;
+        /// A country appears twice in a list.
+        DuplicateCountry => "duplicate_country", Intrinsic;
+        /// A value appears twice in a list.
+        DuplicateItem => "duplicate_item", Intrinsic;
+        /// A country is both a beneficiary and another country.
+        BeneficiaryAlsoOther => "beneficiary_also_other", Intrinsic;
+        /// `participants.total` outside 1..=100000.
+        ParticipantsTotal => "participants_total", Intrinsic;
+        /// `women`/`men` larger than `total`, or together larger than `total`.
+        ParticipantsBreakdown => "participants_breakdown", Intrinsic;
+        /// An empty text: nothing but white space and invisible characters (see [`crate::unicode`]).
+        EmptyText => "empty_text", Intrinsic;
+        /// A text longer than its limit.
+        TextTooLong => "text_too_long", Intrinsic;
+        /// A text with a control character.
+        ControlCharacter => "control_character", Intrinsic;
+        /// Fewer countries than the kind of event needs.
+        TooFewCountries => "too_few_countries", Intrinsic;
+        /// A list longer than the limit.
+        TooManyItems => "too_many_items", Intrinsic;
+        /// The case's `lead` is not one of its `countries`.
+        LeadNotInCase => "lead_not_in_case", Intrinsic;
+        /// A quantity or amount that is not a positive finite number.
+        NotPositive => "not_positive", Intrinsic;
+        /// A count below 1.
+        CountBelowOne => "count_below_one", Intrinsic;
+        /// Not a partner slug.
+        InvalidSlug => "invalid_slug", Intrinsic;
+        /// A request from a country to itself.
+        SameCountry => "same_country", Intrinsic;
+        /// A retraction whose `duplicate_of` is the target itself.
+        SelfReference => "self_reference", Intrinsic;
+        /// The nil UUID used as an id (of an event, of the target of a correction or retraction, or of
+        /// a meeting, activity or case).
+        NilId => "nil_id", Intrinsic;
+        /// Two events of one submission share an event id.
+        DuplicateEventId => "duplicate_event_id", Intrinsic;
+        /// An event's text is larger than the limit.
+        TooLarge => "too_large", Limit;
+        /// More events in one submission than one batch may hold.
+        TooManyEvents => "too_many_events", Limit;
+        // Contextual rules, checked by the ledger against what it holds.
+        /// The stream already exists but this event must start it.
+        StreamExists => "stream_exists", Contextual;
+        /// The stream this event continues does not exist.
+        StreamMissing => "stream_missing", Contextual;
+        /// The stream is not at the expected version (a conflict).
+        ExpectedVersion => "expected_version", Contextual;
+        /// The event id is already recorded with other content (a conflict).
+        EventIdReused => "event_id_reused", Contextual;
+        /// The country is already an active participant.
+        AlreadyParticipant => "already_participant", Contextual;
+        /// The country has not joined the programme.
+        NotParticipant => "not_participant", Contextual;
+        /// The case is not open (never opened, retracted or closed).
+        CaseNotOpen => "case_not_open", Contextual;
+        /// A date before the case's `opened_on`.
+        BeforeCaseOpened => "before_case_opened", Contextual;
+        /// A country that is not in the case.
+        CountryNotInCase => "country_not_in_case", Contextual;
+        /// A country already in the case.
+        CountryAlreadyInCase => "country_already_in_case", Contextual;
+        /// The activity has no effective schedule to cancel.
+        ActivityNotScheduled => "activity_not_scheduled", Contextual;
+        /// The target event is not in the ledger.
+        TargetMissing => "target_missing", Contextual;
+        /// The target event is retracted.
+        TargetRetracted => "target_retracted", Contextual;
+        /// The target is a correction or retraction, not a fact.
+        TargetNotFact => "target_not_fact", Contextual;
+        /// The replacement's type or entity differs from the target's.
+        ReplacementMismatch => "replacement_mismatch", Contextual;
+        /// An imported event's recording time is earlier than the ledger's head.
+        RecordedAtBeforeHead => "recorded_at_before_head", Contextual;
+        /// An imported event did not reproduce its exported sequence or hash.
+        ImportMismatch => "import_mismatch", Contextual;
+        // Intrinsic rules added later: new variants go at the end only (see the crate doc).
+        /// A text with a bidirectional control (U+061C, U+200E, U+200F, U+202A..=U+202E,
+        /// U+2066..=U+2069), which can make it display differently from what it says.
+        BidiControl => "bidi_control", Intrinsic;
+        /// An identifier (`recorded_by`, `codename`) with an invisible format character (General
+        /// Category Cf, e.g. U+200D ZERO WIDTH JOINER), which makes it look like another.
+        FormatCharacter => "format_character", Intrinsic;
+        /// A line with the ledger's recorded fields (`seq`, `recorded_at`, `hash`, …) imported
+        /// without `--verify-hashes`: they are either reproduced and checked, or refused.
+        ExportNotVerified => "export_not_verified", Contextual;
+        /// A recording time in the future: the ledger's clock would follow it.
+        RecordedInFuture => "recorded_in_future", Contextual;
+    }
 }
 
 impl Rule {
@@ -175,69 +245,6 @@ impl Rule {
     #[must_use]
     pub fn is_conflict(self) -> bool {
         matches!(self, Rule::ExpectedVersion | Rule::EventIdReused)
-    }
-
-    /// The stable snake_case name.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::Syntax => "syntax",
-            Rule::NotAnObject => "not_an_object",
-            Rule::UnknownType => "unknown_type",
-            Rule::UnknownField => "unknown_field",
-            Rule::MissingField => "missing_field",
-            Rule::DuplicateField => "duplicate_field",
-            Rule::InvalidValue => "invalid_value",
-            Rule::CountryCode => "country_code",
-            Rule::CurrencyCode => "currency_code",
-            Rule::InvalidDate => "invalid_date",
-            Rule::ReplacementType => "replacement_type",
-            Rule::StartAfterEnd => "start_after_end",
-            Rule::SpanTooLong => "span_too_long",
-            Rule::DateTooEarly => "date_too_early",
-            Rule::DateInFuture => "date_in_future",
-            Rule::DuplicateCountry => "duplicate_country",
-            Rule::DuplicateItem => "duplicate_item",
-            Rule::BeneficiaryAlsoOther => "beneficiary_also_other",
-            Rule::ParticipantsTotal => "participants_total",
-            Rule::ParticipantsBreakdown => "participants_breakdown",
-            Rule::EmptyText => "empty_text",
-            Rule::TextTooLong => "text_too_long",
-            Rule::ControlCharacter => "control_character",
-            Rule::TooFewCountries => "too_few_countries",
-            Rule::TooManyItems => "too_many_items",
-            Rule::LeadNotInCase => "lead_not_in_case",
-            Rule::NotPositive => "not_positive",
-            Rule::CountBelowOne => "count_below_one",
-            Rule::InvalidSlug => "invalid_slug",
-            Rule::SameCountry => "same_country",
-            Rule::SelfReference => "self_reference",
-            Rule::NilId => "nil_id",
-            Rule::DuplicateEventId => "duplicate_event_id",
-            Rule::TooLarge => "too_large",
-            Rule::TooManyEvents => "too_many_events",
-            Rule::StreamExists => "stream_exists",
-            Rule::StreamMissing => "stream_missing",
-            Rule::ExpectedVersion => "expected_version",
-            Rule::EventIdReused => "event_id_reused",
-            Rule::AlreadyParticipant => "already_participant",
-            Rule::NotParticipant => "not_participant",
-            Rule::CaseNotOpen => "case_not_open",
-            Rule::BeforeCaseOpened => "before_case_opened",
-            Rule::CountryNotInCase => "country_not_in_case",
-            Rule::CountryAlreadyInCase => "country_already_in_case",
-            Rule::ActivityNotScheduled => "activity_not_scheduled",
-            Rule::TargetMissing => "target_missing",
-            Rule::TargetRetracted => "target_retracted",
-            Rule::TargetNotFact => "target_not_fact",
-            Rule::ReplacementMismatch => "replacement_mismatch",
-            Rule::RecordedAtBeforeHead => "recorded_at_before_head",
-            Rule::ImportMismatch => "import_mismatch",
-            Rule::BidiControl => "bidi_control",
-            Rule::FormatCharacter => "format_character",
-            Rule::ExportNotVerified => "export_not_verified",
-            Rule::RecordedInFuture => "recorded_in_future",
-        }
     }
 }
 

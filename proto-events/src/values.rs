@@ -566,11 +566,11 @@ pub mod forms {
                                 }
                             });
                         if !shaped {
-                            return Err(E::custom(format_args!(
-                                "{v:?} is not a date as YYYY-MM-DD"
-                            )));
+                            return Err(E::custom(format_args!("not a date: expected YYYY-MM-DD")));
                         }
-                        v.parse().map_err(E::custom)
+                        v.parse().map_err(|e| {
+                            E::custom(format_args!("no such day ({e}): expected YYYY-MM-DD"))
+                        })
                     }
                 }
                 d.deserialize_str(DateVisitor)
@@ -613,7 +613,7 @@ pub mod forms {
     }
 
     /// The milestone kinds of the staff form.
-    const KINDS: [&str; 10] = [
+    pub const KINDS: [&str; 10] = [
         "mla_request_sent",
         "mla_request_executed",
         "extradition_requested",

@@ -1,38 +1,42 @@
-//! `coopledger append FILE...`
+//! `coopledger append FILE...`: staff JSON files and spreadsheets (`.csv`).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use super::exit::CliError;
-use super::{Cli, input, open_for_writing};
+use super::{Cli, SheetArgs, input, open_for_writing};
 
-/// Validates every file first, then appends each as one atomic batch, printing each receipt
-/// once its batch is durable.
-pub fn run(cli: &Cli, files: &[PathBuf], out: &mut impl Write) -> Result<(), CliError> {
+/// Validates every file first (every problem of every file is reported, and nothing is
+/// appended if there is one), then appends each as one atomic batch, printing each receipt once
+/// its batch is durable.
+pub fn run(
+    cli: &Cli,
+    files: &[PathBuf],
+    sheet: &SheetArgs,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         return Err(CliError::invalid(
             "error: `-` (stdin) may be given only once",
         ));
     }
     let mut parsed = Vec::with_capacity(files.len());
-    let mut problems = Vec::new();
+    let mut refused = Vec::new();
     for path in files {
-        let text = input::read(path)?;
-        match input::parse(path, &text) {
-            Ok(events) => parsed.push((path, events)),
-            Err(lines) => problems.extend(lines),
+        match input::parse_file(path, sheet) {
+            Ok(file) => parsed.push(file),
+            Err(e) => refused.push(e),
         }
     }
-    if !problems.is_empty() {
-        return Err(CliError::invalid(problems.join("\n")));
+    if !refused.is_empty() {
+        return Err(input::merge(refused));
     }
     let mut writable = open_for_writing(cli)?;
-    for (path, events) in parsed {
-        let lines: Vec<usize> = events.iter().map(|e| e.position.line).collect();
+    for file in parsed {
         let appended = writable
             .ledger
-            .append(events.into_iter().map(|e| e.event).collect())
-            .map_err(|e| input::ledger_error(&input::name(path), &lines, e));
+            .append(file.events)
+            .map_err(|e| input::ledger_error(&file.file, &file.lines, file.headers.as_deref(), e));
         let receipts = match appended {
             Ok(receipts) => receipts,
             Err(e) => {

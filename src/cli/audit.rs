@@ -24,7 +24,12 @@ fn key_error(e: impl std::fmt::Display) -> CliError {
 }
 
 /// `coopledger keygen --out FILE`: FILE (private, mode 0600) and FILE.pub; never overwrites.
-pub fn keygen(file: &Path, name: &str, out: &mut impl Write) -> Result<(), CliError> {
+pub fn keygen(
+    file: &Path,
+    name: &str,
+    json_output: bool,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     if !checkpoint::is_valid_name(name) {
         return Err(CliError::invalid(format!(
             "error: {name:?} cannot name a key (no spaces or `+`)"
@@ -68,6 +73,16 @@ pub fn keygen(file: &Path, name: &str, out: &mut impl Write) -> Result<(), CliEr
     let mut public_options = std::fs::OpenOptions::new();
     public_options.write(true).create_new(true);
     write(&public, &verifier, &public_options)?;
+    if json_output {
+        return json(
+            &serde_json::json!({
+                "private_key": file.display().to_string(),
+                "verifier_key": public.display().to_string(),
+                "verifier": verifier,
+            }),
+            out,
+        );
+    }
     writeln!(out, "{verifier}")?;
     eprintln!(
         "private key: {} (keep it secret); verifier key: {}",
@@ -82,6 +97,19 @@ pub fn checkpoint(cli: &Cli, key: &Path, out: &mut impl Write) -> Result<(), Cli
     let key = Key::load(key).map_err(key_error)?;
     let mut ledger = open(cli)?;
     let signed = sign_checkpoint(&mut ledger, &key)?;
+    if cli.json {
+        // The ledger signed it a moment ago, so its content is read without a key.
+        let body = checkpoint::parse_unverified(&signed).map_err(key_error)?;
+        return json(
+            &serde_json::json!({
+                "origin": body.origin,
+                "size": body.size,
+                "root": to_hex(&body.root),
+                "note": signed,
+            }),
+            out,
+        );
+    }
     write!(out, "{signed}")?;
     Ok(())
 }
@@ -199,6 +227,19 @@ pub fn verify_against(
                 ))
             })?;
     }
+    if cli.json {
+        return json(
+            &serde_json::json!({
+                "ok": true,
+                "checkpoint": {"origin": signed.origin, "size": signed.size, "root": to_hex(&signed.root)},
+                "root": to_hex(&root),
+                "events": report.events,
+                "head_seq": report.head_seq,
+                "head_hash": to_hex(&report.head_hash),
+            }),
+            out,
+        );
+    }
     writeln!(
         out,
         "ok: checkpoint of {} records by {} is consistent with the head {} (root {}); {} events, head {} {}",
@@ -251,7 +292,7 @@ pub fn receipt(
         None => {
             let reader = ledger.reader();
             let event = reader.get(event_id)?.ok_or_else(|| {
-                CliError::invalid(format!("error: no event {event_id} in the ledger"))
+                CliError::not_found(format!("error: no event {event_id} in the ledger"))
             })?;
             reader
                 .checkpoint_covering(event.sequence)?
@@ -265,14 +306,23 @@ pub fn receipt(
         }
     };
     let bundle = receipt::build(&ledger.reader(), event_id, &note)?;
-    let text =
-        serde_json::to_string_pretty(&bundle).map_err(|e| CliError::invalid(e.to_string()))?;
+    let text = if cli.json {
+        serde_json::to_string(&bundle)
+    } else {
+        serde_json::to_string_pretty(&bundle)
+    }
+    .map_err(|e| CliError::invalid(e.to_string()))?;
     writeln!(out, "{text}")?;
     Ok(())
 }
 
 /// `coopledger verify-receipt FILE --pubkey FILE`: exit 4 unless every link holds.
-pub fn verify_receipt(file: &Path, pubkey: &Path, out: &mut impl Write) -> Result<(), CliError> {
+pub fn verify_receipt(
+    file: &Path,
+    pubkey: &Path,
+    json_output: bool,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let key = PublicKey::load(pubkey).map_err(key_error)?;
     let text = input::read(file)?;
     // Strictly: a key given twice would show one value and be checked with another.
@@ -281,6 +331,17 @@ pub fn verify_receipt(file: &Path, pubkey: &Path, out: &mut impl Write) -> Resul
         .map_err(|e| CliError::invalid(format!("{}: not a receipt: {e}", input::name(file))))?;
     let checkpoint = receipt::verify(&bundle, &key)
         .map_err(|e| CliError::new(Code::Verification, format!("verification failed: {e}")))?;
+    if json_output {
+        return json(
+            &serde_json::json!({
+                "ok": true,
+                "event_id": bundle.event.get("event_id"),
+                "seq": bundle.proof.leaf_index + 1,
+                "checkpoint": {"origin": checkpoint.origin, "size": checkpoint.size, "root": to_hex(&checkpoint.root)},
+            }),
+            out,
+        );
+    }
     writeln!(
         out,
         "ok: event {} is record {} of the {} records signed by {} (root {})",

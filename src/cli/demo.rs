@@ -36,6 +36,25 @@ pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliE
     }
     let reader = ledger.reader();
     let head = reader.head().seq;
+    if cli.json {
+        let report = reader.verify(&mut |_, _| {})?;
+        let value = serde_json::json!({
+            "db": cli.db_display(),
+            "story": story_len,
+            "synthetic": synthetic,
+            "new": head - before,
+            "head": head,
+            "seconds": started.elapsed().as_secs_f64(),
+            "verified": {
+                "ok": true,
+                "events": report.events,
+                "head_seq": report.head_seq,
+                "head_hash": to_hex(&report.head_hash),
+            },
+        });
+        writeln!(out, "{value}")?;
+        return Ok(());
+    }
     writeln!(
         out,
         "recorded the CRIMJUST story ({story_len} events) and a synthetic programme ({synthetic} events) \

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::exit::CliError;
 use super::table::Table;
-use super::{Cli, open};
+use super::{Cli, input, open};
 
 /// What `log` lists.
 pub struct Filter {
@@ -26,20 +26,14 @@ pub fn log(cli: &Cli, filter: &Filter, out: &mut impl Write) -> Result<(), CliEr
     let event_type = filter
         .event_type
         .as_deref()
-        .map(|t| {
-            EventType::from_name(t).ok_or_else(|| {
-                let known: Vec<&str> = EventType::ALL.iter().map(|t| t.name()).collect();
-                CliError::invalid(format!(
-                    "error: unknown event type {t:?} (one of {})",
-                    known.join(", ")
-                ))
-            })
-        })
+        .map(|t| EventType::from_name(t).ok_or_else(|| input::unknown_type(t)))
         .transpose()?;
     let stream = filter.stream.as_deref().map(parse_stream).transpose()?;
     let ledger = open(cli)?;
     let reader = ledger.reader();
     let keep = |e: &RecordedEvent| event_type.is_none_or(|t| e.envelope.event_type == t);
+    // One more than asked for tells whether more rows exist.
+    let wanted = filter.limit.saturating_add(1);
     let mut events = Vec::new();
     if let Some(stream) = &stream {
         let mut all = reader.read_stream(stream, 1, MAX_PAGE)?;
@@ -55,16 +49,34 @@ pub fn log(cli: &Cli, filter: &Filter, out: &mut impl Write) -> Result<(), CliEr
         if filter.reverse {
             all.reverse();
         }
-        events.extend(all.into_iter().filter(|e| keep(e)).take(filter.limit));
+        events.extend(all.into_iter().filter(|e| keep(e)).take(wanted));
     } else {
-        page_through(&reader, filter, &keep, &mut events)?;
+        page_through(&reader, filter, wanted, &keep, &mut events)?;
     }
-    write_events(cli, &events, out)
+    let more = events.len() > filter.limit;
+    events.truncate(filter.limit);
+    write_events(cli, &events, out)?;
+    if more && !cli.json {
+        let (last, next) = match events.last() {
+            Some(e) if filter.reverse => {
+                (e.sequence, format!("--from {} --reverse", e.sequence - 1))
+            }
+            Some(e) => (e.sequence, format!("--from {}", e.sequence + 1)),
+            None => (0, String::new()),
+        };
+        writeln!(
+            out,
+            "… more events after sequence {last} (the first {} shown): coopledger log {next}",
+            filter.limit
+        )?;
+    }
+    Ok(())
 }
 
 fn page_through(
     reader: &Reader,
     filter: &Filter,
+    wanted: usize,
     keep: &dyn Fn(&RecordedEvent) -> bool,
     events: &mut Vec<RecordedEvent>,
 ) -> Result<(), CliError> {
@@ -74,7 +86,7 @@ fn page_through(
     } else {
         filter.from.unwrap_or(1).max(1)
     };
-    while events.len() < filter.limit {
+    while events.len() < wanted {
         let page = if filter.reverse {
             if next == 0 {
                 break;
@@ -94,7 +106,7 @@ fn page_through(
         } else {
             last + 1
         };
-        let room = filter.limit - events.len();
+        let room = wanted - events.len();
         events.extend(page.into_iter().filter(|e| keep(e)).take(room));
     }
     Ok(())
@@ -106,7 +118,7 @@ pub fn show(cli: &Cli, id: &Uuid, out: &mut impl Write) -> Result<(), CliError> 
     let event = ledger
         .reader()
         .get(id)?
-        .ok_or_else(|| CliError::invalid(format!("error: no event {id} in the ledger")))?;
+        .ok_or_else(|| CliError::not_found(format!("error: no event {id} in the ledger")))?;
     let object = serde_json::Value::Object(recorded_to_object(&event));
     let text = if cli.json {
         serde_json::to_string(&object)
@@ -183,10 +195,19 @@ pub fn write_events(
         }
         return Ok(());
     }
-    let mut table = Table::new(&["SEQ", "RECORDED AT", "TYPE", "STREAM", "VER", "SUMMARY"]);
+    let mut table = Table::new(&[
+        "SEQ",
+        "EVENT ID",
+        "RECORDED AT",
+        "TYPE",
+        "STREAM",
+        "VER",
+        "SUMMARY",
+    ]);
     for e in events {
         table.row(vec![
             e.sequence.to_string(),
+            e.envelope.event_id.to_string(),
             e.envelope
                 .recorded_at
                 .strftime("%Y-%m-%d %H:%M:%S")

@@ -1,5 +1,6 @@
 //! Argument parsing, dispatch, tracing set-up and exit codes.
 
+mod amend;
 mod append;
 mod audit;
 mod demo;
@@ -7,11 +8,14 @@ mod exit;
 mod import;
 mod input;
 mod log;
+mod manual;
 mod progress;
 mod remote;
 mod report;
+mod schema;
 mod serve;
 mod table;
+mod template;
 mod verify;
 mod views;
 mod witness;
@@ -25,15 +29,7 @@ use coopledger::store::Location;
 use coopledger::{AsOf, Ledger, ViewName};
 use proto_events::{Date, Timestamp};
 
-pub use exit::{CliError, Code};
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  storage or internal failure (including a ledger in use by another process)
-  2  invalid input or usage
-  3  conflict (expected version, event id reused with other content)
-  4  verification failed";
+pub use exit::{CliError, Code, EXIT_CODES};
 
 /// coopledger: an append-only, hash-chained ledger of international cooperation.
 #[derive(Parser, Debug)]
@@ -49,7 +45,8 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub db: String,
-    /// Print data as JSON (JSON Lines for lists of events).
+    /// Print data as JSON (JSON Lines for lists of events), and errors as one JSON document on
+    /// stderr.
     #[arg(long, global = true)]
     pub json: bool,
     /// More logging on stderr (-v debug, -vv trace).
@@ -79,17 +76,21 @@ pub struct Cli {
 pub enum Command {
     /// Create a new, empty ledger in --db (a missing or empty directory).
     Init,
-    /// Append staff JSON files (an object, an array or JSONL; `-` reads stdin), each file as one
-    /// atomic batch, after validating all of them; prints one receipt per event.
+    /// Append spreadsheets (`.csv`, one event a row) or staff JSON files (an object, an array or
+    /// JSONL; `-` reads stdin), each file as one atomic batch, after validating all of them;
+    /// prints one receipt per event.
     Append {
         /// Files to append.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        sheet: SheetArgs,
     },
-    /// Bulk-load large JSONL files (staff lines or `export` lines) in big batches; a rerun skips
-    /// what is already in.
+    /// Bulk-load large JSONL files (staff lines or `export` lines) and spreadsheets in big
+    /// batches; a rerun skips what is already in. With --check, validate them whole and append
+    /// nothing.
     Import {
-        /// Files to import (`-` reads stdin).
+        /// Files to import (`-` reads JSONL from stdin).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Events per atomic batch.
@@ -98,7 +99,58 @@ pub enum Command {
         /// Require exported lines and check that each gets its exported sequence and hash.
         #[arg(long)]
         verify_hashes: bool,
+        /// Validate every batch as the import would (every rule, contextual ones against the
+        /// ledger included), report every problem, and append nothing.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        sheet: SheetArgs,
     },
+    /// The fields of each event type (required or optional, allowed values, limits), in words
+    /// or, with --json, as JSON Schema (2020-12).
+    Schema {
+        /// One event type (e.g. ActivityDelivered); all of them when left out.
+        event_type: Option<String>,
+    },
+    /// Write a spreadsheet template of an event type: one column per field and an example row.
+    Template {
+        /// The event type, e.g. ActivityDelivered.
+        event_type: String,
+        /// The file to write (`.csv`); stdout when left out.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// For EventCorrected: the type of the events corrected (its fields become
+        /// `replacement.` columns).
+        #[arg(long, value_name = "TYPE", default_value = "ActivityDelivered")]
+        of: String,
+        /// The cell separator: `,` or `;` (what Excel expects in decimal-comma locales).
+        #[arg(long, default_value = ",", value_parser = parse_separator)]
+        separator: u8,
+    },
+    /// Correct a recorded fact: its current effective payload with the fields given changed,
+    /// appended as an EventCorrected (the log stays append-only).
+    Amend {
+        /// The entity (a meeting, activity or case id, or a stream such as country/GH) or the
+        /// event id of the fact.
+        entity: String,
+        /// A field to change, as a spreadsheet column names it (participants.total=26,
+        /// beneficiaries=GH;NG); an empty value removes an optional field.
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+        set: Vec<String>,
+        /// Why (1–2000 characters).
+        #[arg(long)]
+        reason: String,
+        /// Who records the correction.
+        #[arg(long, env = "COOPLEDGER_RECORDED_BY")]
+        recorded_by: Option<String>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `coopledger man > coopledger.1`.
+    Man,
     /// List recorded events.
     Log {
         /// First sequence (the last one with --reverse).
@@ -238,7 +290,7 @@ pub enum Command {
         #[arg(long, conflicts_with = "on")]
         as_of: Option<u64>,
         /// Counting what happened on or before this date (YYYY-MM-DD).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_date)]
         on: Option<Date>,
     },
     /// Record the CRIMJUST story and a synthetic programme, then print views and verify.
@@ -353,11 +405,61 @@ pub struct AsOfArgs {
     #[arg(long)]
     pub as_of: Option<u64>,
     /// As of this recording time (RFC 3339, e.g. 2026-01-31T12:00:00Z).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_time)]
     pub at: Option<Timestamp>,
     /// Counting what happened on or before this date (YYYY-MM-DD).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_date)]
     pub on: Option<Date>,
+}
+
+/// What the rows of a spreadsheet do not say themselves (`.csv` files only).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SheetArgs {
+    /// The event type of rows without a `type` cell.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub event_type: Option<String>,
+    /// The recorder of rows without a `recorded_by` cell.
+    #[arg(long, env = "COOPLEDGER_RECORDED_BY", value_name = "NAME")]
+    pub recorded_by: Option<String>,
+}
+
+/// A date option: exactly `YYYY-MM-DD`.
+fn parse_date(text: &str) -> Result<Date, String> {
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let why = if shaped {
+        match text.parse::<Date>() {
+            Ok(date) => return Ok(date),
+            Err(_) => "no such day",
+        }
+    } else {
+        "not a date"
+    };
+    Err(format!(
+        "{text:?} is {why}: expected YYYY-MM-DD, e.g. 2019-12-31"
+    ))
+}
+
+/// A time option: RFC 3339.
+fn parse_time(text: &str) -> Result<Timestamp, String> {
+    text.parse().map_err(|_| {
+        format!("{text:?} is not a time: expected RFC 3339, e.g. 2026-01-31T12:00:00Z")
+    })
+}
+
+/// A cell separator: `,` or `;`.
+fn parse_separator(text: &str) -> Result<u8, String> {
+    match text {
+        "," => Ok(b','),
+        ";" => Ok(b';'),
+        _ => Err(format!("{text:?}: expected , or ;")),
+    }
 }
 
 impl AsOfArgs {
@@ -377,8 +479,14 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // clap prints help and version to stdout with exit 0, usage errors to stderr with 2.
-            let _ = e.print();
+            // clap prints help and version to stdout with exit 0, usage errors to stderr with 2
+            // (as one JSON document when --json was asked for).
+            if e.use_stderr() && std::env::args().any(|a| a == "--json") {
+                let error = CliError::invalid(e.render().to_string().trim_end().to_owned());
+                eprintln!("{}", error.to_json());
+            } else {
+                let _ = e.print();
+            }
             return ExitCode::from(if e.use_stderr() {
                 Code::Invalid as u8
             } else {
@@ -392,8 +500,12 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let _ = std::io::stdout().flush();
             let mut stderr = std::io::stderr().lock();
-            for line in e.message.lines() {
-                let _ = writeln!(stderr, "{line}");
+            if cli.json {
+                let _ = writeln!(stderr, "{}", e.to_json());
+            } else {
+                for line in e.message.lines() {
+                    let _ = writeln!(stderr, "{line}");
+                }
             }
             ExitCode::from(e.code as u8)
         }
@@ -418,6 +530,19 @@ fn init_tracing(verbose: u8, quiet: u8) {
 
 fn run(cli: &Cli) -> Result<(), CliError> {
     let out = &mut std::io::stdout().lock();
+    // Commands that read nothing of a ledger run here, with or without --server.
+    match &cli.command {
+        Command::Schema { event_type } => return schema::run(cli, event_type.as_deref(), out),
+        Command::Template {
+            event_type,
+            out: file,
+            of,
+            separator,
+        } => return template::run(cli, event_type, file.as_deref(), of, *separator, out),
+        Command::Completions { shell } => return manual::completions(*shell, out),
+        Command::Man => return manual::man(out),
+        _ => {}
+    }
     if let Some(server) = &cli.server
         && let Some(result) = remote::run(cli, server, out)
     {
@@ -425,12 +550,43 @@ fn run(cli: &Cli) -> Result<(), CliError> {
     }
     match &cli.command {
         Command::Init => init(cli, out),
-        Command::Append { files } => append::run(cli, files, out),
+        Command::Append { files, sheet } => append::run(cli, files, sheet, out),
         Command::Import {
             files,
             batch,
             verify_hashes,
-        } => import::run(cli, files, *batch, *verify_hashes, out),
+            check,
+            sheet,
+        } => import::run(
+            cli,
+            &import::Options {
+                files,
+                batch: *batch,
+                verify_hashes: *verify_hashes,
+                check: *check,
+                sheet,
+            },
+            out,
+        ),
+        Command::Amend {
+            entity,
+            set,
+            reason,
+            recorded_by,
+        } => amend::run(
+            cli,
+            &amend::Options {
+                entity,
+                set,
+                reason,
+                recorded_by: recorded_by.as_deref(),
+            },
+            out,
+        ),
+        Command::Schema { .. }
+        | Command::Template { .. }
+        | Command::Completions { .. }
+        | Command::Man => Ok(()),
         Command::Log {
             from,
             limit,
@@ -498,11 +654,13 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 out,
             ),
         },
-        Command::Keygen { out: file, name } => audit::keygen(file, name, out),
+        Command::Keygen { out: file, name } => audit::keygen(file, name, cli.json, out),
         Command::Checkpoint { key } => audit::checkpoint(cli, key, out),
         Command::Prove { proof } => audit::prove(cli, proof, out),
         Command::Receipt { event_id, key } => audit::receipt(cli, event_id, key.as_deref(), out),
-        Command::VerifyReceipt { file, pubkey } => audit::verify_receipt(file, pubkey, out),
+        Command::VerifyReceipt { file, pubkey } => {
+            audit::verify_receipt(file, pubkey, cli.json, out)
+        }
         Command::Export { from } => log::export(cli, *from, out),
         Command::Rebuild { view } => {
             let which = match view {
@@ -604,6 +762,10 @@ fn init(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
         )));
     }
     drop(open_or_create(cli)?);
-    writeln!(out, "created an empty ledger in {}", cli.db_display())?;
+    if cli.json {
+        writeln!(out, "{}", serde_json::json!({"created": cli.db_display()}))?;
+    } else {
+        writeln!(out, "created an empty ledger in {}", cli.db_display())?;
+    }
     Ok(())
 }

@@ -18,7 +18,7 @@ pub fn run(cli: &Cli, server: &str, out: &mut impl Write) -> Option<Result<(), C
     let remote = Remote::new(cli, server);
     let result = match &cli.command {
         Command::Serve { .. } => return None,
-        Command::Append { files } => remote.append(files, out),
+        Command::Append { files, sheet } => remote.append(files, sheet, out),
         Command::Log {
             from,
             limit,
@@ -140,6 +140,7 @@ impl<'a> Remote<'a> {
             .unwrap_or_default();
         let code = match status {
             StatusCode::CONFLICT => Code::Conflict,
+            StatusCode::NOT_FOUND => Code::NotFound,
             s if s.is_client_error() => Code::Invalid,
             _ => Code::Failure,
         };
@@ -196,25 +197,26 @@ impl<'a> Remote<'a> {
             .collect()
     }
 
-    fn append(&self, files: &[std::path::PathBuf], out: &mut impl Write) -> Result<(), CliError> {
+    fn append(
+        &self,
+        files: &[std::path::PathBuf],
+        sheet: &super::SheetArgs,
+        out: &mut impl Write,
+    ) -> Result<(), CliError> {
         // Validate everything locally first, as without --server.
         let mut texts = Vec::new();
-        let mut problems = Vec::new();
+        let mut refused = Vec::new();
         for path in files {
-            let text = input::read(path)?;
-            match input::parse(path, &text) {
-                Ok(events) => texts.push((
-                    path,
-                    text,
-                    events.iter().map(|e| e.position.line).collect::<Vec<_>>(),
-                )),
-                Err(lines) => problems.extend(lines),
+            match input::request_body(path, sheet) {
+                Ok(body) => texts.push(body),
+                Err(e) => refused.push(e),
             }
         }
-        if !problems.is_empty() {
-            return Err(CliError::invalid(problems.join("\n")));
+        if !refused.is_empty() {
+            return Err(input::merge(refused));
         }
         for (path, text, lines) in texts {
+            let path = path.as_path();
             let request = self
                 .client
                 .post(format!("{}/v1/events", self.base))

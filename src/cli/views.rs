@@ -30,7 +30,7 @@ pub fn country(cli: &Cli, code: &str, at: &AsOfArgs, out: &mut impl Write) -> Re
     })?;
     let views = state(cli, at)?;
     let Some(view) = views.country_view(country) else {
-        return Err(CliError::invalid(format!(
+        return Err(CliError::not_found(format!(
             "error: {country} ({}) has never joined nor been involved in anything as of sequence {}",
             country.name(),
             views.as_of

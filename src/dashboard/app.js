@@ -915,6 +915,7 @@
     out.push('<section class="card" aria-labelledby="hist-h"><header class="card-head"><div><h2 id="hist-h">Recorded history of <span class="mono">country/' + esc(view.country) + '</span></h2><p class="muted">Every record of the stream, as recorded; nothing is ever rewritten.</p></div></header>' +
       '<div class="table-scroll">' + eventsTable(history, 'Records of country/' + view.country) + '</div></section>');
     host.innerHTML = out.join('');
+    if (window.coopledgerForms) window.coopledgerForms.entityActions('country/' + view.country, $('country-head')); // form.js
   }
 
   // ---------------------------------------------------------------- loading

@@ -24,6 +24,11 @@ pub const INDEX_HTML: &str = include_str!("index.html");
 pub const STYLE_CSS: &str = include_str!("style.css");
 /// The page's script (vanilla JS; fetches from the API, or reads the embedded documents).
 pub const APP_JS: &str = include_str!("app.js");
+/// The staff form's script: served pages only (a report records nothing), shown to a staff
+/// token only.
+pub const FORM_JS: &str = include_str!("form.js");
+/// The staff form's style sheet.
+pub const FORM_CSS: &str = include_str!("form.css");
 
 /// Recent events shown on the page (`/v1/events?reverse=true&limit=…`).
 pub const RECENT_EVENTS: usize = 20;
@@ -42,10 +47,12 @@ fn sha256_source(text: &str) -> String {
 pub fn served_csp() -> &'static str {
     static CSP: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'self' data:; \
+            "default-src 'none'; script-src {} {}; style-src {} {}; connect-src 'self'; img-src 'self' data:; \
              base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
             sha256_source(APP_JS),
-            sha256_source(STYLE_CSS)
+            sha256_source(FORM_JS),
+            sha256_source(STYLE_CSS),
+            sha256_source(FORM_CSS)
         )
     });
     &CSP
@@ -62,17 +69,29 @@ fn report_csp() -> String {
     )
 }
 
-fn assemble(csp_meta: &str, data: &str) -> String {
+/// The page; `forms` adds the staff form (its own `<style>` and `<script>` elements, whose
+/// hashes only the served page's policy allows).
+fn assemble(csp_meta: &str, data: &str, forms: bool) -> String {
+    let (form_style, form_script) = if forms {
+        (
+            format!("<style>{FORM_CSS}</style>"),
+            format!("<script>{FORM_JS}</script>"),
+        )
+    } else {
+        (String::new(), String::new())
+    };
     INDEX_HTML
         .replace("{{CSP_META}}", csp_meta)
         .replace("{{STYLE}}", STYLE_CSS)
+        .replace("{{FORM_STYLE}}", &form_style)
         .replace("{{DATA}}", data)
         .replace("{{SCRIPT}}", APP_JS)
+        .replace("{{FORM_SCRIPT}}", &form_script)
 }
 
 /// The page `coopledger serve` answers at `/` (no embedded data: it fetches from the API).
 pub fn served_page() -> &'static str {
-    static PAGE: LazyLock<String> = LazyLock::new(|| assemble("", ""));
+    static PAGE: LazyLock<String> = LazyLock::new(|| assemble("", "", true));
     &PAGE
 }
 
@@ -284,7 +303,7 @@ pub fn report(reader: &Reader, point: Point, generated_at: &str) -> Result<Strin
         "<script type=\"application/json\" id=\"coopledger-report\">{}</script>",
         script_safe_json(&data)
     );
-    Ok(assemble(&meta, &element))
+    Ok(assemble(&meta, &element, false))
 }
 
 #[cfg(test)]
@@ -301,11 +320,25 @@ mod tests {
             !STYLE_CSS.contains("</style"),
             "style.css must not contain </style"
         );
-        for asset in [INDEX_HTML, STYLE_CSS, APP_JS] {
+        assert!(!FORM_JS.contains("</script") && !FORM_CSS.contains("</style"));
+        for asset in [INDEX_HTML, STYLE_CSS, APP_JS, FORM_JS, FORM_CSS] {
             assert!(!asset.contains("http://") && !asset.contains("https://"));
         }
         let page = served_page();
         assert!(!page.contains("{{"), "every placeholder is filled");
+        assert!(
+            page.contains(FORM_JS) && page.contains(FORM_CSS),
+            "the served page has the form"
+        );
+        let report = assemble("", "", false);
+        assert!(
+            !report.contains("{{") && !report.contains(FORM_JS),
+            "a report has no form"
+        );
+        assert!(
+            served_csp().contains(&sha256_source(FORM_JS)),
+            "the policy allows the form's script"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod cache;
+mod check;
 mod connections;
 mod dashboard;
 pub mod error;
@@ -164,6 +165,7 @@ fn app(state: AppState) -> Router {
         .route("/v1/countries/{cc}", get(views::country))
         .route("/v1/regions", get(views::regions))
         .route("/v1/events", get(events::list).post(events::append))
+        .route("/v1/events/check", axum::routing::post(check::check))
         .route("/v1/events/{id}", get(events::one))
         .route("/v1/streams/{*stream}", get(events::stream))
         .route("/v1/head", get(events::head))

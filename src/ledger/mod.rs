@@ -312,6 +312,16 @@ impl Ledger {
         follow::catch_up(&self.shared, &mut self.listener)
     }
 
+    /// Checks requests as [`Ledger::append_group`] would append them in order (each seeing the
+    /// ones before it that passed, every rule applied, contextual ones included) and writes
+    /// nothing; returns what each append would have answered.
+    pub fn check_group(
+        &mut self,
+        requests: impl IntoIterator<Item = Request>,
+    ) -> Vec<Result<Vec<Receipt>, Error>> {
+        self.writer.check_group(&self.shared, requests)
+    }
+
     /// Stores a signed checkpoint of the first `size` records (signed by [`crate::audit`]),
     /// making it the latest one readers see.
     ///

@@ -104,6 +104,10 @@ pub struct Request {
     pub events: Vec<Pending>,
     /// For imports: refuse the batch unless every event reproduces its exported sequence and hash.
     pub verify_hashes: bool,
+    /// Validate only: the request is staged and answered as an append would be (every rule,
+    /// contextual ones included), then rolled back at once; nothing of it is written and no
+    /// other request sees it.
+    pub dry_run: bool,
 }
 
 impl Request {
@@ -119,6 +123,7 @@ impl Request {
                 })
                 .collect(),
             verify_hashes: false,
+            dry_run: false,
         }
     }
 }
@@ -167,25 +172,9 @@ impl Writer {
         let mut staging = Staging::new(&catalog, &*shared.store);
         let mut results = Vec::with_capacity(requests.len());
         for request in requests {
-            let savepoint = staging.savepoint();
-            self.tracker.begin();
-            let staged = self
-                .stage_request(&mut staging, request)
-                .and_then(|receipts| {
-                    // Every counter counts effective things: a negative one is a bug, never written.
-                    match self.views.negative_counter_in(&self.tracker.touched) {
-                        Some(bad) => Err(Error::Internal(format!("an append would leave {bad}"))),
-                        None => Ok(receipts),
-                    }
-                });
-            match staged {
-                Ok(receipts) => results.push(Ok(receipts)),
-                Err(e) => {
-                    staging.rollback(savepoint);
-                    self.tracker.rollback(&mut self.views);
-                    results.push(Err(e));
-                }
-            }
+            let dry_run = request.dry_run;
+            let staged = self.stage_or_roll_back(&mut staging, request, dry_run);
+            results.push(staged);
         }
         let head = staging.head();
         let (records, facts) = staging.into_parts();
@@ -209,6 +198,56 @@ impl Writer {
         }
         let committed = self.commit(shared, records, head, facts, started);
         (results, Some(committed))
+    }
+
+    /// Checks requests as [`Writer::append_group`] would append them, each seeing those before
+    /// it that passed, and writes nothing: a whole file checked batch by batch is judged as its
+    /// import would be. The answers are what the appends would have answered.
+    pub fn check_group(
+        &mut self,
+        shared: &Shared,
+        requests: impl IntoIterator<Item = Request>,
+    ) -> Vec<Result<Vec<Receipt>, Error>> {
+        if let Some(reason) = shared.poison_reason() {
+            return vec![Err(Error::Poisoned(reason))];
+        }
+        let catalog = shared.catalog.read();
+        let mut staging = Staging::new(&catalog, &*shared.store);
+        let results = requests
+            .into_iter()
+            .map(|request| self.stage_or_roll_back(&mut staging, request, false))
+            .collect();
+        // Nothing is written: the staging goes, and the working views return to the published
+        // ones (which they equal between groups).
+        drop(staging);
+        drop(catalog);
+        self.views = (**shared.views.read()).clone();
+        self.tracker = Tracker::with_undo();
+        results
+    }
+
+    /// Stages one request within its savepoint; rolls it back when it fails, or when it is only
+    /// a check (`roll_back`).
+    fn stage_or_roll_back(
+        &mut self,
+        staging: &mut Staging<'_>,
+        request: Request,
+        roll_back: bool,
+    ) -> Result<Vec<Receipt>, Error> {
+        let savepoint = staging.savepoint();
+        self.tracker.begin();
+        let staged = self.stage_request(staging, request).and_then(|receipts| {
+            // Every counter counts effective things: a negative one is a bug, never written.
+            match self.views.negative_counter_in(&self.tracker.touched) {
+                Some(bad) => Err(Error::Internal(format!("an append would leave {bad}"))),
+                None => Ok(receipts),
+            }
+        });
+        if staged.is_err() || roll_back {
+            staging.rollback(savepoint);
+            self.tracker.rollback(&mut self.views);
+        }
+        staged
     }
 
     /// Stages one request. Intrinsic validation and encoding, the costly parts, run in parallel;

@@ -44,7 +44,7 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn story_path() -> String {
+pub(crate) fn story_path() -> String {
     data("story.jsonl").display().to_string()
 }
 
@@ -58,14 +58,14 @@ fn story_lines() -> Vec<String> {
 
 /// What one run of the binary did.
 #[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn of(cmd: &mut Command) -> Run {
+    pub(crate) fn of(cmd: &mut Command) -> Run {
         let out = cmd.output().expect("run coopledger");
         Run {
             code: out.status.code().unwrap_or(-1),
@@ -74,49 +74,49 @@ impl Run {
         }
     }
 
-    fn expect_code(self, code: i32, what: &str) -> Run {
+    pub(crate) fn expect_code(self, code: i32, what: &str) -> Run {
         assert_eq!(self.code, code, "{what}: {self:#?}");
         self
     }
 
-    fn stderr_lines(&self) -> Vec<&str> {
+    pub(crate) fn stderr_lines(&self) -> Vec<&str> {
         self.stderr.lines().filter(|l| !l.is_empty()).collect()
     }
 }
 
 /// A temporary directory holding the ledger (`db`) and any input files; commands run in it.
-struct Sandbox {
+pub(crate) struct Sandbox {
     tmp: tempfile::TempDir,
 }
 
 impl Sandbox {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Sandbox { tmp: tempdir() }
     }
 
     /// A sandbox whose ledger holds the story (seq 1..=16).
-    fn with_story() -> Self {
+    pub(crate) fn with_story() -> Self {
         let sandbox = Sandbox::new();
         sandbox.ok(&["append", &story_path()]);
         sandbox
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.tmp.path()
     }
 
-    fn db(&self) -> PathBuf {
+    pub(crate) fn db(&self) -> PathBuf {
         self.path().join("db")
     }
 
-    fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path().join(name);
         std::fs::write(&path, text).expect("write input");
         path
     }
 
     /// The binary with no ledger chosen, run in the sandbox, with a clean environment.
-    fn bare(&self) -> Command {
+    pub(crate) fn bare(&self) -> Command {
         let mut cmd = Command::cargo_bin("coopledger").expect("the coopledger binary");
         cmd.current_dir(self.path())
             .env_remove("COOPLEDGER_DB")
@@ -125,7 +125,7 @@ impl Sandbox {
     }
 
     /// The binary on this sandbox's ledger (`--db DIR`).
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         self.cmd_on(&self.db(), args)
     }
 
@@ -142,7 +142,7 @@ impl Sandbox {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         Run::of(&mut self.cmd(args))
     }
 
@@ -151,7 +151,7 @@ impl Sandbox {
     }
 
     /// Runs and asserts success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         self.run(args).expect_code(0, &args.join(" ")).stdout
     }
 
@@ -160,7 +160,7 @@ impl Sandbox {
     }
 
     /// Runs with `--json` and parses the single JSON document printed.
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = self.ok(&all);
@@ -169,7 +169,7 @@ impl Sandbox {
     }
 
     /// Runs with `--json` and parses every line.
-    fn json_lines(&self, args: &[&str]) -> Vec<Value> {
+    pub(crate) fn json_lines(&self, args: &[&str]) -> Vec<Value> {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         json_lines(&self.ok(&all))
@@ -184,7 +184,7 @@ impl Sandbox {
     }
 
     /// The head sequence, as `log --json --reverse --limit 1` tells it (0 when empty).
-    fn head(&self) -> u64 {
+    pub(crate) fn head(&self) -> u64 {
         self.json_lines(&["log", "--reverse", "--limit", "1"])
             .first()
             .map_or(0, |e| e["seq"].as_u64().expect("seq"))
@@ -732,11 +732,14 @@ fn usage_errors_exit_2() {
         &["log", "--type", "Foo"][..],
         &["stream", "bogus"],
         &["country", "ZZ"],
-        &["country", "AR"],
-        &["show", &ev(99)],
         &["append", "missing.jsonl"],
     ] {
         let run = sandbox.run(args).expect_code(2, &args.join(" "));
+        assert!(run.stderr.starts_with("error: "), "{args:?}: {run:#?}");
+    }
+    // What the ledger does not hold is not found (exit 5).
+    for args in [&["country", "AR"][..], &["show", &ev(99)]] {
+        let run = sandbox.run(args).expect_code(5, &args.join(" "));
         assert!(run.stderr.starts_with("error: "), "{args:?}: {run:#?}");
     }
     assert_eq!(sandbox.head(), 16);
@@ -1129,10 +1132,10 @@ fn log_lists_json_lines_with_filters() {
     );
     assert_eq!(seqs(&["log", "--from", "17"]), Vec::<u64>::new());
 
-    // The table: a header and one row per event.
+    // The table: a header, one row per event, and a note that more exist.
     let table = sandbox.ok(&["log", "--from", "2", "--limit", "3"]);
     let rows: Vec<&str> = table.lines().collect();
-    assert_eq!(rows.len(), 4, "{table}");
+    assert_eq!(rows.len(), 5, "{table}");
     assert!(rows[0].starts_with("SEQ"), "{table}");
     assert!(
         rows[2].contains("GH joined as beneficiary on 2016-07-21"),
@@ -1378,7 +1381,7 @@ fn as_of_options_give_the_view_at_a_sequence_a_date_or_a_time() {
     );
     let run = sandbox
         .run(&["country", "GW", "--as-of", "9"])
-        .expect_code(2, "GW not involved yet");
+        .expect_code(5, "GW not involved yet");
     assert!(run.stderr.contains("as of sequence 9"), "{run:#?}");
 
     // --on DATE: facts dated on or before, by today's knowledge (the correction applies).
@@ -1407,7 +1410,7 @@ fn as_of_options_give_the_view_at_a_sequence_a_date_or_a_time() {
     );
     sandbox
         .run(&["country", "GH", "--on", "2016-07-20"])
-        .expect_code(2, "GH had not joined yet");
+        .expect_code(5, "GH had not joined yet");
 
     // --at TIME: what the ledger said at a recording time.
     let log = sandbox.json_lines(&["log"]);

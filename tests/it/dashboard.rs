@@ -16,7 +16,7 @@ use crate::support::{client, tempdir};
 const STAFF: &str = "staff-token-0123456789";
 const READER: &str = "reader-token-0123456789";
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_coopledger"))
 }
 
@@ -30,13 +30,13 @@ fn run_ok(db: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-struct Served {
+pub(crate) struct Served {
     child: Child,
     base: String,
 }
 
 impl Served {
-    fn start(db: &Path, tokens: &Path, public_reads: bool) -> Served {
+    pub(crate) fn start(db: &Path, tokens: &Path, public_reads: bool) -> Served {
         let mut cmd = bin();
         cmd.arg("--db")
             .arg(db)
@@ -59,7 +59,7 @@ impl Served {
         Served { child, base }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 }

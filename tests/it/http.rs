@@ -270,13 +270,13 @@ fn every_read_endpoint_answers_what_the_openapi_document_says() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, stream) = json_of(
         get(&server, "/v1/streams/country/GH", r),
-        "/v1/streams/{stream}",
+        "/v1/streams/{kind}/{id}",
         "get",
     );
     assert_eq!(stream.as_array().map(Vec::len), Some(1));
     let (status, _) = json_of(
         get(&server, "/v1/streams/planet/mars", r),
-        "/v1/streams/{stream}",
+        "/v1/streams/{kind}/{id}",
         "get",
     );
     assert_eq!(status, StatusCode::BAD_REQUEST);

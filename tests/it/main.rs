@@ -17,6 +17,8 @@ mod layout;
 mod ledger;
 mod migrate;
 mod proofs;
+mod schemas;
+mod staff;
 mod staff_limits;
 mod state_machine;
 mod subscribe;

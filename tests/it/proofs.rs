@@ -1988,7 +1988,8 @@ fn receipts_verify_without_the_ledger_and_any_changed_field_fails() {
     coopledger(cwd, &["verify-receipt", "r45.json", "--pubkey", keys])
         .expect_code(0, "verify-receipt of the --key receipt");
     let unknown = id(999_999).to_string();
-    coopledger(cwd, &["--db", dbs, "receipt", &unknown]).expect_code(2, "unknown event");
+    coopledger(cwd, &["--db", dbs, "receipt", &unknown])
+        .expect_code(5, "unknown event (not found)");
 
     // Any changed field of the event, the record, the proof or the checkpoint.
     let other_hash = to_hex(&leaf_hash(b"other"));

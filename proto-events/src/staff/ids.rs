@@ -30,6 +30,30 @@ pub fn import_line_id(line: &str) -> Uuid {
     derived_id("import", line.trim_end().as_bytes())
 }
 
+/// The content of a spreadsheet row that its derived ids are computed from: the JSON text of an
+/// object of the row's non-empty cells, `{"header": "cell text", …}`, keys in byte order, cells
+/// trimmed, as `serde_json` writes it (no white space). It leaves out `event_id`, `recorded_by`
+/// (the same sheet imported by someone else is the same events) and the entity id being
+/// derived, and has `type` even when it came from `--type`.
+#[must_use]
+pub fn sheet_row_content(cells: &std::collections::BTreeMap<String, String>) -> String {
+    serde_json::to_string(cells).unwrap_or_default()
+}
+
+/// The event id of a spreadsheet row without one: [`derived_id`] of kind `csv` over
+/// [`sheet_row_content`].
+#[must_use]
+pub fn sheet_event_id(content: &str) -> Uuid {
+    derived_id("csv", content.as_bytes())
+}
+
+/// The entity id (`meeting_id`, `activity_id`, `case_id`) of a spreadsheet row that starts an
+/// entity without naming it: [`derived_id`] of kind `csv-entity` over [`sheet_row_content`].
+#[must_use]
+pub fn sheet_entity_id(content: &str) -> Uuid {
+    derived_id("csv-entity", content.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,4 +85,31 @@ mod tests {
     }
 
     const KNOWN: &str = "d6fd445e-f8db-86a2-9eed-a908c5452f2d";
+
+    #[test]
+    fn sheet_row_ids_are_the_documented_digests_of_the_documented_content() {
+        let cells: std::collections::BTreeMap<String, String> = [
+            ("type", "CountryJoined"),
+            ("country", "CV"),
+            ("joined_on", "2016-07-21"),
+            ("participation", "beneficiary"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let content = sheet_row_content(&cells);
+        assert_eq!(
+            content,
+            r#"{"country":"CV","joined_on":"2016-07-21","participation":"beneficiary","type":"CountryJoined"}"#
+        );
+        // Known answers: these values are in users' ledgers and must never change.
+        assert_eq!(
+            sheet_event_id(&content).to_string(),
+            "38b10cd6-7048-817b-b1da-e149a5e9e624"
+        );
+        assert_eq!(
+            sheet_entity_id(&content).to_string(),
+            "4ffae2a2-1e86-82c8-a376-9a28b253f655"
+        );
+    }
 }

@@ -32,7 +32,7 @@ mod strict;
 mod text;
 mod write;
 
-pub use ids::{derived_id, import_line_id};
+pub use ids::{derived_id, import_line_id, sheet_entity_id, sheet_event_id, sheet_row_content};
 pub use read::{from_object, infer_fact_type, parse_event, recorded_from_object};
 pub use write::{fact_to_object, payload_to_object, recorded_to_object, to_staff_object};
 
