@@ -529,7 +529,13 @@ impl Synth {
             (_, 2) => Pillar::StrategicKnowledge,
             _ => Pillar::CapacityBuilding,
         };
-        let start = self.believable_date();
+        // One activity in forty is announced for after the programme's last recorded day.
+        let upcoming = self.rng.random_range(0..40) == 0;
+        let start = if upcoming {
+            plus(day(END), i64::from(self.rng.random_range(20..240)))
+        } else {
+            self.believable_date()
+        };
         let end = plus(start, i64::from(self.rng.random_range(0..=4)));
         let host = beneficiaries.first().copied().unwrap_or_else(|| cc("AT"));
         let venue = self.venue_in(host, start);
@@ -559,8 +565,8 @@ impl Synth {
         };
         let activity_id = self.next_id();
         // One activity in eight was announced first; one of those in five was called off.
-        if self.rng.random_range(0..8) == 0 {
-            let planned_on = plus(start, -i64::from(self.rng.random_range(30..120)));
+        if upcoming || self.rng.random_range(0..8) == 0 {
+            let planned_on = plus(start, -i64::from(self.rng.random_range(30..120))).min(day(END));
             let scheduled = self.synthetic(Fact::ActivityScheduled(ActivityScheduled {
                 activity_id,
                 kind,
@@ -571,6 +577,9 @@ impl Synth {
                 beneficiaries: beneficiaries.clone(),
             }));
             out.push((planned_on, scheduled));
+            if upcoming {
+                return;
+            }
             if self.rng.random_range(0..5) == 0 {
                 let cancelled_on = plus(start, -i64::from(self.rng.random_range(1..25)));
                 let cancelled = self.synthetic(Fact::ActivityCancelled(ActivityCancelled {
