@@ -19,6 +19,7 @@ pub struct Filter {
     pub stream: Option<String>,
     pub event_type: Option<String>,
     pub reverse: bool,
+    pub csv: bool,
 }
 
 /// `coopledger log`.
@@ -58,6 +59,9 @@ pub fn log(cli: &Cli, filter: &Filter, out: &mut impl Write) -> Result<(), CliEr
         events.extend(all.into_iter().filter(|e| keep(e)).take(filter.limit));
     } else {
         page_through(&reader, filter, &keep, &mut events)?;
+    }
+    if filter.csv {
+        return super::views::csv(&coopledger::table::events_csv(&events)?, out);
     }
     write_events(cli, &events, out)
 }
