@@ -1,9 +1,9 @@
-//! Recorded events (the `log --json` lines), the head, verification, and guarded appends.
+//! Recorded events (the `log --json` lines, or CSV), the head, and guarded appends.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use proto_events::staff::{Mode, parse_text, recorded_to_object};
 use proto_events::values::today_utc;
@@ -13,9 +13,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiPath, ApiQuery};
+use super::representation::{self, Format};
 use super::{AppState, blocking};
-use crate::documents;
 use crate::ledger::MAX_PAGE;
+use crate::{documents, table};
 
 /// `?from=SEQ&limit=N&reverse=true&type=T`.
 #[derive(Debug, Deserialize)]
@@ -26,12 +27,22 @@ pub struct ListQuery {
     reverse: Option<bool>,
     #[serde(rename = "type")]
     event_type: Option<String>,
+    format: Option<String>,
+}
+
+/// `?format=json|csv`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    format: Option<String>,
 }
 
 pub async fn list(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
+    let format = representation::format(q.format.as_deref(), &headers)?;
     let event_type = q
         .event_type
         .as_deref()
@@ -81,7 +92,10 @@ pub async fn list(
         Ok((out, next))
     })
     .await?;
-    let mut response = Json(documents::events(&events)).into_response();
+    let mut response = match format {
+        Format::Json => Json(documents::events(&events)).into_response(),
+        Format::Csv => representation::csv(table::events_csv(&events)?),
+    };
     let more = next.is_some_and(|n| if reverse { n > 0 } else { n <= head });
     if let (true, Some(n)) = (more && events.len() == limit, next) {
         let mut link = format!("</v1/events?from={n}&limit={limit}");
@@ -115,29 +129,24 @@ pub async fn one(
 
 pub async fn stream(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiPath(stream): ApiPath<String>,
+    ApiQuery(q): ApiQuery<StreamQuery>,
 ) -> Result<Response, ApiError> {
+    let format = representation::format(q.format.as_deref(), &headers)?;
     let stream: Stream = stream
         .parse()
         .map_err(|e| ApiError::bad_request(format!("{e}")))?;
     let reader = state.ledger.reader().clone();
     let events = blocking(move || reader.read_stream(&stream, 1, MAX_PAGE)).await?;
-    Ok(Json(documents::events(&events)).into_response())
+    Ok(match format {
+        Format::Json => Json(documents::events(&events)).into_response(),
+        Format::Csv => representation::csv(table::events_csv(&events)?),
+    })
 }
 
 pub async fn head(State(state): State<AppState>) -> Response {
     Json(documents::head(state.ledger.reader())).into_response()
-}
-
-pub async fn verify(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let reader = state.ledger.reader().clone();
-    let (document, ok) = blocking(move || documents::verification(&reader)).await?;
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    Ok((status, Json(document)).into_response())
 }
 
 /// `POST /v1/events`: staff JSON (object, array or JSONL) as one atomic batch.

@@ -8,11 +8,15 @@
 pub mod auth;
 mod cache;
 mod dashboard;
+mod entities;
 pub mod error;
 mod events;
 mod feed;
 pub mod metrics;
 mod proofs;
+mod representation;
+mod timeline;
+mod verify;
 mod views;
 
 use std::future::Future;
@@ -95,6 +99,8 @@ pub struct AppState {
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) feeds: Arc<tokio::sync::Semaphore>,
     pub(crate) cache: Arc<cache::ViewCache>,
+    pub(crate) story: Arc<timeline::StoryCache>,
+    pub(crate) verified: Arc<verify::Kept>,
 }
 
 /// The router with every route and layer, for `serve` and for tests.
@@ -103,6 +109,8 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
         ledger,
         feeds: Arc::new(tokio::sync::Semaphore::new(config.max_feeds)),
         cache: Arc::new(cache::ViewCache::default()),
+        story: Arc::new(timeline::StoryCache::default()),
+        verified: Arc::new(verify::Kept::default()),
         metrics: Arc::new(metrics::HttpMetrics::default()),
         shutdown,
         config: Arc::new(config.clone()),
@@ -111,11 +119,14 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
         .route("/v1/countries", get(views::countries))
         .route("/v1/countries/{cc}", get(views::country))
         .route("/v1/regions", get(views::regions))
+        .route("/v1/timeline", get(timeline::timeline))
+        .route("/v1/entities", get(entities::list))
+        .route("/v1/entities/{*stream}", get(entities::one))
         .route("/v1/events", get(events::list).post(events::append))
         .route("/v1/events/{id}", get(events::one))
         .route("/v1/streams/{*stream}", get(events::stream))
         .route("/v1/head", get(events::head))
-        .route("/v1/verify", get(events::verify))
+        .route("/v1/verify", get(verify::kept).post(verify::now))
         .route("/v1/checkpoint", get(proofs::checkpoint))
         .route("/v1/proofs/inclusion", get(proofs::inclusion))
         .route("/v1/proofs/consistency", get(proofs::consistency))
