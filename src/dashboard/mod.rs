@@ -4,9 +4,11 @@
 //! would have fetched embedded in a `<script type="application/json">` element, keyed by the
 //! request path the page would have used, so the page reads them instead of fetching.
 //!
-//! The documents are built with the same library calls as the HTTP handlers (`views_at`,
-//! `country_view`, `interregional_view`, `recorded_to_object`, `verify`, `checkpoints`); the
-//! tests compare them with the API's answers.
+//! The documents are built with the same library calls as the HTTP handlers (`views_resolved`,
+//! `country_view`, `interregional_view`, `Reader::timeline`, `documents::entity` and
+//! `entity_list`, the CSV forms of `table`, `verification`, `latest_checkpoint`); the tests
+//! compare them with the API's answers. A report also holds the CSV form of every table it
+//! shows, so its "Download CSV" links work without a network.
 
 use std::sync::LazyLock;
 
