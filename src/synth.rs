@@ -808,18 +808,20 @@ impl Synth {
     /// A correction of a delivered activity's participants, or a retraction of a meeting or
     /// activity entered twice, a while after it (never both for one target).
     fn believable_amendment(&mut self, out: &mut Vec<(Date, NewEvent)>) {
-        let candidates: Vec<(usize, Uuid, Fact)> = out
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (_, e))| match (&e.payload, e.event_id) {
-                (
-                    Payload::Fact(f @ (Fact::ActivityDelivered(_) | Fact::MeetingHeld(_))),
-                    Some(id),
-                ) if !self.retracted.contains(&id) => Some((i, id, f.clone())),
-                _ => None,
-            })
-            .collect();
-        let Some((at, target, fact)) = candidates.choose(&mut self.rng).cloned() else {
+        // A few tries at a random earlier event: constant time whatever the programme's size.
+        let mut found = None;
+        for _ in 0..20 {
+            let at = self.rng.random_range(0..out.len().max(1));
+            if let Some((_, e)) = out.get(at)
+                && let (Payload::Fact(f @ (Fact::ActivityDelivered(_) | Fact::MeetingHeld(_))), Some(id)) =
+                    (&e.payload, e.event_id)
+                && !self.retracted.contains(&id)
+            {
+                found = Some((at, id, f.clone()));
+                break;
+            }
+        }
+        let Some((at, target, fact)) = found else {
             return;
         };
         // Amended once: a target is never both corrected and retracted.
