@@ -7,7 +7,8 @@
 //! make: an entity's old contribution is taken away from the period of its old date and its new
 //! contribution added to the period of its new date. The dates come from the stream's effective
 //! facts before and after the event (a meeting's or activity's `start`, a case's `opened_on` and
-//! `closed_on`), so a correction that moves a workshop to another year moves it in the timeline.
+//! `closed_on`), so a correction that moves a workshop to another year moves it in the timeline
+//! (even when, its countries unchanged, the views' counters do not move).
 //!
 //! The fold keeps quarters, the finest period; a year is the sum of its quarters. A case counts
 //! in the period it was opened (its regions, its pairs, the share) and, once closed, as closed in
@@ -26,7 +27,9 @@ use super::fold::Loader;
 use super::index::{REGIONS, country_index, region_of};
 use super::model::{ActivitiesView, ParticipantsView};
 use super::state::{ACTIVITIES, CASES, MEETINGS};
-use crate::entity::{Contribution, StreamFact, StreamFacts, fact_contribution, is_cached};
+use crate::entity::{
+    Contribution, StreamFact, StreamFacts, contribution, fact_contribution, is_cached,
+};
 use crate::error::Error;
 
 /// The length of a period.
@@ -597,6 +600,7 @@ impl TimelineFolder {
             load(stream, event.sequence)?
         };
         let (change, after) = change::decide(event, &before, on);
+        let amended = after.is_some();
         // On the fast path (a fact that starts its stream) the stream's facts are the event's.
         let after = after.unwrap_or_else(|| {
             event
@@ -610,17 +614,31 @@ impl TimelineFolder {
                 .into_iter()
                 .collect()
         });
-        if let Change::Contribution {
-            before: old,
-            after: new,
-        } = &change
-        {
-            if let Some(d) = dated(old, &before, on) {
-                self.timeline.add(&d, -1);
+        match &change {
+            Change::Contribution {
+                before: old,
+                after: new,
+            } => {
+                if let Some(d) = dated(old, &before, on) {
+                    self.timeline.add(&d, -1);
+                }
+                if let Some(d) = dated(new, &after, on) {
+                    self.timeline.add(&d, 1);
+                }
             }
-            if let Some(d) = dated(new, &after, on) {
-                self.timeline.add(&d, 1);
+            // The views' counters did not move, but the entity's dates may have (a correction
+            // that only reschedules): what it contributes moves to its new period.
+            Change::None if amended => {
+                let same = contribution(stream, &before, on);
+                if let (Some(old), Some(new)) =
+                    (dated(&same, &before, on), dated(&same, &after, on))
+                    && (old.start, old.closed) != (new.start, new.closed)
+                {
+                    self.timeline.add(&old, -1);
+                    self.timeline.add(&new, 1);
+                }
             }
+            Change::None | Change::Participation { .. } => {}
         }
         self.entities.update(stream, &after, on);
         if is_cached(stream) {
@@ -638,5 +656,205 @@ impl TimelineFolder {
             Some(bad) => Err(Error::Internal(bad)),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proto_events::staff::{Mode, parse_text};
+    use proto_events::{Envelope, Payload, Timestamp};
+    use serde_json::{Value, json};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::entity::apply_to_facts;
+
+    fn id(n: u64) -> Uuid {
+        Uuid::from_u64_pair(0x0190_f0a1_7c2e_7a10, 0x8b3e_0000_0000_0000 | n)
+    }
+
+    /// A log numbered the way the writer numbers it (amendments go to their target's stream).
+    fn log(values: &[Value]) -> Vec<RecordedEvent> {
+        let text: String = values.iter().map(|v| format!("{v}\n")).collect();
+        let parsed = parse_text(&text, Mode::Staff, jiff::civil::date(2026, 1, 1)).expect("valid");
+        let mut versions: HashMap<Stream, u64> = HashMap::new();
+        let mut streams: HashMap<Uuid, Stream> = HashMap::new();
+        parsed
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let event_id = p.event.event_id.expect("ids");
+                let stream = match &p.event.payload {
+                    Payload::Retracted(r) => streams[&r.target].clone(),
+                    Payload::Corrected(c) => streams[&c.target].clone(),
+                    payload => payload.stream().expect("a stream"),
+                };
+                streams.insert(event_id, stream.clone());
+                let version = versions.entry(stream.clone()).or_default();
+                *version += 1;
+                RecordedEvent {
+                    sequence: i as u64 + 1,
+                    stream_version: *version,
+                    envelope: Envelope {
+                        event_id,
+                        stream,
+                        event_type: p.event.payload.event_type(),
+                        schema_version: p.event.payload.event_type().schema_version(),
+                        recorded_by: p.event.recorded_by,
+                        recorded_at: Timestamp::UNIX_EPOCH,
+                        source: None,
+                        correlation_id: None,
+                        causation_id: None,
+                    },
+                    payload: p.event.payload,
+                    prev_hash: [0; 32],
+                    hash: [0; 32],
+                }
+            })
+            .collect()
+    }
+
+    fn fold(log: &[RecordedEvent], on: Option<Date>) -> TimelineFolder {
+        let mut folder = TimelineFolder::new(on);
+        let mut load = |stream: &Stream, before: u64| -> Result<StreamFacts, Error> {
+            let mut facts = StreamFacts::new();
+            for e in log
+                .iter()
+                .filter(|e| &e.envelope.stream == stream && e.sequence < before)
+            {
+                apply_to_facts(&mut facts, e);
+            }
+            Ok(facts)
+        };
+        for e in log {
+            folder.apply(e, &mut load).expect("fold");
+        }
+        folder.check().expect("no negative counter");
+        folder
+    }
+
+    fn meeting(n: u64, countries: &[&str], start: &str) -> Value {
+        json!({"type": "MeetingHeld", "recorded_by": "t", "event_id": id(n), "meeting_id": id(100 + n),
+               "kind": "network_meeting", "title": "Meeting", "start": start, "end": start,
+               "venue": "virtual", "countries": countries})
+    }
+
+    fn period<'a>(view: &'a TimelineView, name: &str) -> &'a PeriodView {
+        view.periods
+            .iter()
+            .find(|p| p.period == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name} in {:?}",
+                    view.periods.iter().map(|p| &p.period).collect::<Vec<_>>()
+                )
+            })
+    }
+
+    #[test]
+    fn a_correction_moves_an_entity_to_its_new_period_and_a_retraction_removes_it() {
+        let log = log(&[
+            meeting(1, &["GH", "BR"], "2017-09-12"),
+            meeting(2, &["CV", "GW"], "2018-01-10"),
+            json!({"type": "EventCorrected", "recorded_by": "t", "event_id": id(3), "target": id(1),
+                   "reason": "held a year later",
+                   "replacement": {"meeting_id": id(101), "kind": "network_meeting", "title": "Meeting",
+                                   "start": "2019-09-12", "end": "2019-09-12", "venue": "virtual",
+                                   "countries": ["GH", "BR"]}}),
+            json!({"type": "EventRetracted", "recorded_by": "t", "event_id": id(4), "target": id(2),
+                   "reason": "entered_in_error"}),
+        ]);
+        let all = fold(&log, None).timeline().view(By::Year, None);
+        assert_eq!(
+            all.periods
+                .iter()
+                .map(|p| (p.period.as_str(), p.meetings))
+                .collect::<Vec<_>>(),
+            [("2019", 1)],
+            "moved from 2017 to 2019; the 2018 meeting retracted"
+        );
+        assert_eq!(period(&all, "2019").interregional.share, 1.0);
+        // As of 2: both still where they were recorded first.
+        let before = fold(&log[..2], None).timeline().view(By::Quarter, None);
+        assert_eq!(period(&before, "2017-Q3").meetings, 1);
+        assert_eq!(period(&before, "2018-Q1").meetings, 1);
+        assert_eq!(
+            before.periods.len(),
+            3,
+            "2017-Q3 to 2018-Q1, the empty quarter between listed"
+        );
+        let gh = fold(&log, None)
+            .timeline()
+            .view(By::Year, Some("GH".parse().expect("GH")));
+        assert_eq!(
+            period(&gh, "2019").pairs["latin_america_caribbean+west_africa"].meetings,
+            1
+        );
+    }
+
+    #[test]
+    fn a_case_counts_where_it_opened_and_where_it_closed() {
+        let log = log(&[
+            json!({"type": "CaseOpened", "recorded_by": "t", "event_id": id(1), "case_id": id(50),
+                   "codename": "C", "case_type": "other", "countries": ["PT", "GW"], "lead": "GW",
+                   "opened_on": "2017-03-01"}),
+            json!({"type": "CaseCountryAdded", "recorded_by": "t", "event_id": id(2), "case_id": id(50),
+                   "country": "VE", "added_on": "2018-05-01"}),
+            json!({"type": "CaseClosed", "recorded_by": "t", "event_id": id(3), "case_id": id(50),
+                   "closed_on": "2019-10-15", "outcome": "convicted"}),
+        ]);
+        let view = fold(&log, None).timeline().view(By::Year, None);
+        assert_eq!(
+            (
+                period(&view, "2017").cases.opened,
+                period(&view, "2017").cases.closed
+            ),
+            (1, 0)
+        );
+        assert_eq!(
+            (
+                period(&view, "2019").cases.opened,
+                period(&view, "2019").cases.closed
+            ),
+            (0, 1)
+        );
+        assert_eq!(
+            period(&view, "2017").regions["latin_america_caribbean"].cases,
+            1,
+            "VE added later counts with the case"
+        );
+        // By the end of 2018 it was open, without its closure, counted in 2017.
+        let on = fold(&log, "2018-12-31".parse().ok())
+            .timeline()
+            .view(By::Year, None);
+        assert_eq!(on.periods.len(), 1);
+        assert!(on.periods.iter().all(|p| p.cases.closed == 0));
+        assert_eq!(on.on, "2018-12-31".parse().ok());
+    }
+
+    #[test]
+    fn periods_are_named_and_bounded_by_the_calendar() {
+        let q = quarter_of(jiff::civil::date(2024, 2, 29));
+        assert_eq!(label(By::Quarter, q), "2024-Q1");
+        assert_eq!(label(By::Year, q), "2024");
+        assert_eq!(
+            period_bounds(By::Quarter, q),
+            (
+                jiff::civil::date(2024, 1, 1),
+                jiff::civil::date(2024, 3, 31)
+            )
+        );
+        let q4 = quarter_of(jiff::civil::date(2019, 11, 19));
+        assert_eq!(
+            period_bounds(By::Quarter, q4),
+            (
+                jiff::civil::date(2019, 10, 1),
+                jiff::civil::date(2019, 12, 31)
+            )
+        );
+        assert_eq!("quarter".parse::<By>(), Ok(By::Quarter));
+        assert!("month".parse::<By>().is_err());
     }
 }
