@@ -115,6 +115,10 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
         shutdown,
         config: Arc::new(config.clone()),
     };
+    // The first page load should not pay for the timeline's fold and the head's verification.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(timeline::warm(state.clone()));
+    }
     let api = Router::new()
         .route("/v1/countries", get(views::countries))
         .route("/v1/countries/{cc}", get(views::country))

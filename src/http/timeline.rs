@@ -100,6 +100,21 @@ impl StoryCache {
     }
 }
 
+/// Fills the caches a dashboard load needs, in the background when the server starts: the
+/// timeline's fold at the head and the kept verification. Failures are left for the requests
+/// that need them to report.
+pub(crate) async fn warm(state: AppState) {
+    let (cache, reader) = (Arc::clone(&state.story), state.ledger.reader().clone());
+    let head = Resolved {
+        seq: reader.head().seq,
+        on: None,
+    };
+    if let Err(e) = blocking(move || cache.folder(&reader, head)).await {
+        tracing::warn!(error = %e.message, "could not fold the timeline at start");
+    }
+    super::verify::warm(&state).await;
+}
+
 /// `?by=year|quarter&country=CC`, a point of history, `?format=json|csv`.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -52,6 +52,14 @@ impl Kept {
     }
 }
 
+/// Runs the first verification, when none is kept (the server's start).
+pub(crate) async fn warm(state: &AppState) {
+    let kept = std::sync::Arc::clone(&state.verified);
+    if let Err(e) = kept.get(state, false).await {
+        tracing::warn!(error = %e.message, "could not verify the chain at start");
+    }
+}
+
 fn answer(v: Verified) -> Response {
     let status = if v.ok {
         StatusCode::OK
