@@ -240,7 +240,8 @@ fn take(
 ///
 /// # Errors
 /// [`Error::BadArgument`] for an organisation type that is not in the OrganisationType
-/// codelist or an empty organisation identifier; storage errors; a record that fails its checks.
+/// codelist, an empty organisation identifier or title, or one with control characters; storage
+/// errors; a record that fails its checks.
 pub fn export(reader: &Reader, point: Resolved, options: &Options) -> Result<String, Error> {
     if !codelists::list("OrganisationType").contains_key(&options.org_type) {
         let known: Vec<String> = codelists::list("OrganisationType")
@@ -258,6 +259,13 @@ pub fn export(reader: &Reader, point: Resolved, options: &Options) -> Result<Str
         return Err(Error::BadArgument(format!(
             "organisation identifier {:?} must be non-empty and hold no spaces",
             options.org_ref
+        )));
+    }
+    if let Some(title) = &options.title
+        && (title.trim().is_empty() || title.chars().any(char::is_control))
+    {
+        return Err(Error::BadArgument(format!(
+            "title {title:?} must be non-empty and hold no control character"
         )));
     }
     let programme = collect(reader, point)?;

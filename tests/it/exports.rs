@@ -448,6 +448,10 @@ fn the_iati_file_has_one_child_per_activity_codes_from_the_codelists_and_no_case
             "an empty identifier",
         ),
         (
+            &["export", "--format", "iati", "--title", "A\u{7}bell"],
+            "a control character in the title",
+        ),
+        (
             &["export", "--format", "iati", "--from", "3"],
             "--from is for JSONL",
         ),
