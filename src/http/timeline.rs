@@ -109,6 +109,11 @@ pub(crate) async fn warm(state: AppState) {
         seq: reader.head().seq,
         on: None,
     };
+    if head.seq == 0 {
+        // An empty ledger has nothing to fold or verify yet: the first requests after the first
+        // appends do it, at a head worth keeping.
+        return;
+    }
     if let Err(e) = blocking(move || cache.folder(&reader, head)).await {
         tracing::warn!(error = %e.message, "could not fold the timeline at start");
     }
