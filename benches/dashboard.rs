@@ -3,9 +3,9 @@
 //!
 //! For each size: the story plus a believable synthetic programme is appended, the HTTP API
 //! serves it on 127.0.0.1 (reads public), and `tests/browser/first-paint.mjs` opens the page in
-//! fresh browser contexts and reports the page's own clock at completion. The first load after
-//! the server starts is cold (it folds the timeline and runs the one verification of the head);
-//! the later ones read the server's caches. Needs Node.js, `npm ci` in `tests/browser/` and
+//! fresh browser contexts and reports the page's own clock at completion. The first load comes
+//! right after the server starts, while or after it warms its caches in the background (the
+//! timeline's fold at the head, the head's one verification); the later ones read them. Needs Node.js, `npm ci` in `tests/browser/` and
 //! Debian's chromium, as the browser tests do. `COOPLEDGER_PAINT_SIZES=3000,30000` picks other
 //! sizes; `COOPLEDGER_PAINT_ROUNDS` the loads per size (5).
 
@@ -71,7 +71,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    println!("time to a complete first paint of the dashboard (headless Chromium, {rounds} loads per size)");
+    println!(
+        "time to a complete first paint of the dashboard (headless Chromium, {rounds} loads per size)"
+    );
     for size in sizes {
         let dir = tempfile::tempdir().expect("tmp");
         let handle = LedgerHandle::create(dir.path()).expect("ledger");
@@ -107,7 +109,7 @@ fn main() {
         let warm = median(all[1..].iter().map(|l| l.ms).collect());
         let requests = all.iter().map(|l| l.requests).max().unwrap_or(0);
         println!(
-            "{head:>8} events: first load {:>6.0} ms (cold caches), then median {warm:>5.0} ms; at most {requests} requests per load",
+            "{head:>8} events: first load {:>6.0} ms (just after the server started), then median {warm:>5.0} ms; at most {requests} requests per load",
             cold.ms
         );
     }
