@@ -813,8 +813,10 @@ impl Synth {
         for _ in 0..20 {
             let at = self.rng.random_range(0..out.len().max(1));
             if let Some((_, e)) = out.get(at)
-                && let (Payload::Fact(f @ (Fact::ActivityDelivered(_) | Fact::MeetingHeld(_))), Some(id)) =
-                    (&e.payload, e.event_id)
+                && let (
+                    Payload::Fact(f @ (Fact::ActivityDelivered(_) | Fact::MeetingHeld(_))),
+                    Some(id),
+                ) = (&e.payload, e.event_id)
                 && !self.retracted.contains(&id)
             {
                 found = Some((at, id, f.clone()));
