@@ -27,12 +27,15 @@ pub mod error;
 mod failpoint;
 pub mod handle;
 pub mod http;
+pub mod iati;
 pub mod ledger;
 pub mod merkle;
 pub mod metrics;
+pub mod replay;
 pub mod store;
 pub mod story;
 pub mod synth;
+pub mod table;
 pub mod views;
 pub mod witness;
 

@@ -1,4 +1,5 @@
-//! `coopledger demo`: the CRIMJUST story plus a synthetic programme, then views and verify.
+//! `coopledger demo`: the CRIMJUST story (and, when asked, a synthetic programme), then views and
+//! verify.
 
 use std::io::Write;
 
@@ -14,7 +15,8 @@ use super::views::{write_country, write_regions};
 /// The seed of the demo's synthetic programme (fixed, so reruns add nothing).
 const SEED: u64 = 2016;
 
-/// Records the story and `synthetic` generated events, then prints a few views.
+/// Records the story and `synthetic` generated events (none by default), then prints a few
+/// views.
 pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliError> {
     let started = std::time::Instant::now();
     // The demo sets everything up on a fresh machine: it creates its ledger.
@@ -30,7 +32,7 @@ pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliE
     ledger.append(story)?;
     let programme = Synth::new(SEED)
         .assume_joined(&story::joined())
-        .programme(synthetic);
+        .believable(synthetic);
     for chunk in programme.chunks(5_000) {
         ledger.append(chunk.to_vec())?;
     }
@@ -55,10 +57,16 @@ pub fn run(cli: &Cli, synthetic: usize, out: &mut impl Write) -> Result<(), CliE
         writeln!(out, "{value}")?;
         return Ok(());
     }
+    let added = if synthetic > 0 {
+        format!(
+            " and a synthetic programme ({synthetic} events, labelled synthetic in their source)"
+        )
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "recorded the CRIMJUST story ({story_len} events) and a synthetic programme ({synthetic} events) \
-         in {}: {} new, head {head} ({:.1}s)\n",
+        "recorded the CRIMJUST story ({story_len} events){added} in {}: {} new, head {head} ({:.1}s)\n",
         cli.db_display(),
         head - before,
         started.elapsed().as_secs_f64()

@@ -19,6 +19,7 @@ pub struct Filter {
     pub stream: Option<String>,
     pub event_type: Option<String>,
     pub reverse: bool,
+    pub csv: bool,
 }
 
 /// `coopledger log`.
@@ -55,6 +56,9 @@ pub fn log(cli: &Cli, filter: &Filter, out: &mut impl Write) -> Result<(), CliEr
     }
     let more = events.len() > filter.limit;
     events.truncate(filter.limit);
+    if filter.csv {
+        return super::views::csv(&coopledger::table::events_csv(&events)?, out);
+    }
     write_events(cli, &events, out)?;
     if more && !cli.json {
         let (last, next) = match events.last() {

@@ -5,17 +5,20 @@ mod append;
 mod audit;
 mod demo;
 mod exit;
+mod iati;
 mod import;
 mod input;
 mod log;
 mod manual;
 mod progress;
 mod remote;
+mod replay;
 mod report;
 mod schema;
 mod serve;
 mod table;
 mod template;
+mod timeline;
 mod verify;
 mod views;
 mod witness;
@@ -168,6 +171,9 @@ pub enum Command {
         /// Newest first.
         #[arg(long)]
         reverse: bool,
+        /// Print CSV: the envelope columns, then the payload as one JSON cell.
+        #[arg(long)]
+        csv: bool,
     },
     /// Show one recorded event.
     Show {
@@ -190,6 +196,9 @@ pub enum Command {
     Countries {
         #[command(flatten)]
         at: AsOfArgs,
+        /// Print CSV, the columns of the JSON (counterparts as one JSON cell).
+        #[arg(long)]
+        csv: bool,
     },
     /// The inter-regional view.
     Regions {
@@ -198,6 +207,42 @@ pub enum Command {
         /// Corridors to list in the table (all with --json).
         #[arg(long, default_value_t = 10)]
         top: usize,
+        /// Print one of its tables as CSV, the columns of the JSON.
+        #[arg(long)]
+        csv: bool,
+        /// Which table --csv prints.
+        #[arg(long, value_enum, default_value_t = RegionsTable::Pairs, requires = "csv")]
+        table: RegionsTable,
+    },
+    /// The programme per year or quarter: meetings, activities by kind, participants, cases
+    /// opened and closed, per region and region pair, the inter-regional share of each period
+    /// and up to it; one fold of the log for every period.
+    Timeline {
+        #[command(flatten)]
+        at: AsOfArgs,
+        /// The length of a period.
+        #[arg(long, value_enum, default_value_t = ByArg::Year)]
+        by: ByArg,
+        /// One country's timeline (what involved it; participants where it is a beneficiary).
+        #[arg(long)]
+        country: Option<String>,
+        /// Print CSV: one row per period, the columns of the JSON.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Walk the log and show, for each event, what it changed in the views: which counters of
+    /// which countries and region pairs moved, by how much, and what a correction or retraction
+    /// undid; every record's hash is checked as the walk goes.
+    Replay {
+        /// First sequence.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Last sequence (the head by default).
+        #[arg(long)]
+        to: Option<u64>,
+        /// Only this stream's events (e.g. activity/<uuid>).
+        #[arg(long)]
+        stream: Option<String>,
     },
     /// Recompute the whole hash chain; with a signed checkpoint, also check its signature, a
     /// consistency proof from it to the head, and the whole Merkle tree.
@@ -260,11 +305,28 @@ pub enum Command {
         #[command(subcommand)]
         action: WitnessArg,
     },
-    /// Write the whole log as portable JSONL (the `log --json` lines).
+    /// Write the whole log as portable JSONL (the `log --json` lines), or the programme as an
+    /// IATI 2.03 activity file (`--format iati`).
     Export {
-        /// First sequence.
-        #[arg(long, default_value_t = 1)]
-        from: u64,
+        /// What to write.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// First sequence (jsonl).
+        #[arg(long)]
+        from: Option<u64>,
+        /// The reporting organisation's IATI identifier, the prefix of every activity
+        /// identifier (iati).
+        #[arg(long, default_value = iati::DEFAULT_ORG_REF)]
+        org_ref: String,
+        /// The reporting organisation's type, a code of IATI's OrganisationType codelist
+        /// (iati; 40, multilateral, by default).
+        #[arg(long)]
+        org_type: Option<String>,
+        /// The programme activity's title (iati; by default it names the accountable partner).
+        #[arg(long)]
+        title: Option<String>,
+        #[command(flatten)]
+        at: AsOfArgs,
     },
     /// Bring the ledger to this build's format in place (verified before and after; resumable:
     /// run it again after an interruption).
@@ -286,19 +348,29 @@ pub enum Command {
         /// The HTML file to write (`-` writes to stdout).
         #[arg(long)]
         out: PathBuf,
-        /// As the ledger stood after this sequence.
-        #[arg(long, conflicts_with = "on")]
-        as_of: Option<u64>,
-        /// Counting what happened on or before this date (YYYY-MM-DD).
-        #[arg(long, value_parser = parse_date)]
-        on: Option<Date>,
+        #[command(flatten)]
+        at: AsOfArgs,
     },
-    /// Record the CRIMJUST story and a synthetic programme, then print views and verify.
+    /// Record the CRIMJUST story (the seed news item and the domain reference), print views and
+    /// verify; `--synthetic N` adds a generated programme of N events, labelled synthetic.
     Demo {
-        /// Synthetic events to add to the story.
-        #[arg(long, default_value_t = 3_000)]
+        /// Synthetic events to add to the story (none by default).
+        #[arg(long, default_value_t = 0)]
         synthetic: usize,
     },
+}
+
+impl Command {
+    /// Whether `--csv` was given (a global `--json` cannot be declared as conflicting with it).
+    fn prints_csv(&self) -> bool {
+        match self {
+            Command::Log { csv, .. }
+            | Command::Countries { csv, .. }
+            | Command::Regions { csv, .. }
+            | Command::Timeline { csv, .. } => *csv,
+            _ => false,
+        }
+    }
 }
 
 /// Which proof.
@@ -386,6 +458,33 @@ pub enum WitnessArg {
     },
 }
 
+/// Which table of the inter-regional view `regions --csv` prints.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionsTable {
+    /// The region pairs (the matrix).
+    Pairs,
+    /// The corridors.
+    Corridors,
+}
+
+/// The length of a timeline period.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByArg {
+    /// Calendar years.
+    Year,
+    /// Calendar quarters.
+    Quarter,
+}
+
+/// What `export` writes.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// The log as portable JSON Lines.
+    Jsonl,
+    /// An IATI 2.03 `iati-activities` document.
+    Iati,
+}
+
 /// Which view to rebuild.
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum ViewArg {
@@ -397,14 +496,15 @@ pub enum ViewArg {
     Regions,
 }
 
-/// A point of history for the views (at most one).
-#[derive(Args, Debug, Clone, Default)]
-#[group(multiple = false)]
+/// A point of history for the views: how far into the log (`--as-of` or `--at`, not both) and,
+/// with either or alone, which real-world dates count (`--on`): "what the ledger said at N about
+/// what had happened by D".
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct AsOfArgs {
-    /// As of this sequence.
-    #[arg(long)]
+    /// As the ledger stood after this sequence.
+    #[arg(long, conflicts_with = "at")]
     pub as_of: Option<u64>,
-    /// As of this recording time (RFC 3339, e.g. 2026-01-31T12:00:00Z).
+    /// As the ledger stood at this recording time (RFC 3339, e.g. 2026-01-31T12:00:00Z).
     #[arg(long, value_parser = parse_time)]
     pub at: Option<Timestamp>,
     /// Counting what happened on or before this date (YYYY-MM-DD).
@@ -465,11 +565,14 @@ fn parse_separator(text: &str) -> Result<u8, String> {
 impl AsOfArgs {
     /// The library's form.
     pub fn as_of(&self) -> AsOf {
-        match (self.as_of, self.at, self.on) {
-            (Some(seq), _, _) => AsOf::sequence(seq),
-            (_, Some(t), _) => AsOf::time(t),
-            (_, _, Some(d)) => AsOf::date(d),
-            _ => AsOf::HEAD,
+        let point = match (self.as_of, self.at) {
+            (Some(seq), _) => AsOf::sequence(seq),
+            (None, Some(t)) => AsOf::time(t),
+            (None, None) => AsOf::HEAD,
+        };
+        match self.on {
+            Some(d) => point.on(d),
+            None => point,
         }
     }
 }
@@ -530,6 +633,11 @@ fn init_tracing(verbose: u8, quiet: u8) {
 
 fn run(cli: &Cli) -> Result<(), CliError> {
     let out = &mut std::io::stdout().lock();
+    if cli.json && cli.command.prints_csv() {
+        return Err(CliError::invalid(
+            "error: --csv and --json each choose what is printed: give one of them",
+        ));
+    }
     // Commands that read nothing of a ledger run here, with or without --server.
     match &cli.command {
         Command::Schema { event_type } => return schema::run(cli, event_type.as_deref(), out),
@@ -593,6 +701,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
             stream,
             event_type,
             reverse,
+            csv,
         } => log::log(
             cli,
             &log::Filter {
@@ -601,14 +710,29 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 stream: stream.clone(),
                 event_type: event_type.clone(),
                 reverse: *reverse,
+                csv: *csv,
             },
             out,
         ),
         Command::Show { event_id } => log::show(cli, event_id, out),
         Command::Stream { stream } => log::stream(cli, stream, out),
         Command::Country { country, at } => views::country(cli, country, at, out),
-        Command::Countries { at } => views::countries(cli, at, out),
-        Command::Regions { at, top } => views::regions(cli, at, *top, out),
+        Command::Countries { at, csv } => views::countries(cli, at, *csv, out),
+        Command::Regions {
+            at,
+            top,
+            csv,
+            table,
+        } => views::regions(cli, at, *top, csv.then_some(*table), out),
+        Command::Timeline {
+            at,
+            by,
+            country,
+            csv,
+        } => timeline::run(cli, at, *by, country.as_deref(), *csv, out),
+        Command::Replay { from, to, stream } => {
+            replay::run(cli, *from, *to, stream.as_deref(), out)
+        }
         Command::Verify {
             checkpoint,
             pubkey,
@@ -661,7 +785,36 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::VerifyReceipt { file, pubkey } => {
             audit::verify_receipt(file, pubkey, cli.json, out)
         }
-        Command::Export { from } => log::export(cli, *from, out),
+        Command::Export {
+            format: ExportFormat::Jsonl,
+            from,
+            at,
+            org_type,
+            title,
+            ..
+        } => {
+            if *at != AsOfArgs::default() || org_type.is_some() || title.is_some() {
+                return Err(CliError::invalid(
+                    "error: --as-of, --at, --on, --org-type and --title are for --format iati; the JSONL export is the whole log (--from SEQ)",
+                ));
+            }
+            log::export(cli, from.unwrap_or(1), out)
+        }
+        Command::Export {
+            format: ExportFormat::Iati,
+            from,
+            org_ref,
+            org_type,
+            title,
+            at,
+        } => {
+            if from.is_some() {
+                return Err(CliError::invalid(
+                    "error: --from is for the JSONL export; an IATI file describes the programme at one point (--as-of, --at, --on)",
+                ));
+            }
+            iati::run(cli, org_ref, org_type.as_deref(), title.as_deref(), at, out)
+        }
         Command::Rebuild { view } => {
             let which = match view {
                 ViewArg::All => ViewName::All,
@@ -672,11 +825,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         }
         Command::Demo { synthetic } => demo::run(cli, *synthetic, out),
         Command::Migrate => verify::migrate(cli, out),
-        Command::Report {
-            out: file,
-            as_of,
-            on,
-        } => report::run(cli, file, *as_of, *on, out),
+        Command::Report { out: file, at } => report::run(cli, file, at, out),
         Command::Serve { args } => serve::run(cli, args, out),
     }
 }

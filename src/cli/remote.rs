@@ -25,6 +25,7 @@ pub fn run(cli: &Cli, server: &str, out: &mut impl Write) -> Option<Result<(), C
             stream,
             event_type,
             reverse,
+            csv: false,
         } => remote.log(
             *from,
             *limit,
@@ -40,8 +41,13 @@ pub fn run(cli: &Cli, server: &str, out: &mut impl Write) -> Option<Result<(), C
             .events(&format!("/v1/streams/{stream}"), &[])
             .and_then(|events| log::write_events(cli, &events, out)),
         Command::Country { country, at } => remote.country(country, at, out),
-        Command::Countries { at } => remote.countries(at, out),
-        Command::Regions { at, top } => remote.regions(at, *top, out),
+        Command::Countries { at, csv: false } => remote.countries(at, out),
+        Command::Regions {
+            at,
+            top,
+            csv: false,
+            ..
+        } => remote.regions(at, *top, out),
         Command::Verify {
             checkpoint: None, ..
         } => remote.verify(out),
@@ -67,6 +73,11 @@ fn command_name(command: &Command) -> &'static str {
         Command::Checkpoint { .. } => "checkpoint",
         Command::Prove { .. } => "prove",
         Command::Receipt { .. } => "receipt",
+        Command::Timeline { .. } => "timeline",
+        Command::Replay { .. } => "replay",
+        Command::Log { csv: true, .. }
+        | Command::Countries { csv: true, .. }
+        | Command::Regions { csv: true, .. } => "--csv",
         _ => "this command",
     }
 }

@@ -1,32 +1,22 @@
-//! `coopledger report --out FILE.html [--as-of SEQ | --on DATE]`: the dashboard as one
-//! self-contained HTML file, with the API's JSON documents embedded.
+//! `coopledger report --out FILE.html [--as-of SEQ | --at TIME] [--on DATE]`: the dashboard as
+//! one self-contained HTML file, with the API's JSON documents embedded.
 
 use std::io::Write;
 use std::path::Path;
 
-use coopledger::dashboard::{self, Point};
-use proto_events::Date;
+use coopledger::dashboard;
 
 use super::exit::{CliError, Code};
-use super::{Cli, open};
+use super::{AsOfArgs, Cli, open};
 
-/// Writes the report to `file` (`-` for stdout); prints where, and as of which sequence.
-pub fn run(
-    cli: &Cli,
-    file: &Path,
-    as_of: Option<u64>,
-    on: Option<Date>,
-    out: &mut impl Write,
-) -> Result<(), CliError> {
-    let point = match (as_of, on) {
-        (Some(seq), _) => Point::Sequence(seq),
-        (None, Some(d)) => Point::Date(d),
-        (None, None) => Point::Head,
-    };
+/// Writes the report to `file` (`-` for stdout); prints where, and at which point.
+pub fn run(cli: &Cli, file: &Path, at: &AsOfArgs, out: &mut impl Write) -> Result<(), CliError> {
     let ledger = open(cli)?;
     let reader = ledger.reader();
+    let asked = at.as_of();
+    let point = reader.resolve(asked)?;
     let generated_at = proto_events::Timestamp::now().to_string();
-    let html = dashboard::report(&reader, point, &generated_at)?;
+    let html = dashboard::report(&reader, asked, &generated_at)?;
     let head = reader.head().seq;
     if file == Path::new("-") {
         out.write_all(html.as_bytes())?;
@@ -34,29 +24,24 @@ pub fn run(
     }
     write_atomically(file, html.as_bytes())
         .map_err(|e| CliError::new(Code::Failure, format!("error: {}: {e}", file.display())))?;
-    let shown = match point {
-        Point::Sequence(seq) => format!("as of sequence {}", seq.min(head)),
-        Point::Date(d) => format!("counting what happened by {d}, head {head}"),
-        Point::Head => format!("as of sequence {head}"),
-    };
     if cli.json {
         let line = serde_json::json!({
             "out": file.display().to_string(),
             "bytes": html.len(),
             "head": head,
-            "as_of": match point {
-                Point::Sequence(seq) => serde_json::json!({"seq": seq.min(head)}),
-                Point::Date(d) => serde_json::json!({"on": d.to_string()}),
-                Point::Head => serde_json::json!({"seq": head}),
-            },
+            "as_of": {"seq": point.seq, "on": point.on.map(|d| d.to_string())},
         });
         writeln!(out, "{line}")?;
     } else {
+        let dates = point
+            .on
+            .map_or_else(String::new, |d| format!(", counting what happened by {d}"));
         writeln!(
             out,
-            "wrote {} ({} KiB, {shown})",
+            "wrote {} ({} KiB, as of sequence {}{dates})",
             file.display(),
-            html.len().div_ceil(1024)
+            html.len().div_ceil(1024),
+            point.seq
         )?;
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! `country`, `countries` and `regions`: the views as tables, or exactly their JSON.
+//! `country`, `countries` and `regions`: the views as tables, exactly their JSON, or CSV.
 
 use std::io::Write;
 
@@ -7,7 +7,7 @@ use proto_events::CountryCode;
 
 use super::exit::CliError;
 use super::table::Table;
-use super::{AsOfArgs, Cli, open};
+use super::{AsOfArgs, Cli, RegionsTable, open};
 
 fn state(cli: &Cli, at: &AsOfArgs) -> Result<std::sync::Arc<ViewState>, CliError> {
     let ledger = open(cli)?;
@@ -15,9 +15,16 @@ fn state(cli: &Cli, at: &AsOfArgs) -> Result<std::sync::Arc<ViewState>, CliError
     Ok(reader.views_at(at.as_of())?)
 }
 
-fn json(value: &impl serde::Serialize, out: &mut impl Write) -> Result<(), CliError> {
+/// Prints `value` as one line of JSON.
+pub fn json(value: &impl serde::Serialize, out: &mut impl Write) -> Result<(), CliError> {
     let text = serde_json::to_string(value).map_err(|e| CliError::invalid(e.to_string()))?;
     writeln!(out, "{text}")?;
+    Ok(())
+}
+
+/// Prints CSV text as it is.
+pub fn csv(text: &str, out: &mut impl Write) -> Result<(), CliError> {
+    out.write_all(text.as_bytes())?;
     Ok(())
 }
 
@@ -105,7 +112,12 @@ pub fn write_country(v: &CountryView, out: &mut impl Write) -> std::io::Result<(
 }
 
 /// `coopledger countries`.
-pub fn countries(cli: &Cli, at: &AsOfArgs, out: &mut impl Write) -> Result<(), CliError> {
+pub fn countries(
+    cli: &Cli,
+    at: &AsOfArgs,
+    as_csv: bool,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let views = state(cli, at)?;
     let all: Vec<CountryView> = views
         .countries()
@@ -113,6 +125,9 @@ pub fn countries(cli: &Cli, at: &AsOfArgs, out: &mut impl Write) -> Result<(), C
         .collect();
     if cli.json {
         return json(&all, out);
+    }
+    if as_csv {
+        return csv(&coopledger::documents::countries_csv(&all)?, out);
     }
     write_countries(&all, views.as_of, out)?;
     Ok(())
@@ -156,12 +171,22 @@ pub fn write_countries(
     writeln!(out, "{} countries, as of sequence {as_of}", all.len())
 }
 
-/// `coopledger regions`.
-pub fn regions(cli: &Cli, at: &AsOfArgs, top: usize, out: &mut impl Write) -> Result<(), CliError> {
+/// `coopledger regions`; with a table, that table of the view as CSV.
+pub fn regions(
+    cli: &Cli,
+    at: &AsOfArgs,
+    top: usize,
+    as_csv: Option<RegionsTable>,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
     let views = state(cli, at)?;
     let view = views.interregional_view();
     if cli.json {
         return json(&view, out);
+    }
+    if let Some(table) = as_csv {
+        let corridors = table == RegionsTable::Corridors;
+        return csv(&coopledger::documents::regions_csv(&view, corridors)?, out);
     }
     write_regions(&view, top, out)?;
     Ok(())

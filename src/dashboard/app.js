@@ -1,6 +1,17 @@
 // coopledger dashboard: draws the views from the API's own JSON with hand-written SVG.
 // Served at / by `coopledger serve` (fetches /v1/...), or inside a report file written by
 // `coopledger report`, where the same documents are embedded and nothing is fetched.
+//
+// A page load makes a bounded number of requests whatever the ledger's size: the head, the kept
+// verification, the checkpoint, the regions, the countries, the latest events and the timeline
+// (one fold of the log for every year); a country page adds its stream, its timeline and one
+// page of its meetings, activities and cases; an entity page one document.
+//
+// Hook for other scripts (the staff form, src/dashboard/form.js): an entity page holds an empty
+// <div id="entity-actions" data-stream="…"> for their buttons, and each time an entity page is
+// drawn the document receives a `coopledger:entity` CustomEvent whose detail is
+// {stream, entity, asOf, report}: the stream name, the /v1/entities/{stream} document shown,
+// the point of history ({seq, on} or null) and whether this is a static report.
 'use strict';
 (function () {
   // ---------------------------------------------------------------- vocabulary
@@ -37,7 +48,6 @@
     suspended: '#d97706', withdrawn: '#b91c1c',
   };
   const RECENT = 20;
-  const MAX_YEARS = 40;
   const NETWORK_LINKS = 160;
 
   // ---------------------------------------------------------------- helpers
@@ -74,13 +84,6 @@
     for (const m of [1, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= step && Number.isInteger(m * p)) return 4 * m * p;
     return 4 * Math.max(1, Math.ceil(step));
   }
-  // The real-world date an event's JSON is about (the report builder reads the same fields).
-  const DATE_FIELDS = ['registered_on', 'joined_on', 'changed_on', 'start', 'opened_on', 'added_on', 'on', 'closed_on', 'cancelled_on'];
-  function factDate(e) {
-    for (const f of DATE_FIELDS) if (e && typeof e[f] === 'string') return e[f];
-    return null;
-  }
-
   // ---------------------------------------------------------------- data source
   const dataEl = document.getElementById('coopledger-report');
   const REPORT = dataEl ? JSON.parse(dataEl.textContent) : null;
@@ -122,11 +125,13 @@
     if (feed.wanted && !feed.source) connectFeed(feed.next);
   });
 
-  async function request(path) {
+  async function request(path, opts) {
+    const method = (opts && opts.method) || 'GET';
+    const accept = (opts && opts.accept) || 'application/json';
     for (;;) {
-      const headers = { Accept: 'application/json' };
+      const headers = { Accept: accept };
       if (token) headers.Authorization = 'Bearer ' + token;
-      const res = await fetch(path, { headers, cache: 'no-store' });
+      const res = await fetch(path, { method, headers, cache: 'no-store' });
       if (res.status === 401) {
         let body = null;
         try { body = await res.json(); } catch (_) { /* not JSON */ }
@@ -179,7 +184,7 @@
 
   // ---------------------------------------------------------------- state
   const state = {
-    asOf: null, // null (head), {kind: 'seq', value: N} or {kind: 'date', value: 'YYYY-MM-DD'}
+    asOf: null, // null (the head), or {seq: N or null, on: 'YYYY-MM-DD' or null}
     metric: 'activities',
     top: 20,
     head: null,
@@ -189,47 +194,85 @@
     countries: [],
     byCode: new Map(),
     recent: [],
-    first: undefined,
-    series: [],
+    timeline: null,
     sort: { key: 'activities', dir: -1 },
     filter: '',
+    listing: { cc: null, offset: 0 },
   };
-  if (REPORT && REPORT.as_of && REPORT.as_of.kind !== 'head') state.asOf = REPORT.as_of;
+  if (REPORT && REPORT.as_of && (REPORT.as_of.seq != null || REPORT.as_of.on)) {
+    state.asOf = { seq: REPORT.as_of.seq == null ? null : REPORT.as_of.seq, on: REPORT.as_of.on || null };
+  }
   let generation = 0;
+  const LISTING = 10; // entities per page of a country's listing (dashboard::LISTING_PAGE)
 
+  // The query of a point of history: `as_of=N`, then `on=D` (the report builds the same).
   function asOfQuery(asOf) {
     if (!asOf) return '';
-    return asOf.kind === 'seq' ? '?as_of=' + asOf.value : '?on=' + asOf.value;
+    const parts = [];
+    if (asOf.seq != null) parts.push('as_of=' + asOf.seq);
+    if (asOf.on) parts.push('on=' + asOf.on);
+    return parts.join('&');
   }
+  // `path` with `query` appended after `?` or `&` (dashboard::with_query does the same).
+  function withQuery(path, query) {
+    if (!query) return path;
+    return path + (path.includes('?') ? '&' : '?') + query;
+  }
+  const csvPath = (path) => withQuery(path, 'format=csv');
+  const atPoint = (path) => withQuery(path, asOfQuery(state.asOf));
   function recentPath(asOf) {
-    if (asOf && asOf.kind === 'seq') return '/v1/events?from=' + asOf.value + '&reverse=true&limit=' + RECENT;
+    if (asOf && asOf.seq != null) return '/v1/events?from=' + asOf.seq + '&reverse=true&limit=' + RECENT;
     return '/v1/events?reverse=true&limit=' + RECENT;
   }
   function asOfLabel(asOf, seq) {
     if (!asOf) return 'as it stands (sequence ' + fmt(seq) + ')';
-    if (asOf.kind === 'seq') return 'as of sequence ' + fmt(asOf.value);
-    return 'counting what happened by ' + asOf.value;
+    const parts = [];
+    if (asOf.seq != null) parts.push('as of sequence ' + fmt(asOf.seq));
+    if (asOf.on) parts.push('counting what happened by ' + asOf.on);
+    return parts.join(', ');
   }
   function asOfKey(asOf) {
-    return asOf ? asOf.kind + ':' + asOf.value : 'head';
+    if (!asOf) return 'head';
+    const parts = [];
+    if (asOf.seq != null) parts.push('seq:' + asOf.seq);
+    if (asOf.on) parts.push('date:' + asOf.on);
+    return parts.join(';');
   }
 
-  // The dates of the share over time (the report builder computes the same list).
-  function seriesDates(first, head, asOf) {
-    const firstYear = first ? parseInt(String(factDate(first) || '').slice(0, 4), 10) : NaN;
-    let last = head && head.recorded_at ? parseInt(head.recorded_at.slice(0, 4), 10) : NaN;
-    if (!Number.isFinite(firstYear) || !Number.isFinite(last)) return [];
-    let cut = null;
-    if (asOf && asOf.kind === 'date') {
-      const y = parseInt(asOf.value.slice(0, 4), 10);
-      if (y <= last) { last = y; cut = asOf.value; }
+  // A "Download CSV" link: the CSV form of the document at `path` (fetched with the token, or
+  // read from the report, when clicked).
+  function csvLink(path, name, label) {
+    const file = (name || 'coopledger') + '.csv';
+    return '<a class="csv-link interactive" href="' + esc(csvPath(path)) + '" download="' + esc(file) + '" data-csv="' + esc(csvPath(path)) + '">' +
+      esc(label || 'Download CSV') + '</a>';
+  }
+  document.addEventListener('click', (ev) => {
+    const a = ev.target.closest && ev.target.closest('a[data-csv]');
+    if (!a) return;
+    ev.preventDefault();
+    downloadCsv(a.dataset.csv, a.getAttribute('download')).catch(showError);
+  });
+  async function downloadCsv(path, file) {
+    let text;
+    if (REPORT) {
+      text = embedded(path);
+    } else {
+      const res = await request(path, { accept: 'text/csv' });
+      text = await res.text();
+      if (!res.ok) {
+        let body = null;
+        try { body = JSON.parse(text); } catch (_) { /* not JSON */ }
+        throw new ApiError(res.status, body);
+      }
     }
-    const out = [];
-    for (let y = Math.max(firstYear, last - MAX_YEARS + 1); y <= last; y++) {
-      const end = String(y).padStart(4, '0') + '-12-31';
-      out.push(cut && y === last && cut < end ? cut : end);
-    }
-    return out;
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = file || 'coopledger.csv';
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
   // ---------------------------------------------------------------- status strip
@@ -254,7 +297,7 @@
     $('head-time').textContent = h.seq > 0 ? 'recorded ' + when(h.recorded_at) : 'no events recorded yet';
     const range = $('asof-range');
     range.max = String(h.seq);
-    if (!state.asOf || state.asOf.kind !== 'seq') range.value = String(h.seq);
+    if (!state.asOf || state.asOf.seq == null) range.value = String(h.seq);
     $('asof-seq').max = String(h.seq);
     renderVerify();
     renderCheckpoint();
@@ -264,19 +307,21 @@
     const v = state.verify;
     const status = $('verify-status');
     const note = $('verify-note');
-    if (!v) { status.textContent = '–'; note.textContent = 'not run yet'; return; }
-    if (v.error) { status.className = 'stat-value bad'; status.textContent = 'Unavailable'; note.textContent = v.error; return; }
+    const time = $('verify-time');
+    if (!v) { status.textContent = '–'; note.textContent = 'not run yet'; time.textContent = ''; return; }
+    if (v.error) { status.className = 'stat-value bad'; status.textContent = 'Unavailable'; note.textContent = v.error; time.textContent = ''; return; }
+    time.textContent = v.verified_at ? 'verified ' + when(v.verified_at) : '';
     if (v.ok) {
       status.className = 'stat-value ok';
       status.textContent = '✓ Chain intact';
       const behind = state.head && state.head.seq > v.head_seq ? state.head.seq - v.head_seq : 0;
-      note.textContent = fmt(v.events) + ' records, to #' + fmt(v.head_seq) + (behind ? ' (+' + fmt(behind) + ' since)' : '');
+      note.textContent = fmt(v.events) + ' records, to #' + fmt(v.head_seq) + (behind ? ' (+' + fmt(behind) + ' since, not yet verified)' : '');
     } else {
       status.className = 'stat-value bad';
       status.textContent = '✗ Failed at #' + fmt(v.first_bad_sequence);
       note.textContent = v.reason || '';
     }
-    note.title = (v.head_hash ? 'head hash ' + v.head_hash : '') + (state.head && state.head.seq > v.head_seq ? '; newer records are not checked yet: Verify again' : '');
+    note.title = (v.head_hash ? 'head hash ' + v.head_hash : '') + (state.head && state.head.seq > v.head_seq ? '; newer records are not verified yet (staff: Verify now)' : '');
   }
 
   function parseCheckpoint(text) {
@@ -535,60 +580,86 @@
   }));
   ['mouseleave', 'focusout'].forEach((type) => $('network').addEventListener(type, () => networkFocus($('network').querySelector('svg'), null)));
 
-  function renderShare() {
-    const series = state.series;
-    const target = $('share');
-    $('share-caption').textContent = state.asOf && state.asOf.kind === 'seq'
-      ? 'Share of meetings, activities and cases spanning two or more regions by the end of each year, as the ledger knows them at its head (a series by date has no sequence).'
-      : 'Share of meetings, activities and cases spanning two or more regions, counting what happened by the end of each year' + (state.asOf ? ', up to ' + state.asOf.value : '') + '.';
-    if (!series.length) {
-      target.innerHTML = '<p class="empty">' + (state.seriesLoading ? 'Loading…' : 'No dated events in range.') + '</p>';
-      $('share-table').innerHTML = '';
-      return;
-    }
-    const w = 600;
-    const h = 340;
+  // The timeline as bars per period (meetings, activities, cases opened, stacked) with the
+  // inter-regional share of each period (line) and up to its end (dashed line).
+  const TL = [['meetings', 'Meetings', '#0f766e', 'sw-m'], ['activities', 'Activities', '#334e7e', 'sw-a'], ['cases', 'Cases opened', '#b45309', 'sw-c']];
+  const tlValue = (p, key) => (key === 'activities' ? p.activities.total : key === 'cases' ? p.cases.opened : p.meetings);
+  function timelineChart(tl, id, name) {
+    const periods = (tl && tl.periods) || [];
+    if (!periods.length) return '<p class="empty">Nothing dated yet' + (name ? ' for ' + esc(name) : '') + '.</p>';
+    const w = 640;
+    const h = 330;
     const m = { l: 46, r: 52, t: 16, b: 34 };
     const iw = w - m.l - m.r;
     const ih = h - m.t - m.b;
-    const band = iw / series.length;
-    const maxE = niceMax(Math.max(1, ...series.map((s) => s.events)));
-    const y = (share) => m.t + ih * (1 - share);
-    const yE = (n) => m.t + ih * (1 - n / maxE);
-    const out = ['<svg viewBox="0 0 ' + w + ' ' + h + '" role="img" aria-labelledby="sh-t sh-d" class="share-chart">'];
-    out.push('<title id="sh-t">Inter-regional share by year</title>');
-    const last = series[series.length - 1];
-    out.push('<desc id="sh-d">' + esc(series.map((s) => s.label + ': ' + pct(s.share)).join('; ') + '. Latest: ' + pct(last.share) + ' of events, ' + last.events + ' inter-regional events.') + '</desc>');
+    const band = iw / periods.length;
+    const maxN = niceMax(Math.max(1, ...periods.map((p) => sum(TL.map(([k]) => tlValue(p, k))))));
+    const yN = (n) => m.t + ih * (1 - n / maxN);
+    const yS = (share) => m.t + ih * (1 - share);
+    const last = periods[periods.length - 1];
+    const out = ['<svg viewBox="0 0 ' + w + ' ' + h + '" role="img" aria-labelledby="' + id + '-t ' + id + '-d" class="timeline-chart" data-periods="' + periods.length + '">'];
+    out.push('<title id="' + id + '-t">' + esc((name ? name + ': ' : '') + 'meetings, activities and cases per ' + tl.by + ', and the inter-regional share') + '</title>');
+    out.push('<desc id="' + id + '-d">' + esc(periods.map((p) => p.period + ': ' + p.meetings + ' meetings, ' + p.activities.total + ' activities, ' + p.cases.opened + ' cases opened, ' + pct(p.interregional.share) + ' inter-regional').join('; ') + '. Up to ' + last.end + ': ' + pct(last.cumulative.share) + ' inter-regional.') + '</desc>');
     for (let i = 0; i <= 4; i++) {
       const v = i / 4;
-      out.push('<line class="grid" x1="' + m.l + '" x2="' + (w - m.r) + '" y1="' + y(v) + '" y2="' + y(v) + '"></line>');
-      out.push('<text x="' + (m.l - 8) + '" y="' + (y(v) + 4) + '" text-anchor="end" class="lbl-muted">' + (v * 100) + '%</text>');
-      out.push('<text x="' + (w - m.r + 8) + '" y="' + (y(v) + 4) + '" class="lbl-muted">' + fmt(Math.round(maxE * v)) + '</text>');
+      out.push('<line class="grid" x1="' + m.l + '" x2="' + (w - m.r) + '" y1="' + yS(v) + '" y2="' + yS(v) + '"></line>');
+      out.push('<text x="' + (m.l - 8) + '" y="' + (yS(v) + 4) + '" text-anchor="end" class="lbl-muted">' + fmt(Math.round(maxN * v)) + '</text>');
+      out.push('<text x="' + (w - m.r + 8) + '" y="' + (yS(v) + 4) + '" class="lbl-muted">' + (v * 100) + '%</text>');
     }
-    const every = Math.ceil(series.length / 12);
-    series.forEach((s, i) => {
+    const every = Math.ceil(periods.length / 12);
+    periods.forEach((p, i) => {
       const x = m.l + band * i;
-      const bh = ih - (yE(s.events) - m.t);
-      out.push('<rect x="' + (x + band * 0.22).toFixed(1) + '" y="' + yE(s.events).toFixed(1) + '" width="' + (band * 0.56).toFixed(1) + '" height="' + Math.max(0, bh).toFixed(1) + '" rx="2" fill="#dbe4f0"><title>' + esc(s.label + ': ' + fmt(s.events) + ' inter-regional events') + '</title></rect>');
-      if (i % every === 0 || i === series.length - 1) out.push('<text x="' + (x + band / 2).toFixed(1) + '" y="' + (h - m.b + 18) + '" text-anchor="middle" class="lbl-muted">' + esc(s.short) + '</text>');
+      out.push('<g class="tl-bar" data-period="' + esc(p.period) + '" data-meetings="' + p.meetings + '" data-activities="' + p.activities.total + '" data-cases="' + p.cases.opened + '">');
+      out.push('<title>' + esc(p.period + ': ' + fmt(p.meetings) + ' meetings, ' + fmt(p.activities.total) + ' activities (' + fmt(p.participants.total) + ' participants), ' + fmt(p.cases.opened) + ' cases opened, ' + fmt(p.cases.closed) + ' closed; ' + fmt(p.interregional.events) + ' of ' + fmt(p.interregional.counted) + ' inter-regional') + '</title>');
+      let base = 0;
+      for (const [key, , colour] of TL) {
+        const v = tlValue(p, key);
+        if (v > 0) {
+          const y0 = yN(base + v);
+          out.push('<rect x="' + (x + band * 0.18).toFixed(1) + '" y="' + y0.toFixed(1) + '" width="' + (band * 0.64).toFixed(1) + '" height="' + (yN(base) - y0).toFixed(1) + '" fill="' + colour + '"></rect>');
+        }
+        base += v;
+      }
+      out.push('</g>');
+      if (i % every === 0 || i === periods.length - 1) out.push('<text x="' + (x + band / 2).toFixed(1) + '" y="' + (h - m.b + 18) + '" text-anchor="middle" class="lbl-muted">' + esc(p.period) + '</text>');
     });
-    const pts = series.map((s, i) => [m.l + band * i + band / 2, y(s.share)]);
-    out.push('<path d="M' + pts.map((p) => p[0].toFixed(1) + ' ' + p[1].toFixed(1)).join('L') + '" fill="none" stroke="#1d4ed8" stroke-width="2.2" stroke-linejoin="round"></path>');
-    series.forEach((s, i) => {
-      out.push('<circle cx="' + pts[i][0].toFixed(1) + '" cy="' + pts[i][1].toFixed(1) + '" r="3.6" fill="#fff" stroke="#1d4ed8" stroke-width="2"><title>' + esc(s.label + ': ' + pct(s.share) + ' inter-regional (' + fmt(s.events) + ' events)') + '</title></circle>');
-    });
-    const lp = pts[pts.length - 1];
-    out.push('<text x="' + (lp[0] - 8).toFixed(1) + '" y="' + (last.share > 0.85 ? lp[1] + 18 : lp[1] - 10).toFixed(1) + '" text-anchor="end" class="lbl-strong share-last" stroke="#ffffff" stroke-width="4" paint-order="stroke">' + pct(last.share) + '</text>');
-    out.push('<line class="axis" x1="' + m.l + '" x2="' + (w - m.r) + '" y1="' + y(0) + '" y2="' + y(0) + '"></line>');
+    const line = (pick, cls, dash) => {
+      const pts = [];
+      periods.forEach((p, i) => { if (pick(p) != null) pts.push([m.l + band * i + band / 2, yS(pick(p)), p, i]); });
+      if (!pts.length) return;
+      out.push('<path d="M' + pts.map((q) => q[0].toFixed(1) + ' ' + q[1].toFixed(1)).join('L') + '" fill="none" stroke="#1d4ed8" stroke-width="2.2" stroke-linejoin="round"' + (dash ? ' stroke-dasharray="5 4" opacity="0.7"' : '') + '></path>');
+      pts.forEach(([px, py, p]) => out.push('<circle class="' + cls + '" data-period="' + esc(p.period) + '" data-share="' + pick(p) + '" cx="' + px.toFixed(1) + '" cy="' + py.toFixed(1) + '" r="' + (dash ? 2.6 : 3.6) + '" fill="#fff" stroke="#1d4ed8" stroke-width="2"><title>' + esc(p.period + ': ' + pct(pick(p)) + (dash ? ' inter-regional up to ' + p.end : ' of the period inter-regional')) + '</title></circle>'));
+    };
+    line((p) => (p.interregional.counted > 0 ? p.interregional.share : null), 'tl-share', false);
+    line((p) => (p.cumulative.counted > 0 ? p.cumulative.share : null), 'tl-cum', true);
+    out.push('<line class="axis" x1="' + m.l + '" x2="' + (w - m.r) + '" y1="' + yS(0) + '" y2="' + yS(0) + '"></line>');
     out.push('</svg>');
-    const first = series[0];
-    const lead = '<p class="share-lead"><strong>' + pct(last.share) + '</strong> of events with a country involved were inter-regional by ' + esc(last.date) +
-      ' (' + fmt(last.events) + ' events); ' + pct(first.share) + ' by ' + esc(first.date) + '.</p>';
-    target.innerHTML = lead + out.join('') + '<div class="legend"><span><span class="swatch sw-line"></span>share (left axis)</span><span><span class="swatch sw-bar"></span>inter-regional events (right axis)</span></div>';
-    const t = ['<table><thead><tr><th scope="col">As of</th><th scope="col" class="num">Inter-regional events</th><th scope="col" class="num">Share</th></tr></thead><tbody>'];
-    series.forEach((s) => t.push('<tr><td>' + esc(s.date) + '</td><td class="num">' + fmt(s.events) + '</td><td class="num">' + pct(s.share) + '</td></tr>'));
+    const lead = '<p class="share-lead"><strong>' + pct(last.cumulative.share) + '</strong> of ' + fmt(last.cumulative.counted) + ' meetings, activities and cases up to ' + esc(last.end) +
+      ' spanned two or more regions; ' + pct(last.interregional.share) + ' in ' + esc(last.period) + '.</p>';
+    const legend = '<div class="legend">' + TL.map(([, label, , cls]) => '<span><span class="swatch ' + cls + '"></span>' + esc(label) + '</span>').join('') +
+      '<span><span class="swatch sw-line"></span>share in the ' + esc(tl.by) + '</span><span class="muted">dashed: share up to its end</span></div>';
+    return lead + out.join('') + legend;
+  }
+
+  function timelineTable(tl, caption) {
+    const periods = (tl && tl.periods) || [];
+    if (!periods.length) return '<p class="empty">No periods.</p>';
+    const t = ['<table class="timeline-table"><caption class="visually-hidden">' + esc(caption) + '</caption><thead><tr><th scope="col">' + esc(cap(tl.by)) + '</th><th scope="col" class="num">Meetings</th><th scope="col" class="num">Activities</th><th scope="col" class="num">Participants</th><th scope="col" class="num">Women</th><th scope="col" class="num">Cases opened</th><th scope="col" class="num">Closed</th><th scope="col" class="num">Inter-regional</th><th scope="col" class="num">Share</th><th scope="col" class="num">Up to its end</th></tr></thead><tbody>'];
+    for (const p of periods) {
+      t.push('<tr data-period="' + esc(p.period) + '"><th scope="row">' + esc(p.period) + '</th><td class="num">' + fmt(p.meetings) + '</td><td class="num">' + fmt(p.activities.total) + '</td><td class="num">' + fmt(p.participants.total) + '</td><td class="num">' + fmt(p.participants.women) +
+        '</td><td class="num">' + fmt(p.cases.opened) + '</td><td class="num">' + fmt(p.cases.closed) + '</td><td class="num">' + fmt(p.interregional.events) + ' / ' + fmt(p.interregional.counted) + '</td><td class="num">' + pct(p.interregional.share) + '</td><td class="num">' + pct(p.cumulative.share) + '</td></tr>');
+    }
     t.push('</tbody></table>');
-    $('share-table').innerHTML = t.join('');
+    return t.join('');
+  }
+
+  function renderTimeline() {
+    const tl = state.timeline;
+    $('timeline-caption').textContent = 'Meetings, activities and cases opened per year (bars), and the share of them spanning two or more regions: in the year (line) and up to its end (dashed)' +
+      (state.asOf ? ', ' + asOfLabel(state.asOf) : '') + '. One fold of the log gives every year.';
+    $('timeline').innerHTML = timelineChart(tl, 'tl', '');
+    $('timeline-table').innerHTML = timelineTable(tl, 'The programme per year');
+    $('timeline-csv').innerHTML = csvLink(atPoint('/v1/timeline?by=year'), 'timeline');
   }
 
   const COLUMNS = [
@@ -678,7 +749,10 @@
     const m = /^country\/([A-Z]{2})$/.exec(stream || '');
     if (m) return '<a href="#country/' + m[1] + '" class="mono">' + esc(stream) + '</a>';
     const s = String(stream || '');
-    return '<span class="mono" title="' + esc(s) + '">' + esc(s.length > 24 ? s.slice(0, 22) + '…' : s) + '</span>';
+    const short = esc(s.length > 24 ? s.slice(0, 22) + '…' : s);
+    // A meeting, activity or case opens its own page.
+    if (ENTITY_RE.test('#' + s)) return '<a href="#' + esc(s) + '" class="mono" title="' + esc(s) + '">' + short + '</a>';
+    return '<span class="mono" title="' + esc(s) + '">' + short + '</span>';
   }
 
   function eventsTable(events, caption) {
@@ -696,9 +770,10 @@
 
   function renderRecent() {
     $('recent').innerHTML = eventsTable(state.recent, 'Latest recorded events');
-    $('recent-caption').textContent = state.asOf && state.asOf.kind === 'seq'
-      ? 'Newest first, up to sequence ' + fmt(state.asOf.value) + '.'
+    $('recent-caption').textContent = state.asOf && state.asOf.seq != null
+      ? 'Newest first, up to sequence ' + fmt(state.asOf.seq) + '.'
       : REPORT ? 'Newest first, when the report was written.' : 'Newest first; new appends arrive live.';
+    $('recent-csv').innerHTML = csvLink(recentPath(state.asOf), 'latest-events');
   }
 
   function renderOverview() {
@@ -707,9 +782,26 @@
     renderMatrix();
     renderCorridors();
     renderNetwork();
-    renderShare();
+    renderTimeline();
     renderCountries();
     renderRecent();
+    $('matrix-csv').innerHTML = csvLink(atPoint('/v1/regions'), 'region-pairs');
+    $('corridors-csv').innerHTML = csvLink(atPoint('/v1/regions?table=corridors'), 'corridors');
+    $('countries-csv').innerHTML = csvLink(atPoint('/v1/countries'), 'countries');
+    renderPrintSummary();
+  }
+
+  // What a printed report says first, on page 1.
+  function renderPrintSummary() {
+    const r = state.regions;
+    const h = state.head;
+    const v = state.verify;
+    const verified = v && v.ok ? 'the hash chain verified intact to #' + fmt(v.head_seq) + (v.verified_at ? ' (' + when(v.verified_at) + ')' : '')
+      : v && v.ok === false ? 'verification FAILED at #' + fmt(v.first_bad_sequence) : 'not verified';
+    const last = state.timeline && state.timeline.periods.length ? state.timeline.periods[state.timeline.periods.length - 1] : null;
+    $('print-summary').innerHTML = '<h1>Cooperation programme: summary</h1><p>' + esc('The ledger ' + asOfLabel(state.asOf, r.as_of_sequence) + '; head #' + fmt(h ? h.seq : 0) + (h && h.hash ? ' ' + shortHash(h.hash) : '') + '; ' + verified + '.') + '</p>' +
+      '<p>' + esc(fmt(state.countries.length) + ' countries; ' + fmt(r.interregional.events) + ' inter-regional meetings, activities and cases (' + pct(r.interregional.share) + ')' +
+        (last ? '; up to ' + last.end + ', ' + fmt(last.cumulative.counted) + ' counted' : '') + '; ' + fmt(r.corridors.length) + ' corridors.') + '</p>';
   }
 
   // ---------------------------------------------------------------- country page
@@ -717,7 +809,7 @@
     const facts = new Map();
     const order = [];
     for (const e of stream) {
-      if (asOf && asOf.kind === 'seq' && e.seq > asOf.value) continue;
+      if (asOf && asOf.seq != null && e.seq > asOf.seq) continue;
       if (e.type === 'CountryJoined' || e.type === 'ParticipationChanged') {
         const f = { id: e.event_id, seq: e.seq, type: e.type, date: e.joined_on || e.changed_on, status: e.participation, reason: e.reason, retracted: false, corrected: false };
         facts.set(e.event_id, f);
@@ -733,7 +825,7 @@
       }
     }
     let effective = order.filter((f) => !f.retracted);
-    if (asOf && asOf.kind === 'date') effective = effective.filter((f) => f.date <= asOf.value);
+    if (asOf && asOf.on) effective = effective.filter((f) => f.date <= asOf.on);
     effective.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.seq - b.seq));
     return { all: order, effective };
   }
@@ -838,16 +930,25 @@
     return out.join('');
   }
 
+  function listingPath(cc, offset) {
+    return atPoint('/v1/entities?country=' + cc + '&offset=' + offset + '&limit=' + LISTING);
+  }
+
   async function renderCountryPage(cc, gen) {
     const host = $('page-country');
-    const q = asOfQuery(state.asOf);
     let view = null;
     let missing = null;
     let stream = [];
+    let own = null;
+    let listing = null;
+    if (state.listing.cc !== cc) state.listing = { cc, offset: 0 };
+    const absent = (fallback) => (e) => { if (e.status === 404 || e.status === 400) return fallback; throw e; };
     try {
-      [view, stream] = await Promise.all([
-        api('/v1/countries/' + cc + q).catch((e) => { if (e.status === 404 || e.status === 400) { missing = e; return null; } throw e; }),
-        api('/v1/streams/country/' + cc).catch((e) => { if (e.status === 404 || e.status === 400) return []; throw e; }),
+      [view, stream, own, listing] = await Promise.all([
+        api(atPoint('/v1/countries/' + cc)).catch((e) => { if (e.status === 404 || e.status === 400) { missing = e; return null; } throw e; }),
+        api('/v1/streams/country/' + cc).catch(absent([])),
+        api(atPoint('/v1/timeline?by=year&country=' + cc)).catch(absent(null)),
+        api(listingPath(cc, state.listing.offset)).catch(absent(null)),
       ]);
     } catch (e) {
       if (gen !== generation) return;
@@ -863,7 +964,7 @@
     document.title = view.name + ' · coopledger';
     const p = view.participation || {};
     const parts = participationFacts(stream, state.asOf);
-    const end = state.asOf && state.asOf.kind === 'date' ? state.asOf.value
+    const end = state.asOf && state.asOf.on ? state.asOf.on
       : (state.head && state.head.recorded_at ? state.head.recorded_at.slice(0, 10) : new Date().toISOString().slice(0, 10));
     const women = view.participants.women;
     const total = view.participants.total;
@@ -882,6 +983,14 @@
       kpi('Participants', fmt(total), total > 0 ? fmt(women) + ' women (' + ((women / total) * 100).toFixed(0) + '%)' : 'as a beneficiary', 'c-participants') +
       kpi('Cases', fmt(view.cases.open + view.cases.closed), fmt(view.cases.open) + ' open · ' + fmt(view.cases.closed) + ' closed', 'c-cases') +
       '</section>');
+    out.push('<div class="grid2">');
+    out.push('<section class="card" aria-labelledby="ctl-h"><header class="card-head"><div><h2 id="ctl-h">' + esc(view.name) + ' over time</h2><p class="muted">What involved it per year (participants where it is a beneficiary), and the share of it spanning two or more regions.</p></div></header>' +
+      '<div class="chart" id="c-over-time">' + timelineChart(own, 'ctl', view.name) + '</div>' +
+      '<details class="fallback"><summary>The years as a table</summary>' + timelineTable(own, view.name + ' per year') + '</details>' +
+      '<p class="csv">' + csvLink(atPoint('/v1/timeline?by=year&country=' + view.country), 'country-' + view.country + '-timeline') + '</p></section>');
+    out.push('<section class="card" aria-labelledby="cl-h"><header class="card-head"><div><h2 id="cl-h">Meetings, activities and cases</h2><p class="muted">Everything ' + esc(view.name) + ' is involved in, newest first; a title opens its page.</p></div></header>' +
+      '<div id="c-listing"></div></section>');
+    out.push('</div>');
     out.push('<section class="card" aria-labelledby="tl-h"><header class="card-head"><div><h2 id="tl-h">Participation timeline</h2><p class="muted">From the country\'s own stream (<code>/v1/streams/country/' + esc(view.country) + '</code>): joins and status changes, corrections applied, retractions removed.</p></div>' +
       '<div class="legend">' + Object.keys(STATUS_COLOUR).map((s) => '<span><svg width="10" height="10" aria-hidden="true" focusable="false"><rect width="10" height="10" rx="2" fill="' + STATUS_COLOUR[s] + '"></rect></svg> ' + esc(human(s)) + '</span>').join('') + '</div></header>' +
       '<div class="chart" id="c-timeline">' + timelineSvg(parts.effective, end, view.name) + '</div></section>');
@@ -909,68 +1018,161 @@
     const rows = counterparts.map((c) => '<tr><td><span class="swatch sw-' + esc(regionOf(c.code)) + '"></span><a href="#country/' + c.code + '">' + esc(countryName(c.code)) + '</a> <span class="muted mono">' + c.code + '</span></td><td class="num">' + fmt(c.n.meetings) + '</td><td class="num">' + fmt(c.n.activities) + '</td><td class="num">' + fmt(c.n.cases) + '</td><td class="num"><strong>' + fmt(c.total) + '</strong></td></tr>');
     out.push('<section class="card" aria-labelledby="cpt-h"><header class="card-head"><div><h2 id="cpt-h">Every counterpart</h2><p class="muted">Effective meetings, activities and cases both countries are involved in.</p></div></header>' +
       '<div class="table-scroll"><table id="c-counterparts-table"><thead><tr><th scope="col">Country</th><th scope="col" class="num">Meetings</th><th scope="col" class="num">Activities</th><th scope="col" class="num">Cases</th><th scope="col" class="num">Total</th></tr></thead><tbody>' +
-      (rows.join('') || '<tr><td colspan="5" class="muted">None.</td></tr>') + '</tbody></table></div></section>');
+      (rows.join('') || '<tr><td colspan="5" class="muted">None.</td></tr>') + '</tbody></table></div>' +
+      '<p class="csv">' + csvLink(atPoint('/v1/countries/' + view.country), 'country-' + view.country + '-counterparts') + '</p></section>');
     out.push('</div>');
-    const history = stream.filter((e) => !(state.asOf && state.asOf.kind === 'seq' && e.seq > state.asOf.value));
+    const history = stream.filter((e) => !(state.asOf && state.asOf.seq != null && e.seq > state.asOf.seq));
     out.push('<section class="card" aria-labelledby="hist-h"><header class="card-head"><div><h2 id="hist-h">Recorded history of <span class="mono">country/' + esc(view.country) + '</span></h2><p class="muted">Every record of the stream, as recorded; nothing is ever rewritten.</p></div></header>' +
-      '<div class="table-scroll">' + eventsTable(history, 'Records of country/' + view.country) + '</div></section>');
+      '<div class="table-scroll">' + eventsTable(history, 'Records of country/' + view.country) + '</div>' +
+      '<p class="csv">' + csvLink('/v1/streams/country/' + view.country, 'country-' + view.country + '-records') + '</p></section>');
     host.innerHTML = out.join('');
+    $('c-listing').innerHTML = listingHtml(view, listing);
     if (window.coopledgerForms) window.coopledgerForms.entityActions('country/' + view.country, $('country-head')); // form.js
   }
 
-  // ---------------------------------------------------------------- loading
-  // Each point is a fold of the whole log by date, so while live the series is refreshed at most
-  // every SERIES_EVERY ms (the other views follow every append).
-  const SERIES_EVERY = 20000;
-  let seriesKey = null;
-  let seriesAt = 0;
-  let seriesTimer = null;
-  let seriesInFlight = null;
-  async function loadSeries() {
-    const dates = seriesDates(state.first, state.head, state.asOf);
-    const shape = dates.join(',');
-    const key = shape + '@' + (state.head ? state.head.seq : 0);
-    if (key === seriesKey) return;
-    const wait = SERIES_EVERY - (Date.now() - seriesAt);
-    const same = (seriesKey && seriesKey.startsWith(shape + '@')) || seriesInFlight === shape;
-    if (same && wait > 0) {
-      // only newer appends: refresh later
-      clearTimeout(seriesTimer);
-      seriesTimer = setTimeout(() => loadSeries().catch(showError), wait);
-      return;
+  // One page of a country's meetings, activities and cases, newest first.
+  function listingHtml(view, listing) {
+    if (!listing) return '<p class="empty">Not available.</p>';
+    const rows = listing.entities.map((e) => '<tr data-stream="' + esc(e.stream) + '"><td>' + esc(e.date) + '</td><td>' + esc(cap(e.entity)) + (e.kind ? ' <span class="muted">' + esc(human(e.kind)) + '</span>' : '') + '</td>' +
+      '<td class="wrap-cell"><a href="#' + esc(e.stream) + '">' + esc(e.title || e.stream) + '</a></td><td>' + esc(human(e.status)) + '</td>' +
+      '<td>' + e.countries.map((c) => '<a class="mono" href="#country/' + c + '">' + c + '</a>').join(' ') + '</td><td>' + (e.interregional ? 'yes' : '') + '</td></tr>');
+    const from = listing.total ? listing.offset + 1 : 0;
+    const to = listing.offset + listing.entities.length;
+    const pager = REPORT ? (listing.total > to ? '<span class="muted">' + fmt(listing.total - to) + ' more in the API (this report holds the newest ' + LISTING + ')</span>' : '')
+      : '<button type="button" class="btn small interactive" data-page="' + Math.max(0, listing.offset - LISTING) + '"' + (listing.offset > 0 ? '' : ' disabled') + '>Newer</button> ' +
+        '<button type="button" class="btn small interactive" data-page="' + (listing.offset + LISTING) + '"' + (to < listing.total ? '' : ' disabled') + '>Older</button>';
+    return '<p class="muted listing-range" id="c-listing-range">' + fmt(from) + '–' + fmt(to) + ' of ' + fmt(listing.total) + ', newest first</p>' +
+      '<div class="table-scroll"><table id="c-listing-table"><caption class="visually-hidden">Meetings, activities and cases of ' + esc(view.name) + '</caption><thead><tr><th scope="col">Date</th><th scope="col">What</th><th scope="col">Title</th><th scope="col">Status</th><th scope="col">Countries</th><th scope="col">Inter-regional</th></tr></thead><tbody>' +
+      (rows.join('') || '<tr><td colspan="6" class="muted">None.</td></tr>') + '</tbody></table></div>' +
+      '<p class="pager">' + pager + '</p><p class="csv">' + csvLink(listingPath(view.country, listing.offset), 'country-' + view.country + '-entities') + '</p>';
+  }
+  $('page-country').addEventListener('click', (ev) => {
+    const b = ev.target.closest && ev.target.closest('button[data-page]');
+    if (!b || !state.listing.cc) return;
+    const cc = state.listing.cc;
+    state.listing.offset = Number(b.dataset.page);
+    const gen = generation;
+    api(listingPath(cc, state.listing.offset)).then((listing) => {
+      if (gen !== generation) return;
+      const view = state.byCode.get(cc) || { country: cc, name: cc };
+      $('c-listing').innerHTML = listingHtml(view, listing);
+    }).catch(showError);
+  });
+
+  // ---------------------------------------------------------------- entity page
+  const ENTITY_RE = /^#(meeting|activity|case)\/([0-9a-fA-F-]{36})$/;
+
+  function contributionText(c) {
+    if (!c) return 'nothing';
+    let text = c.entity + (c.kind ? ' (' + human(c.kind) + ')' : '') + ' with ' + (c.countries.join(' ') || 'no country');
+    if (c.participants) text += ', ' + fmt(c.participants.total) + ' participants' + (c.participants.women != null ? ' (' + fmt(c.participants.women) + ' women)' : '');
+    if (c.closed != null) text += c.closed ? ', closed' : ', open';
+    return text;
+  }
+  const signed = (n) => (n > 0 ? '+' : '') + fmt(n);
+  const MOVES = [['meetings', 'meetings'], ['activities', 'activities'], ['participants_total', 'participants'], ['participants_women', 'women'], ['cases_open', 'open cases'], ['cases_closed', 'closed cases']];
+  // What a record changed in the views, in words (the replay's effect).
+  function effectText(effect) {
+    if (!effect || effect.change === 'none') return 'Nothing in the views.';
+    const parts = [];
+    if (effect.undid) parts.push('Undid: ' + contributionText(effect.undid) + '.');
+    if (effect.added) parts.push('Added: ' + contributionText(effect.added) + '.');
+    for (const c of effect.countries) {
+      const moved = MOVES.filter(([k]) => c[k]).map(([k, label]) => label + ' ' + signed(c[k]));
+      Object.entries(c.by_kind || {}).forEach(([k, n]) => moved.push(human(k) + ' ' + signed(n)));
+      if (c.participation) moved.push('participation ' + (c.participation.from ? human(c.participation.from) : 'none') + ' → ' + (c.participation.to ? human(c.participation.to) : 'none'));
+      if (moved.length) parts.push(c.country + ': ' + moved.join(', ') + '.');
     }
-    clearTimeout(seriesTimer);
-    seriesAt = Date.now();
-    seriesInFlight = shape;
-    state.seriesLoading = true;
-    if (!state.series.length) renderShare();
-    const out = new Array(dates.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < dates.length) {
-        const i = next++;
-        const r = await api('/v1/regions?on=' + dates[i]);
-        const d = dates[i];
-        out[i] = { date: d, label: d.endsWith('-12-31') ? 'end of ' + d.slice(0, 4) : d, short: d.endsWith('-12-31') ? d.slice(0, 4) : d.slice(0, 7), share: r.interregional.share, events: r.interregional.events };
-      }
-    };
-    try {
-      await Promise.all([worker(), worker(), worker(), worker()]);
-    } finally {
-      if (seriesInFlight === shape) seriesInFlight = null;
+    for (const p of effect.pairs) {
+      const moved = ['meetings', 'activities', 'cases'].filter((k) => p[k]).map((k) => k + ' ' + signed(p[k]));
+      parts.push(REGION_SHORT[p.regions[0]] + ' × ' + REGION_SHORT[p.regions[1]] + ': ' + moved.join(', ') + '.');
     }
-    // A series for other dates is dropped; one a few appends old is kept.
-    if (seriesDates(state.first, state.head, state.asOf).join(',') !== shape) return;
-    seriesKey = key;
-    state.series = out;
-    state.seriesLoading = false;
-    renderShare();
-    document.body.dataset.series = 'ready';
+    return parts.join(' ');
   }
 
+  function factFields(type, f) {
+    if (!f) return '<span class="muted">retracted: counts for nothing</span>';
+    const bits = [];
+    const dates = f.start ? f.start + (f.end && f.end !== f.start ? ' to ' + f.end : '') : (f.opened_on || f.added_on || f.on || f.closed_on || f.cancelled_on || '');
+    if (dates) bits.push(dates);
+    if (f.venue) bits.push(f.venue === 'virtual' ? 'online' : f.venue.city + ' (' + f.venue.country + ')');
+    if (f.participants) bits.push(fmt(f.participants.total) + ' participants' + (f.participants.women != null ? ', ' + fmt(f.participants.women) + ' women' : ''));
+    if (f.milestone) bits.push(human(f.milestone.kind));
+    if (f.outcome) bits.push(human(f.outcome));
+    if (f.reason) bits.push(f.reason);
+    return esc((type ? type + ': ' : '') + bits.join(' · '));
+  }
+
+  async function renderEntityPage(kind, id, gen) {
+    const host = $('page-entity');
+    const stream = kind + '/' + id.toLowerCase();
+    let doc = null;
+    let missing = null;
+    try {
+      doc = await api(atPoint('/v1/entities/' + stream));
+    } catch (e) {
+      if (gen !== generation) return;
+      if (e.status === 404 || e.status === 400) missing = e; else throw e;
+    }
+    if (gen !== generation) return;
+    const back = '<p class="crumbs"><a href="#overview">← Overview</a></p>';
+    if (!doc) {
+      host.innerHTML = back + '<div class="card" id="entity-head" data-stream="' + esc(stream) + '" data-missing="1"><h1>' + esc(cap(kind)) + '</h1><p class="mono muted">' + esc(stream) + '</p><p class="empty">' + esc((missing && missing.message) || 'Not found.') + '</p></div>';
+      document.title = cap(kind) + ' · coopledger';
+      return;
+    }
+    const sm = doc.summary;
+    const title = (sm && sm.title) || cap(kind);
+    document.title = title + ' · coopledger';
+    const out = [back];
+    out.push('<div class="country-head entity-head" id="entity-head" data-stream="' + esc(doc.stream) + '" data-status="' + esc(sm ? sm.status : 'none') + '"><h1>' + esc(title) + '</h1>' +
+      '<span class="chip">' + esc(cap(kind) + (sm && sm.kind ? ' · ' + human(sm.kind) : '')) + '</span>' +
+      '<span class="chip status-chip">' + esc(sm ? human(sm.status) : 'nothing effective') + '</span>' +
+      (sm && sm.interregional ? '<span class="chip">inter-regional</span>' : '') +
+      '<span class="muted">' + esc((sm ? sm.date + (sm.end && sm.end !== sm.date ? ' to ' + sm.end : '') + ' · ' : '') + asOfLabel(state.asOf, doc.as_of_sequence)) + '</span>' +
+      '<span class="mono muted">' + esc(doc.stream) + '</span></div>');
+    // The staff form (form.js) puts its "Correct this" / "Retract" buttons here.
+    out.push('<div id="entity-actions" class="interactive" data-stream="' + esc(doc.stream) + '"></div>');
+    const countries = doc.countries.map((c) => '<li data-cc="' + c.country + '"><span class="swatch sw-' + esc(c.programme_region) + '"></span><a href="#country/' + c.country + '">' + esc(c.name) + '</a> <span class="muted mono">' + c.country + '</span> <span class="muted">' + esc(c.roles.map(human).join(', ')) + '</span></li>');
+    out.push('<div class="grid2"><section class="card" aria-labelledby="ec-h"><header class="card-head"><div><h2 id="ec-h">Countries involved</h2><p class="muted">As the ledger says now; the venue is not involved unless listed.</p></div></header>' +
+      '<ul class="entity-countries" id="e-countries">' + (countries.join('') || '<li class="muted">None.</li>') + '</ul></section>');
+    const facts = doc.facts.map((f) => '<tr data-seq="' + f.seq + '"' + (f.effective ? '' : ' class="struck"') + '><td class="num mono">' + fmt(f.seq) + '</td><td class="wrap-cell">' + factFields(f.type, f.effective) + '</td>' +
+      '<td>' + (f.corrected_by.length ? 'corrected by #' + f.corrected_by.map(fmt).join(', #') : '') + (f.retracted_by ? 'retracted by #' + fmt(f.retracted_by) : '') + '</td><td>' + (f.counts ? 'counts' : '<span class="muted">does not count here</span>') + '</td></tr>');
+    out.push('<section class="card" aria-labelledby="ef-h"><header class="card-head"><div><h2 id="ef-h">As it stands</h2><p class="muted">Each fact with its effective payload: the latest correction replaces it, a retraction empties it.</p></div></header>' +
+      '<div class="table-scroll"><table id="e-facts"><thead><tr><th scope="col" class="num">Seq</th><th scope="col">Fact</th><th scope="col">Amended</th><th scope="col">Here</th></tr></thead><tbody>' + facts.join('') + '</tbody></table></div></section></div>');
+    const rows = doc.history.map((h) => {
+      const e = h.record;
+      const fix = e.type === 'EventCorrected' || e.type === 'EventRetracted';
+      return '<tr data-seq="' + e.seq + '" data-change="' + esc(h.effect.change) + '"><td class="num mono">' + fmt(e.seq) + '</td><td>' + esc(when(e.recorded_at).replace(' UTC', '')) + '</td>' +
+        '<td><span class="type' + (fix ? ' type-fix' : '') + '">' + esc(e.type) + '</span></td><td class="wrap-cell">' + esc(summary(e)) + '</td><td class="wrap-cell effect">' + esc(effectText(h.effect)) + '</td><td class="muted">' + esc(e.recorded_by) + '</td></tr>';
+    });
+    out.push('<section class="card" aria-labelledby="eh-h"><header class="card-head"><div><h2 id="eh-h">History and what each record changed</h2><p class="muted">Every record of <span class="mono">' + esc(doc.stream) + '</span>, with the counters it moved in the views (as <code>coopledger replay --stream</code> shows).</p></div></header>' +
+      '<div class="table-scroll"><table id="e-history"><thead><tr><th scope="col" class="num">Seq</th><th scope="col">Recorded (UTC)</th><th scope="col">Type</th><th scope="col">What</th><th scope="col">What it changed</th><th scope="col">By</th></tr></thead><tbody>' + rows.join('') + '</tbody></table></div>' +
+      '<p class="csv">' + csvLink('/v1/streams/' + doc.stream, doc.stream.replace('/', '-')) + '</p></section>');
+    host.innerHTML = out.join('');
+    document.dispatchEvent(new CustomEvent('coopledger:entity', { detail: { stream: doc.stream, entity: doc, asOf: state.asOf, report: !!REPORT } }));
+  }
+
+  // ---------------------------------------------------------------- loading
   async function loadVerify() {
     try { state.verify = await api('/v1/verify'); } catch (e) { state.verify = e.body && e.body.ok === false ? e.body : { error: e.message }; }
     renderVerify();
+  }
+  // Staff: verify again now (the server runs it only when the head moved since the kept one).
+  async function verifyNow() {
+    const button = $('verify-now');
+    button.disabled = true;
+    try {
+      const res = await request('/v1/verify', { method: 'POST' });
+      const body = await res.json().catch(() => null);
+      if (res.status === 403) { $('verify-note').textContent = 'Only a staff token may verify now; readers see the kept result.'; return; }
+      state.verify = res.ok || (body && body.ok === false) ? body : { error: (body && body.message) || 'HTTP ' + res.status };
+      renderVerify();
+    } catch (e) {
+      showError(e);
+    } finally {
+      button.disabled = false;
+    }
   }
   async function loadCheckpoint() {
     try { state.checkpoint = { text: await api('/v1/checkpoint') }; } catch (e) { state.checkpoint = e.status === 404 ? null : { error: e.message }; }
@@ -979,49 +1181,58 @@
 
   function route() {
     const m = /^#country\/([A-Za-z]{2})$/.exec(location.hash);
-    return m ? { page: 'country', cc: m[1].toUpperCase() } : { page: 'overview' };
+    if (m) return { page: 'country', cc: m[1].toUpperCase() };
+    const e = ENTITY_RE.exec(location.hash);
+    if (e) return { page: 'entity', kind: e[1], id: e[2] };
+    return { page: 'overview' };
   }
 
   function showRoute() {
     const r = route();
     $('page-overview').hidden = r.page !== 'overview';
     $('page-country').hidden = r.page !== 'country';
+    $('page-entity').hidden = r.page !== 'entity';
     if (r.page === 'overview') document.title = 'coopledger · cooperation dashboard';
     return r;
   }
 
-  // Everything for the current point of history; `full` also verifies and reads the checkpoint.
+  function renderRoute(r, gen) {
+    if (r.page === 'country') return renderCountryPage(r.cc, gen);
+    if (r.page === 'entity') return renderEntityPage(r.kind, r.id, gen);
+    return Promise.resolve();
+  }
+
+  // Everything for the current point of history; `full` also reads the kept verification and
+  // the checkpoint.
   async function refresh(full) {
     const gen = ++generation;
     document.body.dataset.state = 'loading';
     const asOf = state.asOf;
-    const q = asOfQuery(asOf);
     try {
       const side = full ? Promise.all([loadVerify(), loadCheckpoint()]) : Promise.resolve();
-      const [head, regions, countries, recent] = await Promise.all([
-        api('/v1/head'), api('/v1/regions' + q), apiAll('/v1/countries' + q), api(recentPath(asOf)),
+      const [head, regions, countries, recent, timeline] = await Promise.all([
+        api('/v1/head'), api(atPoint('/v1/regions')), apiAll(atPoint('/v1/countries')), api(recentPath(asOf)),
+        api(atPoint('/v1/timeline?by=year')),
       ]);
-      if (state.first === undefined || (state.first === null && head.seq > 0)) {
-        const first = await api('/v1/events?limit=1');
-        state.first = first.length ? first[0] : null;
-      }
       if (gen !== generation) return;
       if (!state.head || head.seq >= state.head.seq) state.head = head;
       state.regions = regions;
       state.countries = countries;
       state.byCode = new Map(countries.map((c) => [c.country, c]));
       state.recent = recent;
+      state.timeline = timeline;
       showError(null);
       renderHead();
       const r = showRoute();
-      if (r.page === 'country') await renderCountryPage(r.cc, gen);
+      await renderRoute(r, gen);
       renderOverview();
       if (gen !== generation) return;
       $('main').dataset.asOf = asOfKey(asOf);
       $('main').dataset.viewSeq = String(regions.as_of_sequence);
+      document.body.dataset.timeline = 'ready';
       document.body.dataset.state = 'ready';
-      loadSeries().catch(showError);
       await side;
+      renderPrintSummary();
       if (!feed.wanted) startFeed();
     } catch (e) {
       if (gen !== generation) return;
@@ -1110,43 +1321,52 @@
   }
 
   // ---------------------------------------------------------------- controls
+  // The bitemporal control: how far into the log (a sequence) and which dates count (a date),
+  // each optional, both together "what the ledger said at N about what had happened by D".
   const form = $('asof');
-  const modeInputs = Array.from(form.querySelectorAll('input[name="asof-mode"]'));
-  const mode = () => (modeInputs.find((i) => i.checked) || {}).value || 'head';
-  const setMode = (v) => modeInputs.forEach((i) => { i.checked = i.value === v; });
-  $('asof-seq').addEventListener('input', () => setMode('seq'));
-  $('asof-date').addEventListener('input', () => setMode('date'));
+  const useSeq = $('asof-use-seq');
+  const useDate = $('asof-use-date');
+  $('asof-seq').addEventListener('input', () => { useSeq.checked = $('asof-seq').value !== ''; });
+  $('asof-date').addEventListener('input', () => { useDate.checked = $('asof-date').value !== ''; });
   let rangeTimer = null;
   $('asof-range').addEventListener('input', (ev) => {
-    setMode('seq');
+    useSeq.checked = true;
     $('asof-seq').value = ev.target.value;
     clearTimeout(rangeTimer);
     rangeTimer = setTimeout(() => applyAsOf(), 250);
   });
   form.addEventListener('submit', (ev) => { ev.preventDefault(); applyAsOf(); });
-  $('asof-latest').addEventListener('click', () => { setMode('head'); $('asof-date').value = ''; applyAsOf(); });
-  $('verify-again').addEventListener('click', () => loadVerify());
+  $('asof-latest').addEventListener('click', () => {
+    useSeq.checked = false;
+    useDate.checked = false;
+    $('asof-seq').value = '';
+    $('asof-date').value = '';
+    applyAsOf();
+  });
+  $('verify-now').addEventListener('click', () => verifyNow());
 
   function applyAsOf() {
     const note = $('asof-note');
-    const m = mode();
-    let next = null;
-    if (m === 'seq') {
+    let seq = null;
+    let on = null;
+    if (useSeq.checked) {
       const raw = $('asof-seq').value.trim();
       const n = Number(raw);
       const head = state.head ? state.head.seq : 0;
       if (raw === '' || !Number.isInteger(n) || n < 0) { note.textContent = 'Give a sequence number, 0 or more.'; $('asof-seq').focus(); return; }
-      next = { kind: 'seq', value: Math.min(n, head) };
-      $('asof-seq').value = String(next.value);
-      $('asof-range').value = String(next.value);
-    } else if (m === 'date') {
+      seq = Math.min(n, head);
+      $('asof-seq').value = String(seq);
+      $('asof-range').value = String(seq);
+    }
+    if (useDate.checked) {
       const d = $('asof-date').value;
       if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) { note.textContent = 'Give a date (YYYY-MM-DD).'; $('asof-date').focus(); return; }
-      next = { kind: 'date', value: d };
+      on = d;
     }
+    const next = seq == null && on == null ? null : { seq, on };
     note.textContent = next ? 'Showing the ledger ' + asOfLabel(next) + '.' : 'Showing the ledger as it stands; live.';
     state.asOf = next;
-    if (!next) $('asof-seq').value = '';
+    state.listing.offset = 0;
     liveStatus();
     refresh(false);
   }
@@ -1159,8 +1379,8 @@
 
   window.addEventListener('hashchange', () => {
     const r = showRoute();
-    if (r.page === 'country') {
-      renderCountryPage(r.cc, generation).then(() => { window.scrollTo(0, 0); $('main').focus({ preventScroll: true }); }).catch(showError);
+    if (r.page !== 'overview') {
+      renderRoute(r, generation).then(() => { window.scrollTo(0, 0); $('main').focus({ preventScroll: true }); }).catch(showError);
     } else {
       const target = location.hash.length > 1 ? document.getElementById(location.hash.slice(1)) : null;
       if (target && target.scrollIntoView) target.scrollIntoView();
@@ -1172,15 +1392,14 @@
   // ---------------------------------------------------------------- start
   if (REPORT) {
     document.body.classList.add('is-report');
-    const a = REPORT.as_of || { kind: 'head' };
-    setMode(a.kind);
-    if (a.kind === 'seq') $('asof-seq').value = String(a.value);
-    if (a.kind === 'date') $('asof-date').value = a.value;
+    const a = state.asOf;
+    if (a && a.seq != null) { useSeq.checked = true; $('asof-seq').value = String(a.seq); }
+    if (a && a.on) { useDate.checked = true; $('asof-date').value = a.on; }
     form.querySelectorAll('input, button').forEach((el) => { el.disabled = true; });
-    $('verify-again').hidden = true;
-    $('asof-note').textContent = 'This report is fixed ' + (a.kind === 'head' ? 'at the head when it was written' : asOfLabel(a)) + '.';
+    $('verify-now').hidden = true;
+    $('asof-note').textContent = 'This report is fixed ' + (a ? asOfLabel(a) : 'at the head when it was written') + '.';
     $('foot-text').textContent = 'Report written ' + when(REPORT.generated_at) + ' by ' + (REPORT.generator || 'coopledger') +
-      '. Every figure is drawn from the API documents embedded in this file (the JSON of /v1/regions, /v1/countries, /v1/streams, /v1/events, /v1/head, /v1/verify and /v1/checkpoint); nothing is fetched.';
+      '. Every figure is drawn from the API documents embedded in this file (the JSON of /v1/regions, /v1/countries, /v1/timeline, /v1/entities, /v1/streams, /v1/events, /v1/head, /v1/verify and /v1/checkpoint, and their CSV forms); nothing is fetched.';
   }
   showRoute();
   refresh(true);

@@ -7,7 +7,8 @@
 // given: every other problem comes from POST /v1/events/check, the same validation and
 // contextual rules as an append, and is shown next to its field before anything is written.
 // `window.coopledgerForms.entityActions(stream, container)` adds "Correct this" and "Retract"
-// for an entity's current fact; the dashboard's entity pages call it.
+// for an entity's current fact: the country page calls it, entity pages get it through their
+// `coopledger:entity` event.
 'use strict';
 (function () {
   // The form's own token: a reader's token (the page's) is never probed for a role, so a reader
@@ -608,6 +609,10 @@
   }
 
   window.coopledgerForms = { entityActions, openRecord: () => openRecord() };
+  // The dashboard's entity pages announce themselves; their actions go in #entity-actions.
+  document.addEventListener('coopledger:entity', (ev) => {
+    if (ev.detail && !ev.detail.report) entityActions(ev.detail.stream, document.getElementById('entity-actions'));
+  });
   renderHeader();
   probe();
 })();

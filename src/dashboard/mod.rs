@@ -4,19 +4,23 @@
 //! would have fetched embedded in a `<script type="application/json">` element, keyed by the
 //! request path the page would have used, so the page reads them instead of fetching.
 //!
-//! The documents are built with the same library calls as the HTTP handlers (`views_at`,
-//! `country_view`, `interregional_view`, `recorded_to_object`, `verify`, `checkpoints`); the
-//! tests compare them with the API's answers.
+//! The documents are built with the same library calls as the HTTP handlers (`views_resolved`,
+//! `country_view`, `interregional_view`, `Reader::timeline`, `documents::entity` and
+//! `entity_list`, the CSV forms of `table`, `verification`, `latest_checkpoint`); the tests
+//! compare them with the API's answers. A report also holds the CSV form of every table it
+//! shows, so its "Download CSV" links work without a network.
 
 use std::sync::LazyLock;
 
 use base64::Engine as _;
-use proto_events::{Date, Stream};
+use proto_events::Stream;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::documents;
-use crate::ledger::{AsOf, Reader};
+use crate::ledger::{AsOf, At, Reader, Resolved};
+use crate::table;
+use crate::views::timeline::By;
 
 /// The page's markup, with `{{…}}` placeholders for the style, the script and the data.
 pub const INDEX_HTML: &str = include_str!("index.html");
@@ -32,8 +36,8 @@ pub const FORM_CSS: &str = include_str!("form.css");
 
 /// Recent events shown on the page (`/v1/events?reverse=true&limit=…`).
 pub const RECENT_EVENTS: usize = 20;
-/// The most years the inter-regional share over time covers (the latest ones).
-pub const MAX_YEARS: i32 = 40;
+/// Entities per page of a country's listing (`/v1/entities?country=CC&offset=0&limit=…`).
+pub const LISTING_PAGE: usize = 10;
 
 fn sha256_source(text: &str) -> String {
     format!(
@@ -113,101 +117,44 @@ fn script_safe_json(value: &Value) -> String {
     out
 }
 
-/// The point of history a report shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Point {
-    /// The head.
-    Head,
-    /// As the ledger stood after this sequence (at most the head).
-    Sequence(u64),
-    /// Counting what happened on or before this date.
-    Date(Date),
-}
-
-impl Point {
-    /// The query the page appends to view requests (`?as_of=N`, `?on=DATE` or nothing).
-    fn query(self) -> String {
-        match self {
-            Point::Head => String::new(),
-            Point::Sequence(seq) => format!("?as_of={seq}"),
-            Point::Date(d) => format!("?on={d}"),
-        }
-    }
-
-    fn as_of(self) -> AsOf {
-        match self {
-            Point::Head => AsOf::HEAD,
-            Point::Sequence(seq) => AsOf::sequence(seq),
-            Point::Date(d) => AsOf::date(d),
-        }
-    }
-
-    fn describe(self) -> Value {
-        match self {
-            Point::Head => json!({"kind": "head"}),
-            Point::Sequence(seq) => json!({"kind": "seq", "value": seq}),
-            Point::Date(d) => json!({"kind": "date", "value": d.to_string()}),
-        }
-    }
-}
-
-/// The real-world date an event's JSON is about (the field the page reads too), if any.
+/// `path` with `query` (`k=v&…`) appended, after `?` or `&`: the page builds its request paths
+/// the same way, so an embedded document is found under the path the page asks for.
 #[must_use]
-pub fn fact_date(event: &Map<String, Value>) -> Option<&str> {
-    [
-        "registered_on",
-        "joined_on",
-        "changed_on",
-        "start",
-        "opened_on",
-        "added_on",
-        "on",
-        "closed_on",
-        "cancelled_on",
-    ]
-    .iter()
-    .find_map(|field| event.get(*field).and_then(Value::as_str))
-}
-
-fn year_of(text: &str) -> Option<i32> {
-    text.get(..4)?.parse().ok()
-}
-
-/// The dates of the inter-regional share over time: the end of each year from the first event's
-/// year to the head's recording year (at most [`MAX_YEARS`]); counting by a date, the years up
-/// to it, the last one ending on that date. The page computes the same list.
-#[must_use]
-pub fn series_dates(
-    first_event: Option<&Map<String, Value>>,
-    head_recorded_at: Option<&str>,
-    point: Point,
-) -> Vec<String> {
-    let (Some(first), Some(mut last)) = (
-        first_event.and_then(fact_date).and_then(year_of),
-        head_recorded_at.and_then(year_of),
-    ) else {
-        return Vec::new();
-    };
-    let mut cut = None;
-    if let Point::Date(d) = point {
-        let on = d.to_string();
-        if let Some(y) = year_of(&on)
-            && y <= last
-        {
-            last = y;
-            cut = Some(on);
-        }
+pub fn with_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_owned()
+    } else if path.contains('?') {
+        format!("{path}&{query}")
+    } else {
+        format!("{path}?{query}")
     }
-    let first = first.max(last - MAX_YEARS + 1);
-    (first..=last)
-        .map(|y| {
-            let end = format!("{y:04}-12-31");
-            match &cut {
-                Some(on) if y == last && on.as_str() < end.as_str() => on.clone(),
-                _ => end,
-            }
-        })
-        .collect()
+}
+
+/// The path of a document's CSV form (`format=csv` appended).
+#[must_use]
+pub fn csv_path(path: &str) -> String {
+    with_query(path, "format=csv")
+}
+
+/// The query the page appends to view requests at a point: `as_of=N` when it is not the head
+/// (a time resolved to its sequence), then `on=D` when dates are filtered.
+fn point_query(asked: AsOf, resolved: Resolved) -> String {
+    let mut parts = Vec::new();
+    if asked.at != At::Head {
+        parts.push(format!("as_of={}", resolved.seq));
+    }
+    if let Some(d) = resolved.on {
+        parts.push(format!("on={d}"));
+    }
+    parts.join("&")
+}
+
+/// The point a report shows, as the page reads it: `{"seq": N or null, "on": D or null}`.
+fn describe(asked: AsOf, resolved: Resolved) -> Value {
+    json!({
+        "seq": (asked.at != At::Head).then_some(resolved.seq),
+        "on": resolved.on.map(|d| d.to_string()),
+    })
 }
 
 fn to_value(value: impl serde::Serialize) -> Result<Value, crate::Error> {
@@ -215,84 +162,161 @@ fn to_value(value: impl serde::Serialize) -> Result<Value, crate::Error> {
         .map_err(|e| crate::Error::CorruptView(format!("cannot serialise a view: {e}")))
 }
 
-/// The documents the page would fetch for `point`, keyed by request path.
+/// Adds a document and, when given, its CSV form.
+fn insert(docs: &mut Map<String, Value>, path: String, doc: Value, csv: Option<String>) {
+    if let Some(text) = csv {
+        docs.insert(csv_path(&path), Value::String(text));
+    }
+    docs.insert(path, doc);
+}
+
+/// The documents the page would fetch at `at`, keyed by request path (CSV forms under their
+/// `format=csv` paths, as text), built with the same library calls as the API's handlers.
 ///
 /// # Errors
-/// [`crate::Error::BeyondHead`] for a sequence above the head; on a storage error or a record
-/// that fails its checks.
-pub fn documents(reader: &Reader, point: Point) -> Result<Map<String, Value>, crate::Error> {
+/// [`crate::Error::BeyondHead`] for a point beyond the head; on a storage error or a record that
+/// fails its checks.
+pub fn documents(reader: &Reader, at: AsOf) -> Result<Map<String, Value>, crate::Error> {
     let mut docs = Map::new();
-    let resolved = reader.resolve(point.as_of())?;
-    let head = documents::head(reader);
-    let head_seq = reader.head().seq;
-    let q = point.query();
+    let resolved = reader.resolve(at)?;
+    let q = point_query(at, resolved);
+    docs.insert("/v1/head".into(), documents::head(reader));
     docs.insert("/v1/verify".into(), documents::verification(reader)?.0);
     if let Some((_, note)) = reader.latest_checkpoint()? {
         docs.insert("/v1/checkpoint".into(), Value::String(note));
     }
     let views = reader.views_resolved(resolved)?;
+    let regions = views.interregional_view();
+    let regions_path = with_query("/v1/regions", &q);
     docs.insert(
-        format!("/v1/regions{q}"),
-        to_value(views.interregional_view())?,
+        csv_path(&with_query(&regions_path, "table=corridors")),
+        Value::String(documents::regions_csv(&regions, true)?),
+    );
+    let regions_csv = documents::regions_csv(&regions, false)?;
+    insert(
+        &mut docs,
+        regions_path,
+        to_value(&regions)?,
+        Some(regions_csv),
     );
     let countries: Vec<_> = views
         .countries()
         .filter_map(|c| views.country_view(c))
         .collect();
+    let story = reader.timeline(resolved)?;
+    let timeline = story.timeline().view(By::Year, None);
+    insert(
+        &mut docs,
+        with_query("/v1/timeline?by=year", &q),
+        to_value(&timeline)?,
+        Some(documents::timeline_csv(&timeline)?),
+    );
+    let mut entities: Vec<Stream> = Vec::new();
     for c in &countries {
         let stream = Stream::Country(c.country);
+        // A stream is answered whole, as the API does; the page leaves out what is after the point.
         let events = reader.read_stream(&stream, 1, crate::ledger::MAX_PAGE)?;
-        docs.insert(format!("/v1/streams/{stream}"), documents::events(&events));
+        insert(
+            &mut docs,
+            format!("/v1/streams/{stream}"),
+            documents::events(&events),
+            Some(table::events_csv(&events)?),
+        );
+        docs.insert(
+            csv_path(&with_query(&format!("/v1/countries/{}", c.country), &q)),
+            Value::String(documents::counterparts_csv(c)?),
+        );
+        let own = story.timeline().view(By::Year, Some(c.country));
+        insert(
+            &mut docs,
+            with_query(&format!("/v1/timeline?by=year&country={}", c.country), &q),
+            to_value(&own)?,
+            Some(documents::timeline_csv(&own)?),
+        );
+        let listing = documents::entity_list(reader, &story, Some(c.country), 0, LISTING_PAGE)?;
+        entities.extend(listed_streams(&listing));
+        let listing_path = with_query(
+            &format!(
+                "/v1/entities?country={}&offset=0&limit={LISTING_PAGE}",
+                c.country
+            ),
+            &q,
+        );
+        let listing_csv = documents::entity_list_csv(&listing)?;
+        insert(&mut docs, listing_path, listing, Some(listing_csv));
     }
-    docs.insert(format!("/v1/countries{q}"), to_value(&countries)?);
-    let recent = match point {
-        Point::Sequence(seq) => (
-            format!("/v1/events?from={seq}&reverse=true&limit={RECENT_EVENTS}"),
-            seq,
+    insert(
+        &mut docs,
+        with_query("/v1/countries", &q),
+        to_value(&countries)?,
+        Some(documents::countries_csv(&countries)?),
+    );
+    let (recent_path, from) = match at.at {
+        At::Head => (
+            format!("/v1/events?reverse=true&limit={RECENT_EVENTS}"),
+            resolved.seq,
         ),
         _ => (
-            format!("/v1/events?reverse=true&limit={RECENT_EVENTS}"),
-            head_seq,
+            format!(
+                "/v1/events?from={}&reverse=true&limit={RECENT_EVENTS}",
+                resolved.seq
+            ),
+            resolved.seq,
         ),
     };
-    docs.insert(
-        recent.0,
-        documents::events(&reader.read_backward(recent.1, RECENT_EVENTS)?),
+    let recent = reader.read_backward(from, RECENT_EVENTS)?;
+    entities.extend(recent.iter().map(|e| e.envelope.stream.clone()));
+    insert(
+        &mut docs,
+        recent_path,
+        documents::events(&recent),
+        Some(table::events_csv(&recent)?),
     );
-    let first = reader.read_forward(1, 1)?;
-    let first_doc = documents::events(&first);
-    let first_obj = first_doc
-        .as_array()
-        .and_then(|a| a.first())
-        .and_then(Value::as_object);
-    for date in series_dates(first_obj, head["recorded_at"].as_str(), point) {
-        let key = format!("/v1/regions?on={date}");
-        if docs.contains_key(&key) {
-            continue;
-        }
-        // The dates are made above from four-digit years: they always parse.
-        let Ok(on) = date.parse::<Date>() else {
+    entities.sort_unstable();
+    entities.dedup();
+    for stream in entities.iter().filter(|s| {
+        matches!(
+            s,
+            Stream::Meeting(_) | Stream::Activity(_) | Stream::Case(_)
+        )
+    }) {
+        let Some(doc) = documents::entity(reader, stream, resolved)? else {
             continue;
         };
-        let view = reader.views_at(AsOf::date(on))?.interregional_view();
-        docs.insert(key, to_value(view)?);
+        let records = reader.read_stream(stream, 1, crate::ledger::MAX_PAGE)?;
+        docs.insert(
+            csv_path(&format!("/v1/streams/{stream}")),
+            Value::String(table::events_csv(&records)?),
+        );
+        docs.insert(with_query(&format!("/v1/entities/{stream}"), &q), doc);
     }
-    docs.insert("/v1/events?limit=1".into(), first_doc);
-    docs.insert("/v1/head".into(), head);
     Ok(docs)
 }
 
-/// The report: the page with `documents(reader, point)` embedded, as one self-contained HTML
-/// file (inline style and script, no network).
+/// The streams a listing document names.
+fn listed_streams(listing: &Value) -> Vec<Stream> {
+    listing["entities"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|e| e["stream"].as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The report: the page with `documents(reader, at)` embedded, as one self-contained HTML file
+/// (inline style and script, no network).
 ///
 /// # Errors
 /// As [`documents`].
-pub fn report(reader: &Reader, point: Point, generated_at: &str) -> Result<String, crate::Error> {
-    let documents = documents(reader, point)?;
+pub fn report(reader: &Reader, at: AsOf, generated_at: &str) -> Result<String, crate::Error> {
+    let resolved = reader.resolve(at)?;
+    let documents = documents(reader, at)?;
     let data = json!({
         "generator": format!("coopledger {}", env!("CARGO_PKG_VERSION")),
         "generated_at": generated_at,
-        "as_of": point.describe(),
+        "as_of": describe(at, resolved),
         "documents": documents,
     });
     let meta = format!(
@@ -350,21 +374,16 @@ mod tests {
     }
 
     #[test]
-    fn series_runs_from_the_first_year_to_the_head_or_the_date() {
-        let first = json!({"type": "PartnerRegistered", "registered_on": "2016-02-01"});
-        let first = first.as_object();
-        let at = Some("2019-05-01T00:00:00Z");
+    fn queries_are_appended_the_way_the_page_appends_them() {
+        assert_eq!(with_query("/v1/regions", ""), "/v1/regions");
         assert_eq!(
-            series_dates(first, at, Point::Head),
-            ["2016-12-31", "2017-12-31", "2018-12-31", "2019-12-31"]
+            with_query("/v1/regions", "as_of=5&on=2019-01-01"),
+            "/v1/regions?as_of=5&on=2019-01-01"
         );
-        let on = Point::Date("2018-06-30".parse().expect("date"));
         assert_eq!(
-            series_dates(first, at, on),
-            ["2016-12-31", "2017-12-31", "2018-06-30"]
+            with_query("/v1/timeline?by=year", "on=2019-01-01"),
+            "/v1/timeline?by=year&on=2019-01-01"
         );
-        let before = Point::Date("2015-06-30".parse().expect("date"));
-        assert!(series_dates(first, at, before).is_empty());
-        assert!(series_dates(None, at, Point::Head).is_empty());
+        assert_eq!(csv_path("/v1/countries"), "/v1/countries?format=csv");
     }
 }

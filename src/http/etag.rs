@@ -3,8 +3,8 @@
 //! The log is append-only, so what a read answers at a point of history never changes: the
 //! point itself is the validator. Views and event lists at the head are tagged with the head's
 //! sequence, views as of a point with the resolved sequence (and date), one event with its own
-//! sequence. Tags are weak (`W/"…"`): the same point gives the same document, but the bytes may
-//! differ between releases of the server.
+//! sequence; a CSV answer adds `-csv` (`representation.rs`). Tags are weak (`W/"…"`): the same
+//! point gives the same document, but the bytes may differ between releases of the server.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,10 +14,26 @@ use crate::ledger::Resolved;
 /// The tag of a read at `seq` (counting facts dated on or before `on`, when given).
 #[must_use]
 pub fn of(point: Resolved) -> HeaderValue {
-    let text = match point.on {
-        None => format!("W/\"s{}\"", point.seq),
-        Some(on) => format!("W/\"s{}-on{on}\"", point.seq),
-    };
+    tag(point, None)
+}
+
+/// The tag of another representation (`variant`, e.g. `csv`) of the read at `point`: one URL
+/// answers JSON or CSV, and a validator names one of them.
+#[must_use]
+pub fn variant(point: Resolved, variant: &str) -> HeaderValue {
+    tag(point, Some(variant))
+}
+
+fn tag(point: Resolved, variant: Option<&str>) -> HeaderValue {
+    let mut text = format!("W/\"s{}", point.seq);
+    if let Some(on) = point.on {
+        text.push_str(&format!("-on{on}"));
+    }
+    if let Some(variant) = variant {
+        text.push('-');
+        text.push_str(variant);
+    }
+    text.push('"');
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("W/\"\""))
 }
 
@@ -78,5 +94,9 @@ mod tests {
             headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static(sent));
             assert_eq!(fresh(&headers, &tag), expected, "{sent}");
         }
+        let csv = variant(Resolved { seq: 5, on: None }, "csv");
+        assert_eq!(csv, "W/\"s5-csv\"");
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("W/\"s5\""));
+        assert!(!fresh(&headers, &csv), "the JSON's tag is not the CSV's");
     }
 }

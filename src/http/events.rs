@@ -1,4 +1,4 @@
-//! Recorded events (the `log --json` lines), the head, verification, and guarded appends.
+//! Recorded events (the `log --json` lines, or CSV), the head, and guarded appends.
 
 use axum::Json;
 use axum::extract::State;
@@ -6,16 +6,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use proto_events::staff::{Mode, parse_text, recorded_to_object};
 use proto_events::values::today_utc;
-use proto_events::{EventType, Stream};
+use proto_events::{EventType, RecordedEvent, Stream};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::{ApiBody, ApiError, ApiPath, ApiQuery};
+use super::representation::{self, Format};
 use super::{AppState, blocking, etag};
-use crate::documents;
 use crate::error::Error;
-use crate::ledger::MAX_PAGE;
+use crate::ledger::{MAX_PAGE, Resolved};
+use crate::{documents, table};
 
 /// `?from=SEQ&limit=N&reverse=true&type=T`.
 #[derive(Debug, Deserialize)]
@@ -26,13 +27,22 @@ pub struct ListQuery {
     reverse: Option<bool>,
     #[serde(rename = "type")]
     event_type: Option<String>,
+    format: Option<String>,
+}
+
+/// `?format=json|csv`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    format: Option<String>,
 }
 
 pub async fn list(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ListQuery>,
     request: HeaderMap,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
+    let format = representation::format(q.format.as_deref(), &request)?;
     let event_type = q
         .event_type
         .as_deref()
@@ -55,9 +65,15 @@ pub async fn list(
     // The page is of the log as it stands now: records appended meanwhile are left out, so the
     // body is exactly what its tag names.
     let head = reader.head().seq;
-    let tag = etag::at(head);
-    if etag::fresh(&request, &tag) {
-        return Ok(etag::not_modified(tag));
+    let tag = representation::tag(
+        Resolved {
+            seq: head,
+            on: None,
+        },
+        format,
+    );
+    if let Some(not_modified) = representation::not_modified(&request, &tag) {
+        return Ok(not_modified);
     }
     let from = match q.from {
         Some(from) if reverse => from.min(head),
@@ -107,7 +123,7 @@ pub async fn list(
         Ok((out, next))
     })
     .await?;
-    let mut response = etag::tagged(Json(documents::events(&events)).into_response(), tag);
+    let mut response = representation::tagged(events_in(format, &events)?, tag);
     let more = next.is_some_and(|n| if reverse { n > 0 } else { n <= head });
     if let (true, Some(n)) = (more && events.len() == limit, next) {
         let mut link = format!("</v1/events?from={n}&limit={limit}");
@@ -150,24 +166,37 @@ pub async fn one(
 
 pub async fn stream(
     State(state): State<AppState>,
-    ApiPath(stream): ApiPath<String>,
     request: HeaderMap,
+    ApiPath(stream): ApiPath<String>,
+    ApiQuery(q): ApiQuery<StreamQuery>,
 ) -> Result<Response, ApiError> {
+    let format = representation::format(q.format.as_deref(), &request)?;
     let stream: Stream = stream
         .parse()
         .map_err(|e| ApiError::bad_request(format!("{e}")))?;
     let reader = state.ledger.reader().clone();
     let head = reader.head().seq;
-    let tag = etag::at(head);
-    if etag::fresh(&request, &tag) {
-        return Ok(etag::not_modified(tag));
+    let tag = representation::tag(
+        Resolved {
+            seq: head,
+            on: None,
+        },
+        format,
+    );
+    if let Some(not_modified) = representation::not_modified(&request, &tag) {
+        return Ok(not_modified);
     }
     let mut events = blocking(move || reader.read_stream(&stream, 1, MAX_PAGE)).await?;
     events.retain(|e| e.sequence <= head);
-    Ok(etag::tagged(
-        Json(documents::events(&events)).into_response(),
-        tag,
-    ))
+    Ok(representation::tagged(events_in(format, &events)?, tag))
+}
+
+/// A list of events as JSON (the `log --json` objects) or CSV.
+fn events_in(format: Format, events: &[RecordedEvent]) -> Result<Response, ApiError> {
+    Ok(match format {
+        Format::Json => Json(documents::events(events)).into_response(),
+        Format::Csv => representation::csv(table::events_csv(events)?),
+    })
 }
 
 pub async fn head(State(state): State<AppState>, request: HeaderMap) -> Response {
@@ -177,17 +206,6 @@ pub async fn head(State(state): State<AppState>, request: HeaderMap) -> Response
         return etag::not_modified(tag);
     }
     etag::tagged(Json(documents::head(reader)).into_response(), tag)
-}
-
-pub async fn verify(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let reader = state.ledger.reader().clone();
-    let (document, ok) = blocking(move || documents::verification(&reader)).await?;
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    Ok((status, Json(document)).into_response())
 }
 
 /// `POST /v1/events`: staff JSON (object, array or JSONL) as one atomic batch. The body was

@@ -10,6 +10,7 @@ mod cache;
 mod check;
 mod connections;
 mod dashboard;
+mod entities;
 pub mod error;
 mod etag;
 mod events;
@@ -17,9 +18,12 @@ mod feed;
 mod headers;
 pub mod metrics;
 mod proofs;
+mod representation;
 mod server;
 mod signer;
+mod timeline;
 pub mod tlog;
+mod verify;
 mod views;
 
 use std::sync::Arc;
@@ -133,6 +137,8 @@ pub struct AppState {
     pub(crate) connections: Arc<connections::Connections>,
     /// History pages of feeds rendered at once (`feed::RENDERERS`).
     pub(crate) renderers: Arc<tokio::sync::Semaphore>,
+    pub(crate) story: Arc<timeline::StoryCache>,
+    pub(crate) verified: Arc<verify::Kept>,
 }
 
 impl AppState {
@@ -141,6 +147,8 @@ impl AppState {
             ledger,
             feeds: Arc::new(tokio::sync::Semaphore::new(config.max_feeds)),
             cache: Arc::new(cache::ViewCache::default()),
+            story: Arc::new(timeline::StoryCache::default()),
+            verified: Arc::new(verify::Kept::default()),
             metrics: Arc::new(metrics::HttpMetrics::default()),
             connections: Arc::new(connections::Connections::new(
                 config.max_connections,
@@ -160,16 +168,23 @@ pub fn router(ledger: LedgerHandle, config: Config, shutdown: watch::Receiver<bo
 
 fn app(state: AppState) -> Router {
     let config = Arc::clone(&state.config);
+    // The first page load should not pay for the timeline's fold and the head's verification.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(timeline::warm(state.clone()));
+    }
     let api = Router::new()
         .route("/v1/countries", get(views::countries))
         .route("/v1/countries/{cc}", get(views::country))
         .route("/v1/regions", get(views::regions))
+        .route("/v1/timeline", get(timeline::timeline))
+        .route("/v1/entities", get(entities::list))
+        .route("/v1/entities/{*stream}", get(entities::one))
         .route("/v1/events", get(events::list).post(events::append))
         .route("/v1/events/check", axum::routing::post(check::check))
         .route("/v1/events/{id}", get(events::one))
         .route("/v1/streams/{*stream}", get(events::stream))
         .route("/v1/head", get(events::head))
-        .route("/v1/verify", get(events::verify))
+        .route("/v1/verify", get(verify::kept).post(verify::now))
         .route("/v1/checkpoint", get(proofs::checkpoint).post(proofs::sign))
         .route("/v1/proofs/inclusion", get(proofs::inclusion))
         .route("/v1/proofs/consistency", get(proofs::consistency))

@@ -1,6 +1,7 @@
 //! Folding the log into fresh views (rebuilds and views "as of"): records are read by the walk
 //! (scanned, hashed, decoded) on one thread while this one folds the previous page, so the two
-//! halves of a fold overlap.
+//! halves of a fold overlap. The timeline of [`crate::views::timeline`] is folded by the same
+//! pages.
 
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use super::reader::{MAX_PAGE, Reader};
 use crate::error::Error;
 use crate::views::fold::Folder;
 use crate::views::state::ViewState;
+use crate::views::timeline::TimelineFolder;
 
 /// Folds records `1..=upto` into fresh views, counting only facts dated on or before
 /// `on_or_before` when given, checking every record's hash.
@@ -23,15 +25,53 @@ pub fn fold(
     on_or_before: Option<Date>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ViewState, Error> {
-    let started = Instant::now();
     let mut folder = Folder::new(on_or_before);
     let mut load =
         |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
+    each_record(
+        reader,
+        1,
+        upto,
+        &mut |e| folder.apply(e, &mut load),
+        progress,
+    )?;
+    folder.finish()
+}
+
+/// Folds records after the folder's sequence up to `upto` into a timeline folder (the same
+/// pages, the same decision as [`fold`]), checking every record's hash.
+///
+/// # Errors
+/// On a storage error, a record that fails its checks, a negative counter.
+pub fn timeline(reader: &Reader, folder: &mut TimelineFolder, upto: u64) -> Result<(), Error> {
+    let mut load =
+        |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
+    let from = folder.as_of() + 1;
+    each_record(
+        reader,
+        from,
+        upto,
+        &mut |e| folder.apply(e, &mut load),
+        &mut |_| {},
+    )?;
+    folder.check()
+}
+
+/// Hands records `from..=upto` to `each` in order, read page by page on a second thread.
+fn each_record(
+    reader: &Reader,
+    from: u64,
+    upto: u64,
+    each: &mut dyn FnMut(&RecordedEvent) -> Result<(), Error>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let total = (upto + 1).saturating_sub(from);
     std::thread::scope(|scope| {
         let (pages, incoming) =
             std::sync::mpsc::sync_channel::<Result<Vec<RecordedEvent>, Error>>(2);
         scope.spawn(move || {
-            let mut next = 1u64;
+            let mut next = from;
             while next <= upto {
                 let limit =
                     usize::try_from((upto - next + 1).min(MAX_PAGE as u64)).unwrap_or(MAX_PAGE);
@@ -52,24 +92,23 @@ pub fn fold(
                 break;
             }
             for event in &page {
-                folder.apply(event, &mut load)?;
+                each(event)?;
             }
             done += page.len() as u64;
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             let rate = done as f64 / secs;
             progress(Progress {
                 done,
-                total: upto,
+                total,
                 rate,
-                eta_secs: (upto.saturating_sub(done)) as f64 / rate.max(1e-9),
+                eta_secs: (total.saturating_sub(done)) as f64 / rate.max(1e-9),
             });
         }
-        if done != upto {
+        if done != total {
             return Err(Error::Internal(format!(
-                "a fold to {upto} read only {done} records"
+                "a fold of {from}..={upto} read only {done} records"
             )));
         }
         Ok::<(), Error>(())
-    })?;
-    folder.finish()
+    })
 }

@@ -20,6 +20,7 @@ use crate::entity::{StreamFacts, apply_to_facts};
 use crate::error::Error;
 use crate::merkle::{ConsistencyProof, InclusionProof, RootAccumulator, leaf_hash};
 use crate::views::state::ViewState;
+use crate::views::timeline::TimelineFolder;
 
 /// The most records one read returns.
 pub const MAX_PAGE: usize = 10_000;
@@ -269,6 +270,16 @@ impl Reader {
             point.on,
             &mut |_| {},
         )?))
+    }
+
+    /// The timeline and the entity index at a resolved point, folded from the log in one pass.
+    ///
+    /// # Errors
+    /// On a storage error or a record that fails its checks.
+    pub fn timeline(&self, point: Resolved) -> Result<TimelineFolder, Error> {
+        let mut folder = TimelineFolder::new(point.on);
+        fold::timeline(self, &mut folder, point.seq)?;
+        Ok(folder)
     }
 
     // ---- verification ----------------------------------------------------------------------

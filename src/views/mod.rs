@@ -7,15 +7,19 @@
 //! - [`stored`]: the stored form of the state;
 //! - [`digest`]: the digest kept with the stored views;
 //! - [`fold`]: folding from scratch, for rebuilds and "as of" queries;
-//! - [`index`]: dense numbering of countries and regions.
+//! - [`index`]: dense numbering of countries and regions;
+//! - [`timeline`]: the programme per year or quarter, in one fold, and [`entities`]: the
+//!   meetings, activities and cases as they stand, for listings.
 
 pub mod change;
 pub mod digest;
+pub mod entities;
 pub mod fold;
 pub mod index;
 pub mod model;
 pub mod state;
 pub mod stored;
+pub mod timeline;
 
 pub use model::{CountryView, InterRegionalView};
 pub use state::ViewState;

@@ -2,11 +2,14 @@
 // playwright-core. Builds nothing: it runs target/debug/coopledger (or $COOPLEDGER_BIN), which
 // the caller builds. Run with `node dashboard.test.mjs` (or `npm test`) from tests/browser/.
 //
-// Checks: the page loads with no console error or failed request; the matrix cells and the
-// corridors shown equal the API's JSON; the as-of control redraws them as of a sequence and a
-// date; an append made through the API appears live, without a reload; a country page; the
-// report file opens from file:// with the same numbers and without any network request; and,
-// without public reads, the page asks for a token and then works, live feed included.
+// Checks: the page loads with no console error or failed request, in a bounded number of
+// requests; the matrix cells, the corridors and the timeline's bars and shares equal the API's
+// JSON; the bitemporal control redraws them as of a sequence, a date, and both together; an
+// append made through the API appears live, without a reload; a country page with its own
+// timeline and listing; an entity page with its history; a CSV download equal to the API's
+// CSV; the report file opens from file:// with the same numbers, downloads its CSV and prints
+// its summary first, without any network request; and, without public reads, the page asks for
+// a token and then works, live feed included.
 // Screenshots go to target/screenshots/ for review.
 
 import { test, before, after } from 'node:test';
@@ -31,6 +34,9 @@ const WAIT = { timeout: 20_000 };
 const REGIONS = ['latin_america_caribbean', 'west_africa', 'other_africa', 'europe', 'other'];
 const AS_OF_SEQ = 150;
 const AS_OF_DATE = '2019-06-30';
+// Requests of one page load, whatever the ledger's size: head, verify, checkpoint, regions,
+// countries, latest events, timeline (and the page itself and the feed).
+const MAX_LOAD_REQUESTS = 9;
 
 let work;
 let db;
@@ -38,6 +44,7 @@ let tokens;
 let server;
 let browser;
 let baseline; // the API's JSON before anything is appended (what the head report holds)
+let lagosStream; // the story's corrected activity (the Lagos workshop)
 
 function coopledger(...args) {
   return execFileSync(BIN, ['--db', db, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -134,6 +141,31 @@ async function assertCorridorsEqual(page, regions, what) {
   assert.equal(num(await page.textContent('#kpi-corridors .kpi-value')), regions.corridors.length, what + ': corridors');
 }
 
+// The timeline as drawn: one bar group per period, with its counts and its share points.
+async function assertTimelineEquals(page, selector, timeline, what) {
+  const bars = await page.$$eval(selector + ' .tl-bar', (gs) => gs.map((g) => ({
+    period: g.dataset.period, meetings: Number(g.dataset.meetings), activities: Number(g.dataset.activities), cases: Number(g.dataset.cases),
+  })));
+  assert.deepEqual(bars, timeline.periods.map((p) => ({ period: p.period, meetings: p.meetings, activities: p.activities.total, cases: p.cases.opened })), what + ': the bars');
+  const shares = await page.$$eval(selector + ' .tl-cum', (cs) => cs.map((c) => [c.dataset.period, Number(c.dataset.share)]));
+  assert.deepEqual(shares, timeline.periods.filter((p) => p.cumulative.counted > 0).map((p) => [p.period, p.cumulative.share]), what + ': the cumulative share line');
+}
+
+// A download started by clicking `selector`, as text.
+async function download(page, selector) {
+  const [file] = await Promise.all([page.waitForEvent('download', WAIT), page.click(selector)]);
+  const stream = await file.createReadStream();
+  const chunks = [];
+  for await (const c of stream) chunks.push(c);
+  return { name: file.suggestedFilename(), text: Buffer.concat(chunks).toString('utf8') };
+}
+
+async function apiText(p, token = READER) {
+  const res = await fetch(server.url(p), { headers: { Authorization: 'Bearer ' + token } });
+  assert.equal(res.status, 200, 'GET ' + p);
+  return res.text();
+}
+
 before(async () => {
   for (const f of [BIN, CHROMIUM]) assert.ok(fs.existsSync(f), f + ' is missing (build with `cargo build`; install chromium)');
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -142,6 +174,8 @@ before(async () => {
   tokens = path.join(work, 'tokens');
   fs.writeFileSync(tokens, `staff ${STAFF}\nreader ${READER}\n`);
   coopledger('demo', '--synthetic', '300');
+  const lagos = JSON.parse(coopledger('--json', 'log', '--type', 'EventCorrected', '--limit', '1').trim());
+  lagosStream = lagos.stream;
   // The reports first: they hold the ledger as it is now, before a checkpoint or an append.
   coopledger('report', '--out', path.join(work, 'report.html'));
   coopledger('report', '--out', path.join(work, 'report-seq.html'), '--as-of', String(AS_OF_SEQ));
@@ -152,6 +186,7 @@ before(async () => {
     regions: await apiJson('/v1/regions'),
     countries: await apiJson('/v1/countries'),
     head: await apiJson('/v1/head'),
+    timeline: await apiJson('/v1/timeline?by=year'),
   };
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -169,17 +204,24 @@ after(async () => {
 test('the served dashboard: numbers, as-of, live updates, a country page', async (t) => {
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   const { page, problems } = await openPage(context);
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url().replace(server.base, '')));
   const started = Date.now();
   await page.goto(server.url('/'));
   await ready(page);
-  await page.waitForSelector('body[data-series="ready"]', WAIT);
-  t.diagnostic(`page ready in ${Date.now() - started} ms`);
+  await page.waitForSelector('body[data-timeline="ready"]', WAIT);
+  await page.waitForFunction(() => /Chain intact/.test(document.getElementById('verify-status').textContent), null, WAIT);
+  t.diagnostic(`page ready in ${Date.now() - started} ms, ${requests.length} requests`);
   await page.evaluate(() => { window.__sameDocument = true; });
 
-  await t.test('loads with no console error or failed request', async () => {
+  await t.test('loads with no console error or failed request, in a bounded number of requests', async () => {
     assert.deepEqual(problems, []);
+    assert.ok(requests.length <= MAX_LOAD_REQUESTS, requests.join('\n'));
+    assert.ok(!requests.some((u) => u.startsWith('/v1/regions?on=')), 'no view per year-end: ' + requests.join(', '));
+    assert.equal(requests.filter((u) => u.startsWith('/v1/verify')).length, 1);
     assert.equal(num(await page.textContent('#head-seq')), baseline.head.seq);
     assert.match(await page.textContent('#verify-status'), /Chain intact/);
+    assert.match(await page.textContent('#verify-time'), /verified \d{4}-\d{2}-\d{2}/);
     assert.match(await page.textContent('#checkpoint-status'), /Tree of/);
     assert.match(await page.textContent('#live-text'), /Live/);
     await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
@@ -195,7 +237,23 @@ test('the served dashboard: numbers, as-of, live updates, a country page', async
     assert.equal(nodes, baseline.countries.length, 'one network node per country');
   });
 
-  await t.test('the as-of control redraws as of a sequence (keyboard) and a date', async () => {
+  await t.test('the timeline chart draws the API\'s periods', async () => {
+    await assertTimelineEquals(page, '#timeline', baseline.timeline, 'head');
+    const rows = await page.$$eval('#timeline-table tbody tr', (trs) => trs.map((tr) => tr.dataset.period));
+    assert.deepEqual(rows, baseline.timeline.periods.map((p) => p.period), 'the table fallback');
+    assert.ok(baseline.timeline.periods.length >= 9, 'years from 2016 on');
+  });
+
+  await t.test('a CSV download equals the API\'s CSV', async () => {
+    const csv = await download(page, '#countries-csv a');
+    assert.equal(csv.name, 'countries.csv');
+    assert.equal(csv.text, await apiText('/v1/countries?format=csv'));
+    assert.match(csv.text, /^country,name,m49\.region,/);
+    const timeline = await download(page, '#timeline-csv a');
+    assert.equal(timeline.text, await apiText('/v1/timeline?by=year&format=csv'));
+  });
+
+  await t.test('the bitemporal control: a sequence (keyboard), a date, and both together', async () => {
     await page.focus('#asof-seq');
     await page.keyboard.type(String(AS_OF_SEQ));
     await page.keyboard.press('Enter');
@@ -205,8 +263,24 @@ test('the served dashboard: numbers, as-of, live updates, a country page', async
     assert.notDeepEqual(atSeq.pairs, baseline.regions.pairs, 'the point is in the past');
     await assertMatrixEquals(page, atSeq, 'as of ' + AS_OF_SEQ);
     await assertCorridorsEqual(page, atSeq, 'as of ' + AS_OF_SEQ);
+    await assertTimelineEquals(page, '#timeline', await apiJson('/v1/timeline?by=year&as_of=' + AS_OF_SEQ), 'as of ' + AS_OF_SEQ);
 
+    // Both: what the ledger said at the sequence about what had happened by the date.
     await page.fill('#asof-date', AS_OF_DATE);
+    await page.click('#asof-apply');
+    const both = `seq:${AS_OF_SEQ};date:${AS_OF_DATE}`;
+    await page.waitForSelector(`main[data-as-of="${both}"][data-view-seq="${AS_OF_SEQ}"]`, WAIT);
+    await ready(page);
+    const bitemporal = await apiJson(`/v1/regions?as_of=${AS_OF_SEQ}&on=${AS_OF_DATE}`);
+    assert.notDeepEqual(bitemporal.pairs, atSeq.pairs, 'the date counts');
+    await assertMatrixEquals(page, bitemporal, both);
+    await assertCorridorsEqual(page, bitemporal, both);
+    await assertTimelineEquals(page, '#timeline', await apiJson(`/v1/timeline?by=year&as_of=${AS_OF_SEQ}&on=${AS_OF_DATE}`), both);
+    const csv = await download(page, '#matrix-csv a');
+    assert.equal(csv.text, await apiText(`/v1/regions?as_of=${AS_OF_SEQ}&on=${AS_OF_DATE}&format=csv`));
+
+    // The date alone, by today's knowledge.
+    await page.uncheck('#asof-use-seq');
     await page.click('#asof-apply');
     await page.waitForSelector(`main[data-as-of="date:${AS_OF_DATE}"]`, WAIT);
     await ready(page);
@@ -218,6 +292,7 @@ test('the served dashboard: numbers, as-of, live updates, a country page', async
     await page.waitForSelector('main[data-as-of="head"]', WAIT);
     await ready(page);
     await assertMatrixEquals(page, await apiJson('/v1/regions'), 'back at the head');
+    assert.deepEqual(problems, []);
   });
 
   await t.test('an append appears live, without a reload', async () => {
@@ -263,10 +338,55 @@ test('the served dashboard: numbers, as-of, live updates, a country page', async
     const counterparts = await page.$$eval('#c-counterparts-table tbody tr', (trs) => trs.length);
     assert.equal(counterparts, Object.keys(view.counterparts).length);
     assert.ok(await page.$('#c-timeline svg[role="img"]'), 'a participation timeline');
+    await assertTimelineEquals(page, '#c-over-time', await apiJson('/v1/timeline?by=year&country=GH'), 'GH');
+    // Its meetings, activities and cases, newest first, paged.
+    const listing = await apiJson('/v1/entities?country=GH&offset=0&limit=10');
+    await page.waitForSelector('#c-listing-table', WAIT);
+    const listed = await page.$$eval('#c-listing-table tbody tr', (trs) => trs.map((tr) => tr.dataset.stream));
+    assert.deepEqual(listed, listing.entities.map((e) => e.stream));
+    if (listing.total > 10) {
+      await page.click('#c-listing button[data-page="10"]');
+      await page.waitForFunction(() => /^11–/.test(document.getElementById('c-listing-range').textContent), null, WAIT);
+      const older = await apiJson('/v1/entities?country=GH&offset=10&limit=10');
+      const page2 = await page.$$eval('#c-listing-table tbody tr', (trs) => trs.map((tr) => tr.dataset.stream));
+      assert.deepEqual(page2, older.entities.map((e) => e.stream));
+    }
     await page.screenshot({ path: path.join(SHOTS, 'country-GH.png'), fullPage: true });
     await page.click('.crumbs a');
     await page.waitForSelector('#page-overview:not([hidden])', WAIT);
     assert.deepEqual(problems, []);
+  });
+
+  await t.test('an entity page: the Lagos workshop, its correction and what it changed', async () => {
+    const hooked = page.evaluate(() => new Promise((resolve) => {
+      document.addEventListener('coopledger:entity', (ev) => resolve({ stream: ev.detail.stream, history: ev.detail.entity.history.length }), { once: true });
+    }));
+    await page.evaluate((s) => { location.hash = '#' + s; }, lagosStream);
+    await page.waitForSelector(`#entity-head[data-stream="${lagosStream}"]`, WAIT);
+    const doc = await apiJson('/v1/entities/' + lagosStream);
+    assert.deepEqual(await hooked, { stream: lagosStream, history: doc.history.length }, 'the coopledger:entity event');
+    assert.ok(await page.$(`#entity-actions[data-stream="${lagosStream}"]`), 'the staff form\'s container');
+    assert.equal(await page.textContent('#entity-head h1'), doc.summary.title);
+    const countries = await page.$$eval('#e-countries li', (lis) => lis.map((li) => li.dataset.cc));
+    assert.deepEqual(countries, doc.countries.map((c) => c.country));
+    const history = await page.$$eval('#e-history tbody tr', (trs) => trs.map((tr) => [Number(tr.dataset.seq), tr.dataset.change, tr.querySelector('.effect').textContent]));
+    assert.deepEqual(history.map((h) => h[0]), doc.history.map((h) => h.record.seq));
+    assert.equal(history[1][1], 'contribution');
+    assert.match(history[1][2], /Undid: activity \(workshop\) .*\(5 women\)\. Added: .*\(6 women\)\. CV: women \+1\. GH: women \+1\. NG: women \+1\./);
+    const csv = await download(page, '#page-entity .csv a');
+    assert.equal(csv.text, await apiText('/v1/streams/' + lagosStream + '?format=csv'));
+    await page.screenshot({ path: path.join(SHOTS, 'entity.png'), fullPage: true });
+    await page.click('#e-countries a[href="#country/NG"]');
+    await page.waitForSelector('#country-head[data-cc="NG"]', WAIT);
+    await page.evaluate(() => { location.hash = '#overview'; });
+    await page.waitForSelector('#page-overview:not([hidden])', WAIT);
+    assert.deepEqual(problems, []);
+  });
+
+  await t.test('Verify now (staff) verifies the new head; a reader sees the kept result', async () => {
+    // The page holds no token (public reads): the server refuses the POST, the note says so.
+    await page.click('#verify-now');
+    await page.waitForFunction(() => /staff/.test(document.getElementById('verify-note').textContent) || document.getElementById('auth').hidden === false, null, WAIT);
   });
 
   await context.close();
@@ -288,7 +408,7 @@ test('the report opens from file:// with the same numbers and no network', async
     const { page, problems } = await openPage(context);
     await page.goto(pathToFileURL(path.join(work, file)).href);
     await ready(page);
-    await page.waitForSelector('body[data-series="ready"]', WAIT);
+    await page.waitForSelector('body[data-timeline="ready"]', WAIT);
     const regions = asOf === null ? baseline.regions : await apiJson('/v1/regions?as_of=' + asOf);
     await assertMatrixEquals(page, regions, file);
     await assertCorridorsEqual(page, regions, file);
@@ -297,11 +417,37 @@ test('the report opens from file:// with the same numbers and no network', async
     assert.equal(await page.$eval('#asof-apply', (b) => b.disabled), true, 'the point is fixed');
     if (asOf === null) {
       assert.equal(num(await page.textContent('#head-seq')), baseline.head.seq);
+      await assertTimelineEquals(page, '#timeline', baseline.timeline, file);
+      // Its CSV comes from the file itself: the countries as the ledger stood when it was written.
+      const csv = await download(page, '#countries-csv a');
+      assert.equal(csv.text, await apiText('/v1/countries?format=csv&as_of=' + baseline.head.seq));
+      // On paper: the summary first, no controls, each chart kept on one page.
+      await page.emulateMedia({ media: 'print' });
+      const print = await page.evaluate(() => {
+        const shown = (id) => getComputedStyle(document.getElementById(id)).display !== 'none';
+        const first = Array.from(document.querySelectorAll('main > *, main > div > *')).find((el) => getComputedStyle(el).display !== 'none' && el.offsetHeight > 0);
+        return {
+          summary: shown('print-summary'), text: document.getElementById('print-summary').textContent,
+          first: first && first.id, asof: shown('asof'), csv: shown('countries-csv'), verify: shown('verify-now'),
+          charts: Array.from(document.querySelectorAll('.card')).every((c) => getComputedStyle(c).breakInside === 'avoid'),
+          pageBreak: getComputedStyle(document.getElementById('kpis')).breakAfter,
+        };
+      });
+      assert.deepEqual({ ...print, text: undefined }, { summary: true, text: undefined, first: 'print-summary', asof: false, csv: false, verify: false, charts: true, pageBreak: 'page' });
+      assert.match(print.text, /verified intact/);
+      await page.pdf({ path: path.join(SHOTS, 'report.pdf') });
+      await page.emulateMedia({ media: 'screen' });
       await page.screenshot({ path: path.join(SHOTS, 'report.png'), fullPage: true });
       await page.evaluate(() => { location.hash = '#country/GH'; });
       await page.waitForSelector('#country-head[data-cc="GH"]', WAIT);
       const view = baseline.countries.find((c) => c.country === 'GH');
       assert.equal(num(await page.textContent('#c-activities .kpi-value')), view.activities.total);
+      // An entity the country lists opens from the file too.
+      await page.waitForSelector('#c-listing-table tbody tr a', WAIT);
+      const stream = await page.$eval('#c-listing-table tbody tr', (tr) => tr.dataset.stream);
+      await page.click('#c-listing-table tbody tr a');
+      await page.waitForSelector(`#entity-head[data-stream="${stream}"]`, WAIT);
+      assert.equal(await page.$('#entity-head[data-missing]'), null);
     } else {
       assert.equal(await page.$eval('main', (m) => m.dataset.viewSeq), String(asOf));
     }

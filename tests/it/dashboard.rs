@@ -3,75 +3,14 @@
 //! self-contained file whose embedded documents equal the API's answers, and the feed (only it)
 //! takes `?access_token=`.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::support::{client, tempdir};
-
-const STAFF: &str = "staff-token-0123456789";
-const READER: &str = "reader-token-0123456789";
-
-pub(crate) fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_coopledger"))
-}
-
-fn run_ok(db: &Path, args: &[&str]) -> String {
-    let out = bin().arg("--db").arg(db).args(args).output().expect("run");
-    assert!(
-        out.status.success(),
-        "coopledger {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub(crate) struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Served {
-    pub(crate) fn start(db: &Path, tokens: &Path, public_reads: bool) -> Served {
-        let mut cmd = bin();
-        cmd.arg("--db")
-            .arg(db)
-            .args(["serve", "--addr", "127.0.0.1:0", "--tokens"])
-            .arg(tokens);
-        if public_reads {
-            cmd.arg("--public-reads");
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut first)
-            .expect("the URL line");
-        let base = first.trim().rsplit(' ').next().expect("url").to_owned();
-        assert!(base.starts_with("http://127.0.0.1:"), "{first}");
-        Served { child, base }
-    }
-
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::{READER, STAFF, Served, bin, client, run_ok, tempdir};
 
 /// The embedded data of a report file, and the file with that element cut out.
 fn split_report(html: &str) -> (Value, String) {
@@ -87,7 +26,9 @@ fn documents(data: &Value) -> &Map<String, Value> {
     data["documents"].as_object().expect("documents")
 }
 
-/// Every embedded document equals the API's answer to its path.
+/// Every embedded document equals the API's answer to its path: JSON documents as JSON, CSV
+/// forms (`format=csv`) and the checkpoint as text. A verification is compared but for its
+/// time: the report ran its own.
 fn assert_documents_match_api(server: &Served, docs: &Map<String, Value>) {
     let http = client();
     for (path, embedded) in docs {
@@ -97,9 +38,17 @@ fn assert_documents_match_api(server: &Served, docs: &Map<String, Value>) {
             .send()
             .expect("GET");
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        if path == "/v1/checkpoint" {
+        if path == "/v1/checkpoint" || path.contains("format=csv") {
             let text = response.text().expect("text");
             assert_eq!(embedded.as_str(), Some(text.as_str()), "{path}");
+        } else if path == "/v1/verify" {
+            let mut answer: Value = response.json().expect("JSON");
+            let mut embedded = embedded.clone();
+            for doc in [&mut answer, &mut embedded] {
+                assert!(doc["verified_at"].is_string(), "{path}: {doc}");
+                doc["verified_at"] = Value::Null;
+            }
+            assert_eq!(embedded, answer, "{path}");
         } else {
             let answer: Value = response.json().expect("JSON");
             assert_eq!(
@@ -160,59 +109,82 @@ fn the_page_the_report_and_the_feed_token() {
     let (_, head, html) = report(&db, dir.path(), "head.html", &[]);
     let (_, at_seq, _) = report(&db, dir.path(), "seq.html", &["--as-of", "120"]);
     let (_, on_date, _) = report(&db, dir.path(), "date.html", &["--on", "2019-06-30"]);
+    let (_, both, _) = report(
+        &db,
+        dir.path(),
+        "both.html",
+        &["--as-of", "120", "--on", "2019-06-30"],
+    );
     assert!(html.starts_with("<!doctype html>"));
     assert!(html.contains("<main id=\"main\""));
 
     let docs = documents(&head);
-    assert_eq!(head["as_of"]["kind"], "head");
+    assert_eq!(head["as_of"], serde_json::json!({"seq": null, "on": null}));
     for key in [
         "/v1/head",
         "/v1/verify",
         "/v1/checkpoint",
         "/v1/regions",
+        "/v1/regions?format=csv",
+        "/v1/regions?table=corridors&format=csv",
         "/v1/countries",
-        "/v1/events?limit=1",
+        "/v1/countries?format=csv",
+        "/v1/timeline?by=year",
+        "/v1/timeline?by=year&format=csv",
         "/v1/events?reverse=true&limit=20",
+        "/v1/events?reverse=true&limit=20&format=csv",
         "/v1/streams/country/GH",
+        "/v1/timeline?by=year&country=GH",
+        "/v1/entities?country=GH&offset=0&limit=10",
+        "/v1/countries/GH?format=csv",
     ] {
         assert!(docs.contains_key(key), "the report embeds {key}");
     }
     assert_eq!(docs["/v1/verify"]["ok"], true);
     let countries = docs["/v1/countries"].as_array().expect("countries");
     for c in countries {
-        let stream = format!("/v1/streams/country/{}", c["country"].as_str().expect("cc"));
-        assert!(docs.contains_key(&stream), "{stream}");
+        let cc = c["country"].as_str().expect("cc");
+        for key in [
+            format!("/v1/streams/country/{cc}"),
+            format!("/v1/timeline?by=year&country={cc}"),
+            format!("/v1/entities?country={cc}&offset=0&limit=10"),
+        ] {
+            assert!(docs.contains_key(&key), "{key}");
+        }
     }
-    // One year-end view per year from the first event's to the head's recording year.
-    let first_year: i32 = docs["/v1/events?limit=1"][0]["registered_on"]
-        .as_str()
-        .expect("the story starts with a partner")[..4]
-        .parse()
-        .expect("year");
-    let head_year: i32 = docs["/v1/head"]["recorded_at"].as_str().expect("time")[..4]
-        .parse()
-        .expect("year");
-    for year in first_year..=head_year {
-        assert!(
-            docs.contains_key(&format!("/v1/regions?on={year}-12-31")),
-            "{year}"
-        );
+    // Every entity the page lists can be opened from the file.
+    for listing in docs
+        .iter()
+        .filter(|(k, _)| k.starts_with("/v1/entities?country="))
+        .map(|(_, v)| v)
+        .filter(|v| v.is_object())
+    {
+        for e in listing["entities"].as_array().expect("entities") {
+            let key = format!("/v1/entities/{}", e["stream"].as_str().expect("stream"));
+            assert!(docs.contains_key(&key), "{key}");
+        }
     }
+    // One fold gives every year: the over-time chart needs no view per year-end.
+    assert!(!docs.keys().any(|k| k.starts_with("/v1/regions?on=")));
 
-    assert_eq!(
-        at_seq["as_of"],
-        serde_json::json!({"kind": "seq", "value": 120})
-    );
+    assert_eq!(at_seq["as_of"], serde_json::json!({"seq": 120, "on": null}));
     let seq_docs = documents(&at_seq);
     assert_eq!(seq_docs["/v1/regions?as_of=120"]["as_of_sequence"], 120);
     assert!(seq_docs.contains_key("/v1/countries?as_of=120"));
+    assert!(seq_docs.contains_key("/v1/timeline?by=year&as_of=120"));
     assert!(seq_docs.contains_key("/v1/events?from=120&reverse=true&limit=20"));
     let date_docs = documents(&on_date);
     assert!(date_docs.contains_key("/v1/regions?on=2019-06-30"));
     assert!(date_docs.contains_key("/v1/countries?on=2019-06-30"));
-    assert!(
-        !date_docs.contains_key("/v1/regions?on=2019-12-31"),
-        "the series stops at the date"
+    assert!(date_docs.contains_key("/v1/timeline?by=year&on=2019-06-30"));
+    let both_docs = documents(&both);
+    assert_eq!(
+        both["as_of"],
+        serde_json::json!({"seq": 120, "on": "2019-06-30"})
+    );
+    assert_eq!(
+        both_docs["/v1/regions?as_of=120&on=2019-06-30"]["as_of_sequence"],
+        120
     );
     let head_seq = docs["/v1/head"]["seq"].as_u64().expect("seq");
     // A sequence beyond the head is refused, never answered with the head (issue 12).
@@ -235,17 +207,17 @@ fn the_page_the_report_and_the_feed_token() {
         "no file is written"
     );
 
-    // --as-of and --on together are a usage error; no file is written.
-    let both = bin()
+    // --as-of and --at together are a usage error; no file is written.
+    let exclusive = bin()
         .arg("--db")
         .arg(&db)
         .args(["report", "--out"])
-        .arg(dir.path().join("both.html"))
-        .args(["--as-of", "3", "--on", "2019-01-01"])
+        .arg(dir.path().join("exclusive.html"))
+        .args(["--as-of", "3", "--at", "2026-01-01T00:00:00Z"])
         .output()
         .expect("run");
-    assert_eq!(both.status.code(), Some(2));
-    assert!(!dir.path().join("both.html").exists());
+    assert_eq!(exclusive.status.code(), Some(2));
+    assert!(!dir.path().join("exclusive.html").exists());
 
     // The server: the page needs no token, the API does, and it agrees with every report.
     let server = Served::start(&db, &tokens, false);
@@ -275,7 +247,8 @@ fn the_page_the_report_and_the_feed_token() {
         "id=\"sec-regions\"",
         "id=\"matrix\"",
         "id=\"matrix-table\"",
-        "id=\"sec-share\"",
+        "id=\"sec-timeline\"",
+        "id=\"page-entity\"",
         "id=\"sec-corridors\"",
         "id=\"sec-network\"",
         "id=\"sec-countries\"",
@@ -303,6 +276,7 @@ fn the_page_the_report_and_the_feed_token() {
     assert_documents_match_api(&server, documents(&head));
     assert_documents_match_api(&server, documents(&at_seq));
     assert_documents_match_api(&server, documents(&on_date));
+    assert_documents_match_api(&server, documents(&both));
 
     // ?access_token= is accepted on the feed, and only there.
     let read_feed = |query: &str| {

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::cli::{Run, Sandbox, story_path};
-use crate::dashboard::Served;
+use crate::support::Served;
 use crate::support::client;
 
 const STAFF: &str = "staff-token-0123456789";

@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -192,4 +195,108 @@ pub fn seed() -> u64 {
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(rand::random)
     })
+}
+
+/// The staff token of the servers the tests start.
+pub const STAFF: &str = "staff-token-0123456789";
+/// The reader token of the servers the tests start.
+pub const READER: &str = "reader-token-0123456789";
+
+/// The built binary.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_coopledger"))
+}
+
+/// Runs the binary on `db`: exit code, stdout, stderr.
+pub fn run(db: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = bin().arg("--db").arg(db).args(args).output().expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs the binary on `db`, asserting success; its stdout.
+pub fn run_ok(db: &Path, args: &[&str]) -> String {
+    let (code, stdout, stderr) = run(db, args);
+    assert_eq!(code, 0, "coopledger {args:?}: {stderr}");
+    stdout
+}
+
+/// Runs the binary on `db` with `--json`, parsing the one document it prints.
+pub fn run_json(db: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = run_ok(db, &all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} prints JSON ({e}): {out}"))
+}
+
+/// A `coopledger serve` child on 127.0.0.1, stopped with SIGTERM when dropped.
+pub struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Served {
+    /// Serves `db` with the tokens file `tokens`, reads public or not.
+    pub fn start(db: &Path, tokens: &Path, public_reads: bool) -> Served {
+        let mut cmd = bin();
+        cmd.arg("--db")
+            .arg(db)
+            .args(["serve", "--addr", "127.0.0.1:0", "--tokens"])
+            .arg(tokens);
+        if public_reads {
+            cmd.arg("--public-reads");
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("the URL line");
+        let base = first.trim().rsplit(' ').next().expect("url").to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+        Served { child, base }
+    }
+
+    /// Serves `db` with the tests' staff and reader tokens (written next to it).
+    pub fn with_tokens(db: &Path) -> Served {
+        let tokens = db.with_extension("tokens");
+        std::fs::write(&tokens, format!("staff {STAFF}\nreader {READER}\n")).expect("tokens");
+        Served::start(db, &tokens, false)
+    }
+
+    /// The URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET path` with the reader token.
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        client()
+            .get(self.url(path))
+            .bearer_auth(READER)
+            .send()
+            .expect("GET")
+    }
+
+    /// `GET path` with the reader token, expecting 200 and JSON.
+    pub fn json(&self, path: &str) -> Value {
+        let response = self.get(path);
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().expect("JSON")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,170 @@
+//! The meetings, activities and cases as they stand, for listings: each entity's status, the day
+//! it counts from and the countries involved, kept by the timeline's fold
+//! ([`super::timeline::TimelineFolder`]) from the effective facts of its stream. A country page
+//! lists the entities that involve it, newest first.
+
+use std::collections::HashMap;
+
+use proto_events::{CountryCode, Date, Fact, Stream};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{StreamFact, case_state};
+
+/// Where an entity stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// A meeting that was held.
+    Held,
+    /// An activity scheduled and not yet delivered nor cancelled.
+    Scheduled,
+    /// A delivered activity.
+    Delivered,
+    /// A cancelled activity.
+    Cancelled,
+    /// An open case.
+    Open,
+    /// A closed case.
+    Closed,
+}
+
+impl Status {
+    /// Its name in JSON.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Held => "held",
+            Status::Scheduled => "scheduled",
+            Status::Delivered => "delivered",
+            Status::Cancelled => "cancelled",
+            Status::Open => "open",
+            Status::Closed => "closed",
+        }
+    }
+}
+
+/// One meeting, activity or case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Where it stands.
+    pub status: Status,
+    /// The day it counts from: a meeting's or activity's `start`, a case's `opened_on`.
+    pub date: Date,
+    /// The countries involved, sorted.
+    pub countries: Vec<CountryCode>,
+}
+
+/// What an entity's effective facts say it is (`None` when nothing effective is left: every
+/// fact retracted, or dated after `on`).
+#[must_use]
+pub fn entry(stream: &Stream, facts: &[StreamFact], on: Option<Date>) -> Option<Entry> {
+    let effective = || {
+        facts
+            .iter()
+            .filter_map(|f| f.fact.as_ref())
+            .filter(move |f| on.is_none_or(|d| f.date() <= d))
+    };
+    let sorted = |mut list: Vec<CountryCode>| {
+        list.sort_unstable();
+        list.dedup();
+        list
+    };
+    match stream {
+        Stream::Case(_) => case_state(facts, on).map(|s| Entry {
+            status: if s.closed {
+                Status::Closed
+            } else {
+                Status::Open
+            },
+            date: s.opened_on,
+            countries: s.countries.into_iter().collect(),
+        }),
+        Stream::Meeting(_) | Stream::Activity(_) => {
+            let mut out: Option<Entry> = None;
+            for fact in effective() {
+                out = match fact {
+                    Fact::MeetingHeld(m) => Some(Entry {
+                        status: Status::Held,
+                        date: m.start,
+                        countries: sorted(m.countries.clone()),
+                    }),
+                    Fact::ActivityScheduled(a) => Some(Entry {
+                        status: Status::Scheduled,
+                        date: a.start,
+                        countries: sorted(a.beneficiaries.clone()),
+                    }),
+                    Fact::ActivityDelivered(a) => Some(Entry {
+                        status: Status::Delivered,
+                        date: a.start,
+                        countries: sorted(
+                            a.beneficiaries
+                                .iter()
+                                .chain(&a.other_countries)
+                                .copied()
+                                .collect(),
+                        ),
+                    }),
+                    Fact::ActivityCancelled(c) => Some(out.map_or_else(
+                        || Entry {
+                            status: Status::Cancelled,
+                            date: c.cancelled_on,
+                            countries: Vec::new(),
+                        },
+                        |e| Entry {
+                            status: Status::Cancelled,
+                            ..e
+                        },
+                    )),
+                    _ => out,
+                };
+            }
+            out
+        }
+        Stream::Country(_) | Stream::Partner(_) => None,
+    }
+}
+
+/// Every meeting, activity and case with something effective, by stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntityIndex {
+    entries: HashMap<Stream, Entry>,
+}
+
+impl EntityIndex {
+    /// Records what a stream's facts now say (removing it when nothing effective is left).
+    pub fn update(&mut self, stream: &Stream, facts: &[StreamFact], on: Option<Date>) {
+        match entry(stream, facts, on) {
+            Some(e) => {
+                self.entries.insert(stream.clone(), e);
+            }
+            None => {
+                self.entries.remove(stream);
+            }
+        }
+    }
+
+    /// The number of entities.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entities (involving `country`, when given), newest first: by date, then by stream
+    /// (meetings, activities, cases; ids in reverse order), so the order is total.
+    #[must_use]
+    pub fn list(&self, country: Option<CountryCode>) -> Vec<(&Stream, &Entry)> {
+        let mut list: Vec<(&Stream, &Entry)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| country.is_none_or(|c| e.countries.binary_search(&c).is_ok()))
+            .collect();
+        list.sort_unstable_by(|a, b| b.1.date.cmp(&a.1.date).then_with(|| b.0.cmp(a.0)));
+        list
+    }
+}
