@@ -79,7 +79,7 @@ pub fn keygen(file: &Path, name: &str, out: &mut impl Write) -> Result<(), CliEr
 /// `coopledger checkpoint --key FILE`.
 pub fn checkpoint(cli: &Cli, key: &Path, out: &mut impl Write) -> Result<(), CliError> {
     let key = Key::load(key).map_err(key_error)?;
-    let mut ledger = open(cli)?;
+    let mut ledger = super::open_to_write(cli)?;
     let signed = sign_checkpoint(&mut ledger, &key)?;
     write!(out, "{signed}")?;
     Ok(())
@@ -155,7 +155,11 @@ pub fn receipt(
     key: Option<&Path>,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let mut ledger = open(cli)?;
+    let mut ledger = if key.is_some() {
+        super::open_to_write(cli)?
+    } else {
+        open(cli)?
+    };
     let note = match key {
         Some(path) => {
             let key = Key::load(path).map_err(key_error)?;

@@ -441,8 +441,22 @@ impl Cli {
     }
 }
 
-/// Opens the existing ledger of `--db`.
+/// Opens the existing ledger of `--db` for a command that only reads. A PostgreSQL ledger is
+/// opened read-only: a reader never takes the writer's role (which would fence a running
+/// writer) and serves what was acknowledged. A sled directory is opened as before (one process
+/// holds it; an open may repair its views or tree).
 pub fn open(cli: &Cli) -> Result<Ledger, CliError> {
+    let location = cli.location();
+    let options = coopledger::Options {
+        read_only: matches!(location, Location::Postgres(_)),
+        ..coopledger::Options::default()
+    };
+    Ledger::open_at(&location, options).map_err(CliError::from)
+}
+
+/// Opens the existing ledger of `--db` for a command that writes (for PostgreSQL: as the
+/// writer, which fences any earlier one).
+pub fn open_to_write(cli: &Cli) -> Result<Ledger, CliError> {
     Ledger::open_at(&cli.location(), coopledger::Options::default()).map_err(CliError::from)
 }
 
@@ -482,7 +496,7 @@ impl Writable {
 pub fn open_for_writing(cli: &Cli) -> Result<Writable, CliError> {
     if !cli.create {
         return Ok(Writable {
-            ledger: open(cli)?,
+            ledger: open_to_write(cli)?,
             created: None,
         });
     }
@@ -498,16 +512,18 @@ pub fn open_for_writing(cli: &Cli) -> Result<Writable, CliError> {
     })
 }
 
-/// `coopledger init`: a new ledger in a missing or empty directory; an existing ledger is left
-/// as it is and said so.
+/// `coopledger init`: a new ledger in a missing or empty directory, or the schema of a new
+/// ledger in a PostgreSQL database; an existing ledger is left as it is and said so.
 fn init(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
-    if open(cli).is_ok() {
-        return Err(CliError::invalid(format!(
+    match coopledger::store::create(&cli.location()) {
+        Err(coopledger::store::StoreError::Exists(_)) => Err(CliError::invalid(format!(
             "error: {} is already a ledger; nothing was changed",
             cli.db_display()
-        )));
+        ))),
+        Err(e) => Err(coopledger::Error::from(e).into()),
+        Ok(()) => {
+            writeln!(out, "created an empty ledger in {}", cli.db_display())?;
+            Ok(())
+        }
     }
-    drop(open_or_create(cli)?);
-    writeln!(out, "created an empty ledger in {}", cli.db_display())?;
-    Ok(())
 }

@@ -28,14 +28,19 @@ use super::{Ledger, Options, Shared, VerifyReport, ViewName};
 use crate::error::Error;
 use crate::merkle::leaf_hash;
 use crate::metrics::Metrics;
-use crate::store::{self, Backend, Group, IndexRow, Location};
+use crate::store::{self, Access, Backend, Group, IndexRow, Location};
 use crate::views::state::ViewState;
 use crate::views::stored;
 
 /// Opens the ledger at `location`; see the module documentation.
 pub(super) fn open(location: &Location, options: Options) -> Result<Ledger, Error> {
     let started = std::time::Instant::now();
-    let store = store::open(location, options.create)?;
+    let access = match (options.read_only, options.create) {
+        (true, _) => Access::Read,
+        (false, true) => Access::Create,
+        (false, false) => Access::Write,
+    };
+    let store = store::open(location, access)?;
     let catalog = load_catalog(&*store)?;
     let head = catalog.head();
     check_head(&*store, head.into())?;
@@ -136,7 +141,7 @@ pub fn verify_at(
 
 /// The walk of [`verify_store`].
 fn verify_log(location: &Location, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, Error> {
-    let store = store::open(location, false)?;
+    let store = store::open(location, Access::Read)?;
     let store = &*store;
     let tail = walk::walk(
         store,
