@@ -1,9 +1,11 @@
 //! Integration tests, in one binary (one link, shared helpers). Each module exercises the
 //! product through a real sled directory, the built binary or a real HTTP port.
 
+mod backends;
 mod bad_input;
 mod cli;
 mod compat;
+mod conformance;
 mod corruption;
 mod crash;
 mod dashboard;
@@ -11,6 +13,7 @@ mod examples;
 mod fuzz_regressions;
 mod http;
 mod ledger;
+mod pg;
 mod proofs;
 mod staff_limits;
 mod state_machine;

@@ -63,7 +63,8 @@ struct Horizon {
 /// A ledger in a PostgreSQL database.
 pub struct PgStore {
     target: Target,
-    pool: Pool,
+    /// Always `Some` until dropped (see `Drop`).
+    pool: Option<Pool>,
     /// The writer, for a handle opened to write.
     writer: Option<Mutex<Writer>>,
     horizon: RwLock<Horizon>,
@@ -84,6 +85,26 @@ impl std::fmt::Debug for PgStore {
             .field("url", &self.target.shown)
             .field("writer", &self.writer.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// Runs `f`, which uses the synchronous driver, where it may block: the driver runs its own
+/// runtime and refuses to start inside another one, so on a tokio thread (the ledger's readers
+/// are called from async tasks: subscriptions, the HTTP API) the blocking is announced to the
+/// runtime (`block_in_place`), or moved to a thread of its own on a single-threaded runtime.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Err(_) => f(),
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        Ok(_) => std::thread::scope(|scope| {
+            scope
+                .spawn(f)
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }),
     }
 }
 
@@ -127,6 +148,10 @@ fn hash_of(what: &str, bytes: &[u8]) -> Result<Hash, StoreError> {
 /// # Errors
 /// [`StoreError::Exists`] when it has one; [`StoreError::BadLocation`]; database errors.
 pub fn init(url: &str) -> Result<(), StoreError> {
+    off_runtime(|| init_here(url))
+}
+
+fn init_here(url: &str) -> Result<(), StoreError> {
     let target = Target::parse(url)?;
     let mut client = target
         .writer_config()
@@ -146,6 +171,10 @@ impl PgStore {
     /// [`StoreError::BadLocation`], [`StoreError::InUse`] when another writer holds the lock,
     /// [`StoreError::NoSyncStandby`]; connection errors.
     pub fn open(url: &str, access: Access) -> Result<PgStore, StoreError> {
+        off_runtime(|| Self::open_here(url, access))
+    }
+
+    fn open_here(url: &str, access: Access) -> Result<PgStore, StoreError> {
         let target = Target::parse(url)?;
         let writing = access != Access::Read;
         let mut config = if writing {
@@ -176,7 +205,7 @@ impl PgStore {
             schema::check(&mut client, &target.shown, hint)?;
         }
         let store = PgStore {
-            pool,
+            pool: Some(pool),
             writer: None,
             horizon: RwLock::new(Horizon {
                 seq: 0,
@@ -198,7 +227,8 @@ impl PgStore {
     }
 
     fn start_writer(mut self) -> Result<PgStore, StoreError> {
-        let (writer, head) = Writer::start(self.target.clone())?;
+        let target = self.target.clone();
+        let (writer, head) = off_runtime(|| Writer::start(target))?;
         *self.horizon.write() = Horizon {
             seq: head.0,
             hash: head.1,
@@ -215,11 +245,27 @@ impl PgStore {
     }
 
     fn client(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
-        self.pool.get().map_err(|e| {
+        let pool = self
+            .pool
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the pool lives as long as the store"));
+        pool.get().map_err(|e| {
             StoreError::Io(format!(
                 "PostgreSQL: no connection to {}: {e}",
                 self.target.shown
             ))
+        })
+    }
+
+    /// Runs `f` on a pooled connection, off any async runtime (see [`off_runtime`]).
+    fn with_client<T: Send>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send,
+    ) -> Result<T, StoreError> {
+        off_runtime(|| {
+            let mut client = self.client()?;
+            f(&mut client).map_err(|e| io(what, &e))
         })
     }
 
@@ -229,10 +275,9 @@ impl PgStore {
 
     /// The acknowledged head as the database has it now.
     fn read_acked(&self) -> Result<Horizon, StoreError> {
-        let row = self
-            .client()?
-            .query_one("SELECT acked_seq, acked_hash FROM coopledger.head", &[])
-            .map_err(|e| io("reading the head", &e))?;
+        let row = self.with_client("reading the head", |c| {
+            c.query_one("SELECT acked_seq, acked_hash FROM coopledger.head", &[])
+        })?;
         Ok(Horizon {
             seq: to_u64("the acknowledged sequence", row.get(0))?,
             hash: hash_of("the acknowledged hash", row.get(1))?,
@@ -252,6 +297,10 @@ impl PgStore {
 
     /// Loads a writer's index of streams: one pass over two columns of every record.
     fn load_streams(&self) -> Result<(), StoreError> {
+        off_runtime(|| self.load_streams_here())
+    }
+
+    fn load_streams_here(&self) -> Result<(), StoreError> {
         let started = Instant::now();
         let mut client = self.client()?;
         let mut streams: HashMap<Stream, SmallVec<[u64; 2]>> = HashMap::new();
@@ -293,6 +342,10 @@ impl PgStore {
     /// Waits for a notification on the listening connection (set up on first use; a standby
     /// refuses LISTEN, and then this handle polls).
     fn wait_notified(&self, timeout: Duration) {
+        off_runtime(|| self.wait_notified_here(timeout));
+    }
+
+    fn wait_notified_here(&self, timeout: Duration) {
         let mut guard = self.listener.lock();
         if guard.is_none() {
             let mut config = self.target.reader_config();
@@ -326,6 +379,16 @@ impl PgStore {
     }
 }
 
+impl Drop for PgStore {
+    /// Closes the connections off any async runtime (closing one blocks on the driver's).
+    fn drop(&mut self) {
+        let writer = self.writer.take();
+        let listener = self.listener.get_mut().take();
+        let pool = self.pool.take();
+        off_runtime(move || drop((writer, listener, pool)));
+    }
+}
+
 /// A range read, fetched in pages.
 struct RangeRead<'a> {
     store: &'a PgStore,
@@ -337,15 +400,14 @@ struct RangeRead<'a> {
 
 impl RangeRead<'_> {
     fn fetch(&mut self) -> Result<(), StoreError> {
-        let rows = self
-            .store
-            .client()?
-            .query(
+        let (next, to) = (to_i64(self.next), to_i64(self.to));
+        let rows = self.store.with_client("reading records", |c| {
+            c.query(
                 "SELECT seq, frame FROM coopledger.records WHERE seq >= $1 AND seq <= $2 \
                  ORDER BY seq LIMIT $3",
-                &[&to_i64(self.next), &to_i64(self.to), &RECORDS_PER_FETCH],
+                &[&next, &to, &RECORDS_PER_FETCH],
             )
-            .map_err(|e| io("reading records", &e))?;
+        })?;
         let full = rows.len() as i64 == RECORDS_PER_FETCH;
         for row in rows {
             let seq = to_u64("a sequence", row.get(0))?;
@@ -390,8 +452,10 @@ impl Backend for PgStore {
                 self.target.shown
             )));
         };
-        let mut writer = writer.lock();
-        let took = writer.commit(group)?;
+        let (took, (seq, hash)) = off_runtime(|| {
+            let mut writer = writer.lock();
+            writer.commit(group).map(|took| (took, writer.head()))
+        })?;
         self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         self.counters.sync_micros.fetch_add(
             u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
@@ -403,8 +467,6 @@ impl Backend for PgStore {
                 streams.entry(row.stream.clone()).or_default().push(row.seq);
             }
         }
-        let (seq, hash) = writer.head();
-        drop(writer);
         self.advance(Horizon { seq, hash });
         Ok(took)
     }
@@ -429,13 +491,12 @@ impl Backend for PgStore {
         if seq == 0 || seq > self.horizon().seq {
             return Ok(None);
         }
-        let row = self
-            .client()?
-            .query_opt(
+        let row = self.with_client("reading a record", |c| {
+            c.query_opt(
                 "SELECT frame FROM coopledger.records WHERE seq = $1",
                 &[&to_i64(seq)],
             )
-            .map_err(|e| io("reading a record", &e))?;
+        })?;
         Ok(row.map(|row| Value::owned(row.get(0))))
     }
 
@@ -444,13 +505,12 @@ impl Backend for PgStore {
             return Ok(Vec::new());
         }
         let horizon = to_i64(self.horizon().seq);
-        let rows = self
-            .client()?
-            .query(
+        let rows = self.with_client("looking up event ids", |c| {
+            c.query(
                 "SELECT event_id, seq FROM coopledger.records WHERE event_id = ANY($1) AND seq <= $2",
                 &[&ids, &horizon],
             )
-            .map_err(|e| io("looking up event ids", &e))?;
+        })?;
         let mut found: HashMap<Uuid, u64> = HashMap::with_capacity(rows.len());
         for row in rows {
             found.insert(row.get(0), to_u64("a sequence", row.get(1))?);
@@ -473,19 +533,19 @@ impl Backend for PgStore {
                 .map(|seqs| seqs.iter().skip(skip).take(limit).copied().collect())
                 .unwrap_or_default());
         }
-        let rows = self
-            .client()?
-            .query(
+        let (name, from, horizon) = (
+            stream.to_string(),
+            to_i64(from_version.max(1)),
+            to_i64(self.horizon().seq),
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.with_client("reading a stream", |c| {
+            c.query(
                 "SELECT seq FROM coopledger.records WHERE stream = $1 AND stream_version >= $2 \
                  AND seq <= $3 ORDER BY stream_version LIMIT $4",
-                &[
-                    &stream.to_string(),
-                    &to_i64(from_version.max(1)),
-                    &to_i64(self.horizon().seq),
-                    &i64::try_from(limit).unwrap_or(i64::MAX),
-                ],
+                &[&name, &from, &horizon, &limit],
             )
-            .map_err(|e| io("reading a stream", &e))?;
+        })?;
         rows.into_iter()
             .map(|row| to_u64("a sequence", row.get(0)))
             .collect()
@@ -495,14 +555,14 @@ impl Backend for PgStore {
         if self.writer.is_some() {
             return Ok(self.streams.read().get(stream).map_or(0, |s| s.len() as u64));
         }
-        let row = self
-            .client()?
-            .query_one(
+        let (name, horizon) = (stream.to_string(), to_i64(self.horizon().seq));
+        let row = self.with_client("reading a stream's version", |c| {
+            c.query_one(
                 "SELECT coalesce(max(stream_version), 0) FROM coopledger.records \
                  WHERE stream = $1 AND seq <= $2",
-                &[&stream.to_string(), &to_i64(self.horizon().seq)],
+                &[&name, &horizon],
             )
-            .map_err(|e| io("reading a stream's version", &e))?;
+        })?;
         to_u64("a stream version", row.get(0))
     }
 
@@ -519,10 +579,9 @@ impl Backend for PgStore {
         let stored = match &self.writer {
             Some(writer) => writer.lock().tree_size(),
             None => {
-                let row = self
-                    .client()?
-                    .query_one("SELECT tree_size FROM coopledger.head", &[])
-                    .map_err(|e| io("reading the tree size", &e))?;
+                let row = self.with_client("reading the tree size", |c| {
+                    c.query_one("SELECT tree_size FROM coopledger.head", &[])
+                })?;
                 to_u64("the tree size", row.get(0))?
             }
         };
@@ -530,25 +589,24 @@ impl Backend for PgStore {
     }
 
     fn tile(&self, level: u8, index: u64) -> Result<Option<Value>, StoreError> {
-        let row = self
-            .client()?
-            .query_opt(
+        let row = self.with_client("reading a tile", |c| {
+            c.query_opt(
                 "SELECT hashes FROM coopledger.tiles WHERE level = $1 AND index = $2",
                 &[&i16::from(level), &to_i64(index)],
             )
-            .map_err(|e| io("reading a tile", &e))?;
+        })?;
         Ok(row.map(|row| Value::owned(row.get(0))))
     }
 
     fn latest_checkpoint(&self) -> Result<Option<(u64, Value)>, StoreError> {
-        let row = self
-            .client()?
-            .query_opt(
+        let horizon = to_i64(self.horizon().seq);
+        let row = self.with_client("reading checkpoints", |c| {
+            c.query_opt(
                 "SELECT tree_size, note FROM coopledger.checkpoints WHERE tree_size <= $1 \
                  ORDER BY tree_size DESC, n DESC LIMIT 1",
-                &[&to_i64(self.horizon().seq)],
+                &[&horizon],
             )
-            .map_err(|e| io("reading checkpoints", &e))?;
+        })?;
         row.map(|row| {
             let note: String = row.get(1);
             Ok((to_u64("a checkpoint's size", row.get(0))?, Value::owned(note.into_bytes())))
@@ -557,23 +615,20 @@ impl Backend for PgStore {
     }
 
     fn view_part(&self, part: &[u8]) -> Result<Option<Value>, StoreError> {
-        let row = self
-            .client()?
-            .query_opt("SELECT value FROM coopledger.views WHERE part = $1", &[&part])
-            .map_err(|e| io("reading a view part", &e))?;
+        let row = self.with_client("reading a view part", |c| {
+            c.query_opt("SELECT value FROM coopledger.views WHERE part = $1", &[&part])
+        })?;
         Ok(row.map(|row| Value::owned(row.get(0))))
     }
 
     fn view_parts(&self, prefix: &[u8]) -> ViewParts<'_> {
         let prefix_len = i32::try_from(prefix.len()).unwrap_or(i32::MAX);
-        let rows = self.client().and_then(|mut client| {
-            client
-                .query(
-                    "SELECT part, value FROM coopledger.views WHERE substring(part FROM 1 FOR $2) = $1 \
-                     ORDER BY part",
-                    &[&prefix, &prefix_len],
-                )
-                .map_err(|e| io("reading view parts", &e))
+        let rows = self.with_client("reading view parts", |c| {
+            c.query(
+                "SELECT part, value FROM coopledger.views WHERE substring(part FROM 1 FOR $2) = $1 \
+                 ORDER BY part",
+                &[&prefix, &prefix_len],
+            )
         });
         match rows {
             Ok(rows) => Box::new(
