@@ -12,8 +12,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use coopledger::Ledger;
 use coopledger::proto_events::staff::to_staff_object;
+use coopledger::store::Location;
+use coopledger::{Ledger, Options};
 use coopledger::synth::Synth;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -28,9 +29,14 @@ fn crash_child_process() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let (dir, seed) = spec.split_once('|').expect("dir|seed");
+    let (db, seed) = spec.rsplit_once('|').expect("db|seed");
     let seed: u64 = seed.parse().expect("seed");
-    let mut ledger = Ledger::create(dir).expect("child opens the ledger");
+    let options = Options {
+        create: true,
+        ..Options::default()
+    };
+    let mut ledger =
+        Ledger::open_at(&Location::parse(db), options).expect("child opens the ledger");
     let mut synth = Synth::new(seed);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     loop {
@@ -57,14 +63,35 @@ fn acknowledged_appends_survive_sigkill() {
     if std::env::var(CHILD_ENV).is_ok() {
         return;
     }
+    let dir = crate::support::tempdir();
+    sigkill_loop(&Location::Dir(dir.path().join("ledger")));
+}
+
+/// The same with the writer on PostgreSQL (a synchronous standby): every receipt the child
+/// printed is there, and a reader (which serves only what was acknowledged) is shown it.
+#[test]
+fn acknowledged_appends_survive_sigkill_on_postgres() {
+    if std::env::var(CHILD_ENV).is_ok()
+        || !crate::pg::cluster::enabled("acknowledged_appends_survive_sigkill_on_postgres")
+    {
+        return;
+    }
+    let fixture = crate::backends::Fixture::postgres();
+    coopledger::store::create(&fixture.location).expect("init");
+    sigkill_loop(&fixture.location);
+}
+
+fn sigkill_loop(location: &Location) {
     let seed: u64 = std::env::var("COOPLEDGER_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
     println!("crash test seed {seed} (rerun with COOPLEDGER_CRASH_SEED={seed})");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let dir = crate::support::tempdir();
-    let path = dir.path().join("ledger");
+    let db = match location {
+        Location::Dir(dir) => dir.display().to_string(),
+        Location::Postgres(url) => url.clone(),
+    };
     let exe = std::env::current_exe().expect("test binary");
     let mut acked: BTreeMap<Uuid, (u64, Value)> = BTreeMap::new();
     let mut batches: Vec<Vec<Uuid>> = Vec::new();
@@ -77,7 +104,7 @@ fn acknowledged_appends_survive_sigkill() {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(CHILD_ENV, format!("{}|{child_seed}", path.display()))
+            .env(CHILD_ENV, format!("{db}|{child_seed}"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -121,7 +148,7 @@ fn acknowledged_appends_survive_sigkill() {
                 acked.insert(id, (seq, staff));
             }
         }
-        check_store(&path, &acked, &batches, seed, kill);
+        check_store(location, &acked, &batches, seed, kill);
     }
     assert!(
         acked.len() >= KILLS,
@@ -131,14 +158,21 @@ fn acknowledged_appends_survive_sigkill() {
 }
 
 fn check_store(
-    path: &std::path::Path,
+    location: &Location,
     acked: &BTreeMap<Uuid, (u64, Value)>,
     batches: &[Vec<Uuid>],
     seed: u64,
     kill: usize,
 ) {
     let context = format!("seed {seed}, after kill {kill}");
-    let ledger = Ledger::create(path).unwrap_or_else(|e| panic!("reopen failed ({context}): {e}"));
+    // A PostgreSQL ledger is checked by a reader, which is shown only what was acknowledged: a
+    // receipt the child printed must be among it.
+    let options = Options {
+        read_only: matches!(location, Location::Postgres(_)),
+        ..Options::default()
+    };
+    let ledger = Ledger::open_at(location, options)
+        .unwrap_or_else(|e| panic!("reopen failed ({context}): {e}"));
     let reader = ledger.reader();
     let report = reader
         .verify(&mut |_, _| {})

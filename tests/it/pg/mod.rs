@@ -4,4 +4,5 @@
 //! do alike is in `conformance.rs`.
 
 pub mod cluster;
+pub mod load;
 mod protocol;
