@@ -58,11 +58,22 @@ fn expected_versions_any_new_and_exact() {
                    "expected_version": expected})
         };
         let conflict = |r: Result<_, Error>, what: &str| match r {
-            Err(e @ Error::Conflict(_)) => assert!(e.has_rule(Rule::ExpectedVersion), "{what}: {e}"),
-            other => panic!("{what}: expected a version conflict, got {other:?} ({:?})", f.kind),
+            Err(e @ Error::Conflict(_)) => {
+                assert!(e.has_rule(Rule::ExpectedVersion), "{what}: {e}")
+            }
+            other => panic!(
+                "{what}: expected a version conflict, got {other:?} ({:?})",
+                f.kind
+            ),
         };
-        conflict(ledger.append(events(&[change(json!("new"), "2017-01-01")])), "new on an existing stream");
-        conflict(ledger.append(events(&[change(json!(2), "2017-01-01")])), "a wrong version");
+        conflict(
+            ledger.append(events(&[change(json!("new"), "2017-01-01")])),
+            "new on an existing stream",
+        );
+        conflict(
+            ledger.append(events(&[change(json!(2), "2017-01-01")])),
+            "a wrong version",
+        );
         let exact = ledger
             .append(events(&[change(json!(1), "2017-01-01")]))
             .expect("the right version");
@@ -72,7 +83,10 @@ fn expected_versions_any_new_and_exact() {
             .expect("any version");
         assert_eq!((any[0].seq, any[0].version), (3, 3));
         assert_eq!(
-            ledger.reader().stream_version(&Stream::Country(crate::support::cc("GH"))).expect("version"),
+            ledger
+                .reader()
+                .stream_version(&Stream::Country(crate::support::cc("GH")))
+                .expect("version"),
             3
         );
     });
@@ -82,7 +96,12 @@ fn expected_versions_any_new_and_exact() {
 fn idempotency_holds_across_restarts() {
     each("idempotency_holds_across_restarts", |f| {
         let mut ledger = f.create();
-        let batch = || events(&[with_id(joined("CV", "2016-07-21"), id(1)), with_id(joined("GH", "2016-07-21"), id(2))]);
+        let batch = || {
+            events(&[
+                with_id(joined("CV", "2016-07-21"), id(1)),
+                with_id(joined("GH", "2016-07-21"), id(2)),
+            ])
+        };
         let first = ledger.append(batch()).expect("append");
         drop(ledger);
         let mut ledger = f.open();
@@ -101,7 +120,9 @@ fn idempotency_holds_across_restarts() {
 fn a_batch_is_written_whole_or_not_at_all() {
     each("a_batch_is_written_whole_or_not_at_all", |f| {
         let mut ledger = f.create();
-        ledger.append(events(&[joined("CV", "2016-07-21")])).expect("append");
+        ledger
+            .append(events(&[joined("CV", "2016-07-21")]))
+            .expect("append");
         // The second event's stream exists already: the whole batch is refused.
         let refused = ledger.append(events(&[
             meeting(id(10), &["CV"], "2017-08-25"),
@@ -119,91 +140,107 @@ fn a_batch_is_written_whole_or_not_at_all() {
 
 #[test]
 fn views_as_of_a_point_equal_a_rebuild_of_the_log_up_to_it() {
-    each("views_as_of_a_point_equal_a_rebuild_of_the_log_up_to_it", |f| {
-        let mut ledger = f.create();
-        let mut synth = Synth::new(21);
-        for _ in 0..4 {
-            ledger.append(synth.programme(60)).expect("append");
-        }
-        let head = ledger.reader().head().seq;
-        let before = serde_json::to_value(ledger.reader().views().interregional_view()).expect("json");
-        ledger.rebuild_views(ViewName::All, &mut |_| {}).expect("rebuild");
-        let after = serde_json::to_value(ledger.reader().views().interregional_view()).expect("json");
-        assert_eq!(before, after, "{:?}: the head's views differ from a rebuild", f.kind);
-        let points = [1, head / 3, head / 2, head - 1];
-        let as_of: Vec<_> = points
-            .iter()
-            .map(|p| ledger.reader().views_at(AsOf::sequence(*p)).expect("as of"))
-            .collect();
-        drop(ledger);
-        let export = cli(f).args(["export"]).output().expect("export");
-        let export = String::from_utf8(export.stdout).expect("utf-8");
-        for (point, as_of) in points.into_iter().zip(as_of) {
-            // A ledger holding only the first `point` records, folded from scratch.
-            let prefix = Fixture::of(f.kind);
-            let lines: String = export
-                .lines()
-                .take(point as usize)
-                .map(|l| format!("{l}\n"))
-                .collect();
-            cli(&prefix).arg("init").assert().success();
-            cli(&prefix)
-                .args(["import", "--verify-hashes", "-"])
-                .write_stdin(lines)
-                .assert()
-                .success();
-            let rebuilt = prefix.open_read_only();
-            assert_eq!(rebuilt.reader().head().seq, point);
+    each(
+        "views_as_of_a_point_equal_a_rebuild_of_the_log_up_to_it",
+        |f| {
+            let mut ledger = f.create();
+            let mut synth = Synth::new(21);
+            for _ in 0..4 {
+                ledger.append(synth.programme(60)).expect("append");
+            }
+            let head = ledger.reader().head().seq;
+            let before =
+                serde_json::to_value(ledger.reader().views().interregional_view()).expect("json");
+            ledger
+                .rebuild_views(ViewName::All, &mut |_| {})
+                .expect("rebuild");
+            let after =
+                serde_json::to_value(ledger.reader().views().interregional_view()).expect("json");
             assert_eq!(
-                serde_json::to_value(as_of.interregional_view()).expect("json"),
-                serde_json::to_value(rebuilt.reader().views().interregional_view()).expect("json"),
-                "{:?}: regions as of {point}",
+                before, after,
+                "{:?}: the head's views differ from a rebuild",
                 f.kind
             );
-            assert_eq!(as_of.as_of, point);
-        }
-    });
+            let points = [1, head / 3, head / 2, head - 1];
+            let as_of: Vec<_> = points
+                .iter()
+                .map(|p| ledger.reader().views_at(AsOf::sequence(*p)).expect("as of"))
+                .collect();
+            drop(ledger);
+            let export = cli(f).args(["export"]).output().expect("export");
+            let export = String::from_utf8(export.stdout).expect("utf-8");
+            for (point, as_of) in points.into_iter().zip(as_of) {
+                // A ledger holding only the first `point` records, folded from scratch.
+                let prefix = Fixture::of(f.kind);
+                let lines: String = export
+                    .lines()
+                    .take(point as usize)
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                cli(&prefix).arg("init").assert().success();
+                cli(&prefix)
+                    .args(["import", "--verify-hashes", "-"])
+                    .write_stdin(lines)
+                    .assert()
+                    .success();
+                let rebuilt = prefix.open_read_only();
+                assert_eq!(rebuilt.reader().head().seq, point);
+                assert_eq!(
+                    serde_json::to_value(as_of.interregional_view()).expect("json"),
+                    serde_json::to_value(rebuilt.reader().views().interregional_view())
+                        .expect("json"),
+                    "{:?}: regions as of {point}",
+                    f.kind
+                );
+                assert_eq!(as_of.as_of, point);
+            }
+        },
+    );
 }
 
 #[test]
 fn a_subscription_catches_up_then_goes_live_without_gap_or_duplicate() {
-    each("a_subscription_catches_up_then_goes_live_without_gap_or_duplicate", |f| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let handle = LedgerHandle::start(f.create());
-        let mut synth = Synth::new(31);
-        rt.block_on(handle.append((0..100).map(|_| synth.activity()).collect())).expect("history");
-        let total = 100 + 4 * 25;
-        let seqs = rt.block_on(async {
-            let mut writers = Vec::new();
-            for w in 0..4u64 {
-                let handle = handle.clone();
-                writers.push(tokio::spawn(async move {
-                    let mut synth = Synth::new(100 + w);
-                    for _ in 0..25 {
-                        handle.append(vec![synth.activity()]).await.expect("append");
-                    }
-                }));
-            }
-            let mut sub = handle.subscribe(1);
-            let mut seqs = Vec::new();
-            while seqs.len() < total {
-                match sub.next().await {
-                    Some(Ok(event)) => seqs.push(event.sequence),
-                    other => panic!("subscription ended early: {other:?}"),
+    each(
+        "a_subscription_catches_up_then_goes_live_without_gap_or_duplicate",
+        |f| {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let handle = LedgerHandle::start(f.create());
+            let mut synth = Synth::new(31);
+            rt.block_on(handle.append((0..100).map(|_| synth.activity()).collect()))
+                .expect("history");
+            let total = 100 + 4 * 25;
+            let seqs = rt.block_on(async {
+                let mut writers = Vec::new();
+                for w in 0..4u64 {
+                    let handle = handle.clone();
+                    writers.push(tokio::spawn(async move {
+                        let mut synth = Synth::new(100 + w);
+                        for _ in 0..25 {
+                            handle.append(vec![synth.activity()]).await.expect("append");
+                        }
+                    }));
                 }
-            }
-            for w in writers {
-                w.await.expect("writer");
-            }
-            seqs
-        });
-        assert_eq!(seqs, (1..=total as u64).collect::<Vec<_>>(), "{:?}", f.kind);
-        rt.block_on(handle.close());
-    });
+                let mut sub = handle.subscribe(1);
+                let mut seqs = Vec::new();
+                while seqs.len() < total {
+                    match sub.next().await {
+                        Some(Ok(event)) => seqs.push(event.sequence),
+                        other => panic!("subscription ended early: {other:?}"),
+                    }
+                }
+                for w in writers {
+                    w.await.expect("writer");
+                }
+                seqs
+            });
+            assert_eq!(seqs, (1..=total as u64).collect::<Vec<_>>(), "{:?}", f.kind);
+            rt.block_on(handle.close());
+        },
+    );
 }
 
 /// The same exported log imported into sled and into PostgreSQL gives the same hashes, the same
@@ -228,7 +265,10 @@ fn export_and_import_round_trip_between_sled_and_postgres() {
         .assert()
         .success();
     let again = cli(&pg).arg("export").output().expect("export").stdout;
-    assert_eq!(String::from_utf8_lossy(&again), String::from_utf8_lossy(&exported));
+    assert_eq!(
+        String::from_utf8_lossy(&again),
+        String::from_utf8_lossy(&exported)
+    );
     let back = Fixture::sled();
     cli(&back).arg("init").assert().success();
     cli(&back)
@@ -236,14 +276,26 @@ fn export_and_import_round_trip_between_sled_and_postgres() {
         .write_stdin(again)
         .assert()
         .success();
-    let (a, b, c) = (sled.open_read_only(), pg.open_read_only(), back.open_read_only());
+    let (a, b, c) = (
+        sled.open_read_only(),
+        pg.open_read_only(),
+        back.open_read_only(),
+    );
     let head = a.reader().head();
     assert_eq!(head, b.reader().head());
     assert_eq!(head, c.reader().head());
     for size in [1, head.seq / 2, head.seq] {
         let root = a.reader().merkle_root(size).expect("root");
-        assert_eq!(root, b.reader().merkle_root(size).expect("root"), "root of {size}");
-        assert_eq!(root, c.reader().merkle_root(size).expect("root"), "root of {size}");
+        assert_eq!(
+            root,
+            b.reader().merkle_root(size).expect("root"),
+            "root of {size}"
+        );
+        assert_eq!(
+            root,
+            c.reader().merkle_root(size).expect("root"),
+            "root of {size}"
+        );
     }
     assert_eq!(
         serde_json::to_value(a.reader().views().interregional_view()).expect("json"),
@@ -253,5 +305,12 @@ fn export_and_import_round_trip_between_sled_and_postgres() {
 }
 
 fn activity_event() -> coopledger::proto_events::NewEvent {
-    crate::support::event(activity(id(99), "workshop", &["GH"], &["ES"], 30, "2019-10-29"))
+    crate::support::event(activity(
+        id(99),
+        "workshop",
+        &["GH"],
+        &["ES"],
+        30,
+        "2019-10-29",
+    ))
 }

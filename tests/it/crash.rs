@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use coopledger::proto_events::staff::to_staff_object;
 use coopledger::store::Location;
-use coopledger::{Ledger, Options};
 use coopledger::synth::Synth;
+use coopledger::{Ledger, Options};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use uuid::Uuid;

@@ -112,7 +112,12 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 pub(crate) fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => {
-            let mut text = format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+            let mut text = format!(
+                "{}: {} (SQLSTATE {})",
+                db.severity(),
+                db.message(),
+                db.code().code()
+            );
             if let Some(detail) = db.detail() {
                 text.push_str("; ");
                 text.push_str(detail);
@@ -191,6 +196,9 @@ impl PgStore {
             .max_size(READ_POOL)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
+            // A broken connection is replaced on checkout; the failure that broke it is the
+            // caller's to report, not the pool's to log.
+            .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(PostgresConnectionManager::new(config, NoTls));
         let hint = match access {
             Access::Create => {
@@ -199,9 +207,9 @@ impl PgStore {
             _ => "",
         };
         {
-            let mut client = pool
-                .get()
-                .map_err(|e| StoreError::Io(format!("PostgreSQL: connecting to {}: {e}", target.shown)))?;
+            let mut client = pool.get().map_err(|e| {
+                StoreError::Io(format!("PostgreSQL: connecting to {}: {e}", target.shown))
+            })?;
             schema::check(&mut client, &target.shown, hint)?;
         }
         let store = PgStore {
@@ -244,7 +252,9 @@ impl PgStore {
         &self.target.shown
     }
 
-    fn client(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn client(
+        &self,
+    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
         let pool = self
             .pool
             .as_ref()
@@ -553,7 +563,11 @@ impl Backend for PgStore {
 
     fn stream_version(&self, stream: &Stream) -> Result<u64, StoreError> {
         if self.writer.is_some() {
-            return Ok(self.streams.read().get(stream).map_or(0, |s| s.len() as u64));
+            return Ok(self
+                .streams
+                .read()
+                .get(stream)
+                .map_or(0, |s| s.len() as u64));
         }
         let (name, horizon) = (stream.to_string(), to_i64(self.horizon().seq));
         let row = self.with_client("reading a stream's version", |c| {
@@ -609,14 +623,20 @@ impl Backend for PgStore {
         })?;
         row.map(|row| {
             let note: String = row.get(1);
-            Ok((to_u64("a checkpoint's size", row.get(0))?, Value::owned(note.into_bytes())))
+            Ok((
+                to_u64("a checkpoint's size", row.get(0))?,
+                Value::owned(note.into_bytes()),
+            ))
         })
         .transpose()
     }
 
     fn view_part(&self, part: &[u8]) -> Result<Option<Value>, StoreError> {
         let row = self.with_client("reading a view part", |c| {
-            c.query_opt("SELECT value FROM coopledger.views WHERE part = $1", &[&part])
+            c.query_opt(
+                "SELECT value FROM coopledger.views WHERE part = $1",
+                &[&part],
+            )
         })?;
         Ok(row.map(|row| Value::owned(row.get(0))))
     }
@@ -648,7 +668,11 @@ impl Backend for PgStore {
         &self.counters
     }
 
-    fn wait_for_head(&self, after: u64, timeout: Duration) -> Result<Option<(u64, Hash)>, StoreError> {
+    fn wait_for_head(
+        &self,
+        after: u64,
+        timeout: Duration,
+    ) -> Result<Option<(u64, Hash)>, StoreError> {
         let deadline = Instant::now() + timeout;
         loop {
             if self.writer.is_none() {

@@ -119,17 +119,18 @@ pub fn create(client: &mut Client, shown: &str) -> Result<(), StoreError> {
     if exists(client)? {
         return Err(StoreError::Exists(shown.to_owned()));
     }
-    let mut tx = client
-        .transaction()
-        .map_err(|e| db_error("begin", &e))?;
+    let mut tx = client.transaction().map_err(|e| db_error("begin", &e))?;
     // The schema is replicated like everything else; the first writer's takeover commit waits
     // for the standby, so creating it must not hang when none is streaming yet.
     tx.batch_execute("SET LOCAL synchronous_commit = local")
         .map_err(|e| db_error("set synchronous_commit", &e))?;
     tx.batch_execute(CREATE)
         .map_err(|e| db_error("creating the schema", &e))?;
-    tx.execute("INSERT INTO coopledger.meta (format) VALUES ($1)", &[&FORMAT])
-        .map_err(|e| db_error("meta", &e))?;
+    tx.execute(
+        "INSERT INTO coopledger.meta (format) VALUES ($1)",
+        &[&FORMAT],
+    )
+    .map_err(|e| db_error("meta", &e))?;
     for role in [WRITER_ROLE, READER_ROLE] {
         let found = tx
             .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
@@ -163,10 +164,7 @@ pub fn create(client: &mut Client, shown: &str) -> Result<(), StoreError> {
 /// Database errors.
 pub fn exists(client: &mut Client) -> Result<bool, StoreError> {
     let row = client
-        .query_one(
-            "SELECT to_regclass('coopledger.head') IS NOT NULL",
-            &[],
-        )
+        .query_one("SELECT to_regclass('coopledger.head') IS NOT NULL", &[])
         .map_err(|e| db_error("looking for the schema", &e))?;
     Ok(row.get(0))
 }

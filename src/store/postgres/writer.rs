@@ -57,9 +57,8 @@ struct Statements {
 impl Statements {
     fn prepare(client: &mut Client) -> Result<Statements, postgres::Error> {
         Ok(Statements {
-            lock_head: client.prepare(
-                "SELECT seq, hash, epoch, tree_size FROM coopledger.head FOR UPDATE",
-            )?,
+            lock_head: client
+                .prepare("SELECT seq, hash, epoch, tree_size FROM coopledger.head FOR UPDATE")?,
             insert_records: client.prepare(
                 "INSERT INTO coopledger.records \
                  (seq, event_id, stream, stream_version, recorded_at, type, frame) \
@@ -213,7 +212,10 @@ impl Writer {
         let notices = Arc::clone(&self.notices);
         config.notice_callback(move |notice| {
             if is_sync_rep_cancel(notice.message()) {
-                tracing::warn!(notice = notice.message(), "synchronous replication cancelled");
+                tracing::warn!(
+                    notice = notice.message(),
+                    "synchronous replication cancelled"
+                );
                 notices.0.lock().push(notice.message().to_owned());
             } else {
                 tracing::info!("{}: {}", notice.severity(), notice.message());
@@ -239,7 +241,9 @@ impl Writer {
                 return Ok(());
             }
             if started.elapsed() >= patience {
-                return Err(Failure::Fatal(StoreError::InUse(self.target.shown.clone().into())));
+                return Err(Failure::Fatal(StoreError::InUse(
+                    self.target.shown.clone().into(),
+                )));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -278,7 +282,10 @@ impl Writer {
 
     /// The takeover transaction (see the module documentation).
     fn take_over(&mut self) -> Result<(), StoreError> {
-        let session = self.session.as_mut().ok_or_else(|| StoreError::Io("no session".into()))?;
+        let session = self
+            .session
+            .as_mut()
+            .ok_or_else(|| StoreError::Io("no session".into()))?;
         let lost = |e: postgres::Error| io("taking over as the writer", &e);
         let mut tx = session.client.transaction().map_err(lost)?;
         let row = tx
@@ -350,7 +357,8 @@ impl Writer {
         let mut ambiguous = false;
         loop {
             if self.session.is_none() {
-                let until = *deadline.get_or_insert_with(|| Instant::now() + self.target.failover_timeout);
+                let until =
+                    *deadline.get_or_insert_with(|| Instant::now() + self.target.failover_timeout);
                 self.reconnect(until)?;
                 if ambiguous {
                     match self.resolve(group) {
@@ -390,7 +398,10 @@ impl Writer {
             let patience = until.saturating_duration_since(Instant::now());
             match self.connect(patience.min(LOCK_PATIENCE)) {
                 Ok(session) => {
-                    tracing::info!(ms = started.elapsed().as_millis() as u64, "writer reconnected");
+                    tracing::info!(
+                        ms = started.elapsed().as_millis() as u64,
+                        "writer reconnected"
+                    );
                     self.session = Some(session);
                     return Ok(());
                 }
@@ -473,7 +484,10 @@ impl Writer {
                     head.0
                 ))));
             }
-            tracing::warn!(first = group.records[0].seq, "the group in flight was not committed; writing it again");
+            tracing::warn!(
+                first = group.records[0].seq,
+                "the group in flight was not committed; writing it again"
+            );
             return Ok(Resolution::Absent);
         }
         let complete = rows.len() == group.records.len()
@@ -614,7 +628,10 @@ fn write_group(
         // The last write of a tile wins (a statement may not touch a row twice).
         let mut tiles = std::collections::BTreeMap::new();
         for tile in &group.tiles {
-            tiles.insert((i16::from(tile.level), to_i64(tile.index)), tile.hashes.as_slice());
+            tiles.insert(
+                (i16::from(tile.level), to_i64(tile.index)),
+                tile.hashes.as_slice(),
+            );
         }
         let (keys, hashes): (Vec<_>, Vec<_>) = tiles.into_iter().unzip();
         let (levels, indices): (Vec<i16>, Vec<i64>) = keys.into_iter().unzip();

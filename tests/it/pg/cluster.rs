@@ -93,7 +93,13 @@ impl Cluster {
         let mut ports = Vec::new();
         for name in &names {
             let port = free_port();
-            run_script(&["standby", &dir(name), &port.to_string(), &primary.to_string(), name]);
+            run_script(&[
+                "standby",
+                &dir(name),
+                &port.to_string(),
+                &primary.to_string(),
+                name,
+            ]);
             ports.push(port);
         }
         let cluster = Cluster {
@@ -186,7 +192,17 @@ pub fn sql_at(port: u16, db: &str, sql: &str) -> String {
 /// Runs `sql` with psql and returns its whole outcome (for statements expected to fail).
 pub fn psql(port: u16, db: &str, sql: &str) -> std::process::Output {
     Command::new("psql")
-        .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+        .args([
+            "-X",
+            "-q",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
         .args(["-p", &port.to_string(), "-d", db, "-c", sql])
         .output()
         .expect("run psql")

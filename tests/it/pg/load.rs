@@ -35,7 +35,15 @@ impl Served {
         let tokens = dir.join("tokens");
         std::fs::write(&tokens, format!("staff {STAFF}\n")).expect("tokens");
         let mut child = Command::new(env!("CARGO_BIN_EXE_coopledger"))
-            .args(["--db", db, "serve", "--addr", "127.0.0.1:0", "--public-reads", "--tokens"])
+            .args([
+                "--db",
+                db,
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--public-reads",
+                "--tokens",
+            ])
             .arg(&tokens)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -46,7 +54,10 @@ impl Served {
             .read_line(&mut first)
             .expect("the URL line");
         let base = first.trim().rsplit(' ').next().expect("url").to_owned();
-        assert!(base.starts_with("http://127.0.0.1:"), "serve said {first:?}");
+        assert!(
+            base.starts_with("http://127.0.0.1:"),
+            "serve said {first:?}"
+        );
         Served { child, base }
     }
 
@@ -92,7 +103,10 @@ pub fn lines(synth: &mut Synth, n: usize) -> String {
 type Receipts = BTreeMap<Uuid, (u64, String)>;
 
 fn learn(receipts: &mut Receipts, value: &Value) {
-    let id: Uuid = value["event_id"].as_str().and_then(|s| s.parse().ok()).expect("event_id");
+    let id: Uuid = value["event_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("event_id");
     let seq = value["seq"].as_u64().expect("seq");
     let hash = value["hash"].as_str().expect("hash").to_owned();
     receipts.insert(id, (seq, hash));
@@ -117,8 +131,15 @@ fn prefix_checker(port: u16, db: String, stop: Arc<AtomicBool>) -> u64 {
             .expect("check");
         let (acked, count, max, min): (i64, i64, i64, i64) =
             (row.get(0), row.get(1), row.get(2), row.get(3));
-        assert_eq!((count, min), (max, 1), "a hole in the records on port {port}");
-        assert!(acked <= max, "acknowledged {acked} beyond the records ({max}) on port {port}");
+        assert_eq!(
+            (count, min),
+            (max, 1),
+            "a hole in the records on port {port}"
+        );
+        assert!(
+            acked <= max,
+            "acknowledged {acked} beyond the records ({max}) on port {port}"
+        );
         checks += 1;
     }
     checks
@@ -174,7 +195,11 @@ fn concurrent_writers_over_http_and_the_cli_keep_every_read_a_prefix() {
                     .iter()
                     .map(|e| e.sequence)
                     .collect();
-                assert_eq!(seqs, (1..=head).collect::<Vec<_>>(), "not a prefix on the standby");
+                assert_eq!(
+                    seqs,
+                    (1..=head).collect::<Vec<_>>(),
+                    "not a prefix on the standby"
+                );
                 reads.fetch_add(1, Ordering::Relaxed);
             }
         })
@@ -210,7 +235,11 @@ fn concurrent_writers_over_http_and_the_cli_keep_every_read_a_prefix() {
                     .arg(&file)
                     .output()
                     .expect("cli append");
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 for line in String::from_utf8_lossy(&out.stdout).lines() {
                     learn(&mut receipts, &serde_json::from_str(line).expect("receipt"));
                 }
@@ -223,7 +252,10 @@ fn concurrent_writers_over_http_and_the_cli_keep_every_read_a_prefix() {
         receipts.extend(writer.join().expect("writer"));
     }
     stop.store(true, Ordering::Relaxed);
-    let checks: Vec<u64> = checkers.into_iter().map(|c| c.join().expect("checker")).collect();
+    let checks: Vec<u64> = checkers
+        .into_iter()
+        .map(|c| c.join().expect("checker"))
+        .collect();
     standby_reader.join().expect("standby reader");
     println!(
         "{} receipts; prefix checks: primary {}, standby {}; ledger reads on the standby {}",
@@ -237,7 +269,10 @@ fn concurrent_writers_over_http_and_the_cli_keep_every_read_a_prefix() {
     let reader = ledger.reader();
     assert_eq!(reader.head().seq, receipts.len() as u64);
     for (id, (seq, hash)) in &receipts {
-        let event = reader.get(id).expect("read").unwrap_or_else(|| panic!("receipt {id} lost"));
+        let event = reader
+            .get(id)
+            .expect("read")
+            .unwrap_or_else(|| panic!("receipt {id} lost"));
         assert_eq!(event.sequence, *seq);
         assert_eq!(coopledger::proto_events::hash::to_hex(&event.hash), *hash);
     }

@@ -4,5 +4,6 @@
 //! do alike is in `conformance.rs`.
 
 pub mod cluster;
+mod failover;
 pub mod load;
 mod protocol;

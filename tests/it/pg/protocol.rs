@@ -77,9 +77,16 @@ fn synchronous_replication_edges() {
         ledger
     });
     waiting_for_standby(&cluster, &db);
-    assert!(answer.try_recv().is_err(), "acknowledged without the standby");
+    assert!(
+        answer.try_recv().is_err(),
+        "acknowledged without the standby"
+    );
     let reader = read_only(&url);
-    assert_eq!(reader.reader().head().seq, 1, "a reader sees an unacknowledged record");
+    assert_eq!(
+        reader.reader().head().seq,
+        1,
+        "a reader sees an unacknowledged record"
+    );
     assert!(reader.reader().get(&id).expect("read").is_none());
     assert_eq!(
         cluster.sql(&db, "SELECT acked_seq FROM coopledger.head"),
@@ -112,7 +119,10 @@ fn synchronous_replication_edges() {
     }
     // It is in the table on the primary (committed locally)…
     assert_eq!(
-        cluster.sql(&db, &format!("SELECT count(*) FROM coopledger.records WHERE event_id = '{cancelled}'")),
+        cluster.sql(
+            &db,
+            &format!("SELECT count(*) FROM coopledger.records WHERE event_id = '{cancelled}'")
+        ),
         "1"
     );
     // …but no reader is shown it, and the writer has stopped (fail-stop).
@@ -120,7 +130,10 @@ fn synchronous_replication_edges() {
     assert_eq!(reader.reader().head().seq, 2);
     assert!(reader.reader().get(&cancelled).expect("read").is_none());
     assert!(
-        matches!(ledger.append(vec![synth.activity()]), Err(Error::Poisoned(_))),
+        matches!(
+            ledger.append(vec![synth.activity()]),
+            Err(Error::Poisoned(_))
+        ),
         "a writer goes on after an unacknowledged commit"
     );
     drop(ledger);
@@ -173,7 +186,9 @@ fn a_stale_writer_is_fenced_and_writes_nothing() {
         ),
     );
     let mut second = writer(&url).expect("the second writer takes over");
-    second.append(vec![synth.activity()]).expect("the second writer appends");
+    second
+        .append(vec![synth.activity()])
+        .expect("the second writer appends");
     drop(second);
     let before = cluster.sql(db, "SELECT count(*) FROM coopledger.records");
     let event = synth.activity();
@@ -182,9 +197,15 @@ fn a_stale_writer_is_fenced_and_writes_nothing() {
         Err(Error::Poisoned(why)) => assert!(why.contains("fenced"), "{why}"),
         other => panic!("the stale writer was answered {other:?}"),
     }
-    assert_eq!(cluster.sql(db, "SELECT count(*) FROM coopledger.records"), before);
     assert_eq!(
-        cluster.sql(db, &format!("SELECT count(*) FROM coopledger.records WHERE event_id = '{id}'")),
+        cluster.sql(db, "SELECT count(*) FROM coopledger.records"),
+        before
+    );
+    assert_eq!(
+        cluster.sql(
+            db,
+            &format!("SELECT count(*) FROM coopledger.records WHERE event_id = '{id}'")
+        ),
         "0"
     );
 }
@@ -210,9 +231,16 @@ fn the_writer_checks_its_standby_and_the_schema_at_start() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("does not create PostgreSQL schemas"));
-    assert_eq!(single.sql(&db, "SELECT to_regclass('coopledger.head') IS NULL"), "t");
+    assert_eq!(
+        single.sql(&db, "SELECT to_regclass('coopledger.head') IS NULL"),
+        "t"
+    );
     cli(&url).arg("init").assert().success();
-    cli(&url).arg("init").assert().code(2).stderr(predicates::str::contains("already a ledger"));
+    cli(&url)
+        .arg("init")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("already a ledger"));
     let refused = cli(&url)
         .args(["append", "-"])
         .write_stdin(r#"{"type":"CountryJoined","recorded_by":"t","country":"GH","joined_on":"2016-07-21","participation":"beneficiary"}"#)
@@ -221,7 +249,10 @@ fn the_writer_checks_its_standby_and_the_schema_at_start() {
     let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
     assert!(stderr.contains("no synchronous standby"), "{stderr}");
     assert!(stderr.contains("coopledger_single_node=true"), "{stderr}");
-    assert_eq!(single.sql(&db, "SELECT count(*) FROM coopledger.records"), "0");
+    assert_eq!(
+        single.sql(&db, "SELECT count(*) FROM coopledger.records"),
+        "0"
+    );
     cli(&format!("{url}?coopledger_single_node=true"))
         .args(["append", "-"])
         .write_stdin(r#"{"type":"CountryJoined","recorded_by":"t","country":"GH","joined_on":"2016-07-21","participation":"beneficiary"}"#)
@@ -261,7 +292,10 @@ fn the_append_only_triggers_refuse_changes_and_verify_names_an_edited_row() {
         assert!(!out.status.success(), "{sql} was allowed");
         assert!(stderr.contains("append-only"), "{sql}: {stderr}");
     }
-    assert_eq!(cluster.sql(db, "SELECT count(*) FROM coopledger.records"), "31");
+    assert_eq!(
+        cluster.sql(db, "SELECT count(*) FROM coopledger.records"),
+        "31"
+    );
     cli(&fixture.db_arg()).arg("verify").assert().success();
     // Flip one byte of record 17's body, past the 64-byte frame header.
     cluster.sql(
