@@ -97,6 +97,7 @@ HBA
       for dir in "$@"; do
         as_pg "$bin/pg_ctl" -D "$dir" -m immediate -w -t 30 stop > /dev/null 2>&1 || true
         rm -rf "$dir"
+        rmdir "$(dirname "$dir")" 2>/dev/null || true
       done
     ) < /dev/null > /dev/null 2>&1 &
     ;;

@@ -4,6 +4,7 @@
 //! do alike is in `conformance.rs`.
 
 pub mod cluster;
+mod example;
 mod failover;
 pub mod load;
 mod protocol;
