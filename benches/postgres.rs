@@ -167,7 +167,7 @@ impl Servers {
     /// A new database; with `ledger`, its schema created by `coopledger init`'s code.
     fn database(&self, name: &str, ledger: bool) -> String {
         self.client("postgres")
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"))
+            .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create database");
         let url = self.url(name);
         if ledger {
@@ -209,7 +209,9 @@ impl Baseline {
 
     /// One batch in one transaction.
     fn put(&mut self, first_seq: u64, rows: &[Row]) {
-        let seqs: Vec<i64> = (0..rows.len()).map(|i| (first_seq + i as u64) as i64).collect();
+        let seqs: Vec<i64> = (0..rows.len())
+            .map(|i| (first_seq + i as u64) as i64)
+            .collect();
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let streams: Vec<&str> = rows.iter().map(|r| r.stream.as_str()).collect();
         let versions: Vec<i64> = vec![1; rows.len()];
@@ -328,8 +330,12 @@ fn main() {
     let rounds = 3;
     let concurrent_n = scale(64 * 60) / 64 * 64;
     let bulk_n = (scale(100_000) / 10_000 * 10_000).max(10_000);
-    println!("coopledger on PostgreSQL (synchronous standby) vs a plain PostgreSQL baseline vs sled");
-    println!("sizes: {concurrent_n} events from 64 appenders; {bulk_n} events in 10,000-event batches; median of {rounds}\n");
+    println!(
+        "coopledger on PostgreSQL (synchronous standby) vs a plain PostgreSQL baseline vs sled"
+    );
+    println!(
+        "sizes: {concurrent_n} events from 64 appenders; {bulk_n} events in 10,000-event batches; median of {rounds}\n"
+    );
 
     let (mut pg, mut base, mut sled, mut notes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
@@ -350,14 +356,19 @@ fn main() {
         sled.push(rt.block_on(concurrent_ledger(handle.clone(), events, tasks)));
         rt.block_on(handle.close());
     }
-    let concurrent = (rate(concurrent_n, median(pg)), rate(concurrent_n, median(base)), rate(concurrent_n, median(sled)));
+    let concurrent = (
+        rate(concurrent_n, median(pg)),
+        rate(concurrent_n, median(base)),
+        rate(concurrent_n, median(sled)),
+    );
     let concurrent_note = notes.pop().unwrap_or_default();
 
     let (mut pg, mut base, mut sled, mut notes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         let (events, rows) = workload(bulk_n, 2 + round as u64 * 100);
-        let url = servers.database(&format!("bench_l{round}"), true);
-        let mut ledger = Ledger::open_at(&Location::Postgres(url), Options::default()).expect("ledger");
+        let url = servers.database(&format!("bulk_l{round}"), true);
+        let mut ledger =
+            Ledger::open_at(&Location::Postgres(url), Options::default()).expect("ledger");
         let started = Instant::now();
         for chunk in events.chunks(10_000) {
             ledger.append(chunk.to_vec()).expect("append");
@@ -366,7 +377,7 @@ fn main() {
         notes.push(breakdown(&ledger.reader(), took));
         pg.push(took);
         drop(ledger);
-        let url = servers.database(&format!("bench_b{round}"), false);
+        let url = servers.database(&format!("bulk_b{round}"), false);
         let mut baseline = Baseline::new(&url);
         let started = Instant::now();
         for (i, chunk) in rows.chunks(10_000).enumerate() {
@@ -381,7 +392,11 @@ fn main() {
         }
         sled.push(started.elapsed());
     }
-    let bulk = (rate(bulk_n, median(pg)), rate(bulk_n, median(base)), rate(bulk_n, median(sled)));
+    let bulk = (
+        rate(bulk_n, median(pg)),
+        rate(bulk_n, median(base)),
+        rate(bulk_n, median(sled)),
+    );
     let bulk_note = notes.pop().unwrap_or_default();
 
     println!(
@@ -392,7 +407,10 @@ fn main() {
         ("durable appends, 64 concurrent appenders", concurrent),
         ("bulk append, 10,000-event batches", bulk),
     ] {
-        println!("| {name} | {l:.0} | {b:.0} | {:.2}× | 0.7× | {s:.0} |", l / b);
+        println!(
+            "| {name} | {l:.0} | {b:.0} | {:.2}× | 0.7× | {s:.0} |",
+            l / b
+        );
     }
     println!("\nwhere the time goes (PostgreSQL ledger, last round):");
     println!("- 64 appenders: {concurrent_note}");

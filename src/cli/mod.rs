@@ -65,7 +65,8 @@ pub struct Cli {
     #[arg(long, env = "COOPLEDGER_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
     /// Create the ledger if --db names a missing or empty directory (append, import, serve).
-    /// Without it, only `init` and `demo` create a ledger; a mistyped --db is an error.
+    /// Without it, only `init` and `demo` create a ledger; a mistyped --db is an error. A
+    /// PostgreSQL ledger's schema is created by `init` only, never by --create or `demo`.
     #[arg(long, global = true)]
     pub create: bool,
     /// What to do.
@@ -76,7 +77,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Create a new, empty ledger in --db (a missing or empty directory).
+    /// Create a new, empty ledger in --db: a missing or empty directory, or the schema of a
+    /// PostgreSQL ledger (tables, append-only triggers, a writer and a reader role).
     Init,
     /// Append staff JSON files (an object, an array or JSONL; `-` reads stdin), each file as one
     /// atomic batch, after validating all of them; prints one receipt per event.
