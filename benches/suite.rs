@@ -456,6 +456,7 @@ fn main() {
             let dir = tempfile::tempdir().expect("tmp");
             let options = Options {
                 merkle,
+                create: true,
                 ..Options::default()
             };
             let handle =

@@ -6,10 +6,18 @@
 //! sequence and then live appends, with no gap and no duplicate at the switch; history is read
 //! a page at a time on tokio's blocking threads, at most [`REPLAY_READERS`] pages at once, so
 //! replays never hold up the async workers nor each other's readers.
+//!
+//! A read-only node ([`LedgerHandle::follow`]) runs a follower thread instead of the writer: it
+//! waits for records another process appended (a PostgreSQL notification, or polling), reads
+//! and checks them ([`Ledger::catch_up`]), and publishes them to readers and subscribers exactly
+//! as the writer publishes its commits. It refuses every write with [`Error::ReadOnly`]; a lost
+//! connection (a failover) is retried from its own head, so subscribers see no gap and no
+//! duplicate.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use proto_events::{NewEvent, RecordedEvent};
@@ -30,6 +38,12 @@ const HISTORY_PAGE: usize = 512;
 pub const REPLAY_READERS: usize = 2;
 /// How many committed groups a live subscriber may fall behind before it is dropped.
 pub const FEED_CAPACITY: usize = 4096;
+
+/// How long a follower waits for new records before it looks at its queue again (a close is
+/// answered within it).
+const FOLLOW_WAIT: Duration = Duration::from_millis(250);
+/// How long a follower waits after a storage failure (a failover) before it tries again.
+const FOLLOW_RETRY: Duration = Duration::from_secs(1);
 
 /// The live feed: every committed group, once durable.
 type Feed = broadcast::Sender<Arc<Vec<RecordedEvent>>>;
@@ -71,7 +85,16 @@ impl LedgerHandle {
     /// # Panics
     /// If the operating system cannot start a thread.
     #[must_use]
-    pub fn start_with(mut ledger: Ledger, feed_capacity: usize) -> LedgerHandle {
+    pub fn start_with(ledger: Ledger, feed_capacity: usize) -> LedgerHandle {
+        Self::spawn(ledger, feed_capacity, "coopledger-writer", writer_loop)
+    }
+
+    fn spawn(
+        mut ledger: Ledger,
+        feed_capacity: usize,
+        name: &str,
+        body: fn(Ledger, mpsc::Receiver<Job>),
+    ) -> LedgerHandle {
         let (jobs, rx) = mpsc::channel(QUEUE_DEPTH);
         let reader = ledger.reader();
         let (feed, _) = broadcast::channel(feed_capacity.max(1));
@@ -82,9 +105,9 @@ impl LedgerHandle {
             let _ = live.send(records);
         }));
         let thread = std::thread::Builder::new()
-            .name("coopledger-writer".into())
-            .spawn(move || writer_loop(ledger, rx))
-            .expect("spawn the writer thread");
+            .name(name.into())
+            .spawn(move || body(ledger, rx))
+            .expect("spawn the ledger's thread");
         LedgerHandle {
             jobs,
             reader,
@@ -92,6 +115,16 @@ impl LedgerHandle {
             replay: Arc::new(Semaphore::new(REPLAY_READERS)),
             thread: Arc::new(Mutex::new(Some(thread))),
         }
+    }
+
+    /// Starts a follower thread for `ledger`, opened read-only on a log another process writes
+    /// (see the module documentation).
+    ///
+    /// # Panics
+    /// If the operating system cannot start a thread.
+    #[must_use]
+    pub fn follow(ledger: Ledger) -> LedgerHandle {
+        Self::spawn(ledger, FEED_CAPACITY, "coopledger-follower", follower_loop)
     }
 
     /// Opens the existing ledger in `dir` and starts its writer.
@@ -226,6 +259,65 @@ fn writer_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
     // Jobs queued after the stop are dropped with their replies: their callers get
     // `Error::Closed`, and nothing of them was written.
     tracing::debug!("writer stopped");
+}
+
+fn follower_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
+    let mut failing = false;
+    let mut following = true;
+    loop {
+        // Writes are refused; a stop is answered once the current wait is over.
+        let job = if following {
+            match rx.try_recv() {
+                Ok(job) => Some(job),
+                Err(mpsc::error::TryRecvError::Empty) => None,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+        } else {
+            // Stopped following: only the queue is left to answer.
+            match rx.blocking_recv() {
+                Some(job) => Some(job),
+                None => break,
+            }
+        };
+        match job {
+            Some(Job::Stop) => break,
+            Some(Job::Append(_, reply)) => drop(reply.send(Err(Error::ReadOnly))),
+            Some(Job::Rebuild(_, reply)) => drop(reply.send(Err(Error::ReadOnly))),
+            Some(Job::Checkpoint(_, reply)) => drop(reply.send(Err(Error::ReadOnly))),
+            None => {}
+        }
+        if !following {
+            continue;
+        }
+        let step = ledger.wait_for_records(FOLLOW_WAIT).and_then(|more| {
+            if more {
+                ledger.catch_up().map(drop)
+            } else {
+                Ok(())
+            }
+        });
+        match step {
+            Ok(()) if failing => {
+                tracing::info!(head = ledger.reader().head().seq, "following the log again");
+                failing = false;
+            }
+            Ok(()) => {}
+            Err(e @ Error::Corrupt { .. }) => {
+                // What was verified stays served; nothing after the bad record is.
+                let reason = format!("stopped following the log: {e}");
+                ledger.stop_following(&reason);
+                following = false;
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, "cannot follow the log; trying again");
+                    failing = true;
+                }
+                std::thread::sleep(FOLLOW_RETRY);
+            }
+        }
+    }
+    tracing::debug!("follower stopped");
 }
 
 fn run_group(ledger: &mut Ledger, appends: Vec<(Request, Reply)>) {

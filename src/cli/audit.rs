@@ -95,7 +95,7 @@ pub fn keygen(
 /// `coopledger checkpoint --key FILE`.
 pub fn checkpoint(cli: &Cli, key: &Path, out: &mut impl Write) -> Result<(), CliError> {
     let key = Key::load(key).map_err(key_error)?;
-    let mut ledger = open(cli)?;
+    let mut ledger = super::open_to_write(cli)?;
     let signed = sign_checkpoint(&mut ledger, &key)?;
     if cli.json {
         // The ledger signed it a moment ago, so its content is read without a key.
@@ -283,7 +283,11 @@ pub fn receipt(
     key: Option<&Path>,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let mut ledger = open(cli)?;
+    let mut ledger = if key.is_some() {
+        super::open_to_write(cli)?
+    } else {
+        open(cli)?
+    };
     let note = match key {
         Some(path) => {
             let key = Key::load(path).map_err(key_error)?;

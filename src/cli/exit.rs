@@ -204,8 +204,9 @@ impl From<Error> for CliError {
             | Error::CorruptView(_)
             | Error::ViewsDisagree(_) => Code::Verification,
             Error::Store(StoreError::Corrupt(_)) => Code::Verification,
-            // A --db that names no ledger is a usage problem, not a storage failure.
-            Error::Store(StoreError::Missing(_)) => Code::Invalid,
+            // A --db that names no ledger, or cannot name one, is a usage problem, not a
+            // storage failure.
+            Error::Store(StoreError::Missing(_) | StoreError::BadLocation { .. }) => Code::Invalid,
             _ => Code::Failure,
         };
         match &e {
@@ -230,6 +231,9 @@ impl From<Error> for CliError {
             | Error::CorruptCheckpoint { .. }
             | Error::CorruptView(_)
             | Error::ViewsDisagree(_) => format!("verification failed: {e}"),
+            Error::Store(StoreError::Missing(what)) if what.contains("coopledger schema") => {
+                format!("error: {e}\nhint: create it with `coopledger --db URL init`")
+            }
             Error::Store(StoreError::Missing(dir)) => format!(
                 "error: {e}\nhint: create one with `coopledger --db {} init`, or pass --create",
                 dir

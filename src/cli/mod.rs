@@ -66,7 +66,8 @@ pub struct Cli {
     #[arg(long, env = "COOPLEDGER_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
     /// Create the ledger if --db names a missing or empty directory (append, import, serve).
-    /// Without it, only `init` and `demo` create a ledger; a mistyped --db is an error.
+    /// Without it, only `init` and `demo` create a ledger; a mistyped --db is an error. A
+    /// PostgreSQL ledger's schema is created by `init` only, never by --create or `demo`.
     #[arg(long, global = true)]
     pub create: bool,
     /// What to do.
@@ -77,7 +78,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Create a new, empty ledger in --db (a missing or empty directory).
+    /// Create a new, empty ledger in --db: a missing or empty directory, or the schema of a
+    /// PostgreSQL ledger (tables, append-only triggers, a writer and a reader role).
     Init,
     /// Append spreadsheets (`.csv`, one event a row) or staff JSON files (an object, an array or
     /// JSONL; `-` reads stdin), each file as one atomic batch, after validating all of them;
@@ -844,8 +846,22 @@ impl Cli {
     }
 }
 
-/// Opens the existing ledger of `--db`.
+/// Opens the existing ledger of `--db` for a command that only reads. A PostgreSQL ledger is
+/// opened read-only: a reader never takes the writer's role (which would fence a running
+/// writer) and serves what was acknowledged. A sled directory is opened as before (one process
+/// holds it; an open may repair its views or tree).
 pub fn open(cli: &Cli) -> Result<Ledger, CliError> {
+    let location = cli.location();
+    let options = coopledger::Options {
+        read_only: matches!(location, Location::Postgres(_)),
+        ..coopledger::Options::default()
+    };
+    Ledger::open_at(&location, options).map_err(CliError::from)
+}
+
+/// Opens the existing ledger of `--db` for a command that writes (for PostgreSQL: as the
+/// writer, which fences any earlier one).
+pub fn open_to_write(cli: &Cli) -> Result<Ledger, CliError> {
     Ledger::open_at(&cli.location(), coopledger::Options::default()).map_err(CliError::from)
 }
 
@@ -885,7 +901,7 @@ impl Writable {
 pub fn open_for_writing(cli: &Cli) -> Result<Writable, CliError> {
     if !cli.create {
         return Ok(Writable {
-            ledger: open(cli)?,
+            ledger: open_to_write(cli)?,
             created: None,
         });
     }
@@ -901,20 +917,22 @@ pub fn open_for_writing(cli: &Cli) -> Result<Writable, CliError> {
     })
 }
 
-/// `coopledger init`: a new ledger in a missing or empty directory; an existing ledger is left
-/// as it is and said so.
+/// `coopledger init`: a new ledger in a missing or empty directory, or the schema of a new
+/// ledger in a PostgreSQL database; an existing ledger is left as it is and said so.
 fn init(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
-    if open(cli).is_ok() {
-        return Err(CliError::invalid(format!(
+    match coopledger::store::create(&cli.location()) {
+        Err(coopledger::store::StoreError::Exists(_)) => Err(CliError::invalid(format!(
             "error: {} is already a ledger; nothing was changed",
             cli.db_display()
-        )));
+        ))),
+        Err(e) => Err(coopledger::Error::from(e).into()),
+        Ok(()) => {
+            if cli.json {
+                writeln!(out, "{}", serde_json::json!({"created": cli.db_display()}))?;
+            } else {
+                writeln!(out, "created an empty ledger in {}", cli.db_display())?;
+            }
+            Ok(())
+        }
     }
-    drop(open_or_create(cli)?);
-    if cli.json {
-        writeln!(out, "{}", serde_json::json!({"created": cli.db_display()}))?;
-    } else {
-        writeln!(out, "created an empty ledger in {}", cli.db_display())?;
-    }
-    Ok(())
 }

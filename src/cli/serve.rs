@@ -47,6 +47,14 @@ pub struct Args {
     /// keep-alive connection too), or whose client stops reading a response for that long.
     #[arg(long, value_name = "SECONDS", default_value_t = Config::default().idle_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
+    /// Run a read-only API node: it writes nothing, follows the records the writer appends
+    /// (on PostgreSQL: woken by its notifications, else polling; every hash checked), and
+    /// answers appends with 421 naming --writer.
+    #[arg(long, conflicts_with_all = ["key", "checkpoint_every"])]
+    read_only: bool,
+    /// The writer node's URL, named to clients that post appends to this read-only node.
+    #[arg(long, value_name = "URL", requires = "read_only")]
+    writer: Option<String>,
     /// At SIGINT or SIGTERM, wait at most SECONDS for requests and feeds in flight, then close
     /// their connections (appends the ledger accepted are durable before the process exits).
     #[arg(long, value_name = "SECONDS", default_value_t = Config::default().grace.as_secs())]
@@ -65,6 +73,12 @@ fn parse_origin(text: &str) -> Result<HeaderValue, String> {
         ));
     }
     HeaderValue::from_str(text).map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// The ledger a server runs: written by it, or followed (another process writes).
+enum Handle {
+    Writer(coopledger::Ledger),
+    Follower(coopledger::Ledger),
 }
 
 /// Serves until a signal, then shuts down gracefully: appends in flight finish and are durable,
@@ -105,9 +119,20 @@ pub fn run(cli: &Cli, args: &Args, out: &mut impl Write) -> Result<(), CliError>
         max_connections_per_address: args.max_connections_per_address,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         grace: Duration::from_secs(args.grace),
+        read_only: args.read_only,
+        writer: args.writer.clone(),
         ..Config::default()
     };
-    let ledger = open_for_writing(cli)?.ledger;
+    let handle = if args.read_only {
+        let options = coopledger::Options {
+            read_only: true,
+            ..coopledger::Options::default()
+        };
+        let ledger = coopledger::Ledger::open_at(&cli.location(), options)?;
+        Handle::Follower(ledger)
+    } else {
+        Handle::Writer(open_for_writing(cli)?.ledger)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -128,20 +153,19 @@ pub fn run(cli: &Cli, args: &Args, out: &mut impl Write) -> Result<(), CliError>
         let local = listener
             .local_addr()
             .map_err(|e| CliError::new(Code::Failure, format!("error: {e}")))?;
+        let (handle, role) = match handle {
+            Handle::Writer(ledger) => (LedgerHandle::start(ledger), ""),
+            Handle::Follower(ledger) => (LedgerHandle::follow(ledger), " (read-only)"),
+        };
         writeln!(
             out,
-            "coopledger serving {} on http://{local}",
+            "coopledger serving {}{role} on http://{local}",
             cli.db_display()
         )?;
         out.flush()?;
-        http::serve(
-            listener,
-            LedgerHandle::start(ledger),
-            config,
-            shutdown_signal(),
-        )
-        .await
-        .map_err(|e| CliError::new(Code::Failure, format!("error: server failed: {e}")))
+        http::serve(listener, handle, config, shutdown_signal())
+            .await
+            .map_err(|e| CliError::new(Code::Failure, format!("error: server failed: {e}")))
     });
     // The writer is closed and every accepted append durable by now; a read still running on
     // a blocking thread (a long verification, say) is abandoned rather than waited for.

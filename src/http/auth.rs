@@ -220,6 +220,18 @@ pub(crate) fn authorise(
             "this token may read but not append",
         ));
     }
+    // A read-only node writes nothing; verifying again (POST /v1/verify) only reads.
+    if append && config.read_only && path != "/v1/verify" {
+        let whereto = config.writer.as_deref().map_or_else(
+            || "the writer node".to_owned(),
+            |url| format!("the writer, {url}"),
+        );
+        return Err(ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "read_only",
+            format!("this node serves reads only (serve --read-only): send appends to {whereto}"),
+        ));
+    }
     Ok(())
 }
 

@@ -80,6 +80,10 @@ pub struct Config {
     pub checkpoint_every: Option<Duration>,
     /// The one origin a browser may call the API from (CORS); `None`: no CORS headers at all.
     pub cors_origin: Option<HeaderValue>,
+    /// A read-only node (`serve --read-only`): writes are answered 421, naming `writer`.
+    pub read_only: bool,
+    /// The writer node's URL, named to clients that post to a read-only node.
+    pub writer: Option<String>,
 }
 
 impl Default for Config {
@@ -98,6 +102,8 @@ impl Default for Config {
             key: None,
             checkpoint_every: None,
             cors_origin: None,
+            read_only: false,
+            writer: None,
         }
     }
 }
@@ -121,6 +127,8 @@ impl std::fmt::Debug for Config {
             .field("key", &self.key.as_ref().map(|k| k.name().to_owned()))
             .field("checkpoint_every", &self.checkpoint_every)
             .field("cors_origin", &self.cors_origin)
+            .field("read_only", &self.read_only)
+            .field("writer", &self.writer)
             .finish()
     }
 }

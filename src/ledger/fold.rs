@@ -38,6 +38,26 @@ pub fn fold(
     folder.finish()
 }
 
+/// Folds records after `state.as_of` up to `upto` into `state` (views as of a later point),
+/// checking every record's hash.
+///
+/// # Errors
+/// As [`fold`].
+pub fn fold_on(reader: &Reader, state: ViewState, upto: u64) -> Result<ViewState, Error> {
+    let from = state.as_of + 1;
+    let mut folder = Folder::resume(state);
+    let mut load =
+        |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
+    each_record(
+        reader,
+        from,
+        upto,
+        &mut |e| folder.apply(e, &mut load),
+        &mut |_| {},
+    )?;
+    folder.finish()
+}
+
 /// Folds records after the folder's sequence up to `upto` into a timeline folder (the same
 /// pages, the same decision as [`fold`]), checking every record's hash.
 ///

@@ -7,6 +7,7 @@
 //! stored views it opened with, so they cannot disagree with the records it serves.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use proto_events::RecordedEvent;
 
@@ -17,6 +18,13 @@ use crate::entity::is_cached;
 use crate::error::Error;
 use crate::views::change;
 use crate::views::state::Tracker;
+
+/// See [`super::Ledger::wait_for_records`].
+pub(super) fn wait(shared: &Shared, timeout: Duration) -> Result<bool, Error> {
+    let local = shared.catalog.read().head().seq;
+    let stored = shared.store.wait_for_head(local, timeout)?;
+    Ok(stored.is_some_and(|(seq, _)| seq > local))
+}
 
 /// See [`super::Ledger::catch_up`].
 pub(super) fn catch_up(

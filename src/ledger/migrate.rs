@@ -16,7 +16,7 @@ use proto_events::Hash;
 use super::recover::{load_catalog, verify_log};
 use super::{Ledger, Options, VerifyReport};
 use crate::error::Error;
-use crate::store::{self, Location};
+use crate::store::{self, Access, Location};
 
 /// What a migration did and found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub fn migrate(
     let before = verify_log(location, &mut |done| progress("verify", done, 0))?;
     let total = before.head_seq;
     let moved = {
-        let store = store::open(location, false)?;
+        let store = store::open(location, Access::Write)?;
         let moved = store.migrate_layout(&mut |done| progress("pack", done, total))?;
         load_catalog(&*store, true)?;
         while store.maintain()? {}

@@ -312,6 +312,22 @@ impl Ledger {
         follow::catch_up(&self.shared, &mut self.listener)
     }
 
+    /// Waits until the store holds records past this ledger's head (another process appended
+    /// them), or `timeout` has passed; returns whether it does. On PostgreSQL a notification
+    /// of the writer wakes it, else it polls. [`Ledger::catch_up`] then reads them.
+    ///
+    /// # Errors
+    /// Storage errors (a lost connection: the caller waits and tries again).
+    pub fn wait_for_records(&self, timeout: std::time::Duration) -> Result<bool, Error> {
+        follow::wait(&self.shared, timeout)
+    }
+
+    /// Stops serving what follows: a follower that read a record failing its checks keeps what
+    /// it verified, and its health check says why it stopped (until it is restarted).
+    pub(crate) fn stop_following(&self, reason: &str) {
+        self.shared.poison(reason);
+    }
+
     /// Checks requests as [`Ledger::append_group`] would append them in order (each seeing the
     /// ones before it that passed, every rule applied, contextual ones included) and writes
     /// nothing; returns what each append would have answered.

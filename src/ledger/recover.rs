@@ -28,24 +28,41 @@ use super::{Ledger, Options, Shared, VerifyReport, ViewName};
 use crate::error::Error;
 use crate::merkle::leaf_hash;
 use crate::metrics::Metrics;
-use crate::store::{self, Backend, Group, IndexRow, Location};
+use crate::store::{self, Access, Backend, Group, IndexRow, Location};
 use crate::views::state::ViewState;
 use crate::views::stored;
+
+/// How long a reader of PostgreSQL waits, at open, for the acknowledgement of the views it
+/// loaded.
+const ACKNOWLEDGEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Opens the ledger at `location`; see the module documentation.
 pub(super) fn open(location: &Location, options: Options) -> Result<Ledger, Error> {
     let started = std::time::Instant::now();
-    let store = store::open(location, options.create)?;
+    let access = match (options.read_only, options.create) {
+        (true, _) => Access::Read,
+        (false, true) => Access::Create,
+        (false, false) => Access::Write,
+    };
+    let store = store::open(location, access)?;
+    let stored_views = match stored::load(&*store) {
+        Err(Error::CorruptView(why)) if options.read_only => Err(why),
+        other => Ok(other?),
+    };
+    // A reader of a log another process writes (PostgreSQL) serves only what was acknowledged,
+    // while the stored views are the writer's, maybe of a group committed and not yet
+    // acknowledged: it waits for that acknowledgement (it follows the commit at once), so that
+    // its head is at or past the views it loaded, then folds on from them.
+    let follower = options.read_only && matches!(location, Location::Postgres(_));
+    if follower && let Ok(Some((views, _))) = &stored_views {
+        store.wait_for_head(views.as_of.saturating_sub(1), ACKNOWLEDGEMENT_WAIT)?;
+    }
     let catalog = load_catalog(&*store, false)?;
     let head = catalog.head();
     check_head(&*store, head.into())?;
     let tree = match (options.merkle, options.read_only) {
         (true, false) => Some(extend_tree(&*store, head)?),
         _ => None,
-    };
-    let stored_views = match stored::load(&*store) {
-        Err(Error::CorruptView(why)) if options.read_only => Err(why),
-        other => Ok(other?),
     };
     let shared = Arc::new(Shared {
         store,
@@ -67,6 +84,23 @@ pub(super) fn open(location: &Location, options: Options) -> Result<Ledger, Erro
             ledger.writer.set_views(views, digest);
         }
         Ok(None) if head.seq == 0 => {}
+        Ok(Some((views, _))) if follower && views.as_of < head.seq => {
+            let reader = ledger.reader();
+            let views = super::fold::fold_on(&reader, views, head.seq)?;
+            *ledger.shared.views.write() = Arc::new(views);
+        }
+        Ok(Some((views, _))) if follower && views.as_of > head.seq => {
+            // Committed and never acknowledged (its writer stopped in between): the next
+            // writer adopts it; until then this reader folds what it may serve.
+            tracing::warn!(
+                views = views.as_of,
+                head = head.seq,
+                "the stored views are ahead of the acknowledged head; folding the log"
+            );
+            let reader = ledger.reader();
+            let folded = super::fold::fold(&reader, head.seq, None, &mut |_| {})?;
+            *ledger.shared.views.write() = Arc::new(folded);
+        }
         // Opened to be checked: nothing is repaired; what is wrong is kept for `verify` to
         // report, and the views are folded in memory only.
         problem if options.read_only => {
@@ -139,7 +173,7 @@ pub(super) fn verify_log(
     location: &Location,
     progress: &mut dyn FnMut(u64),
 ) -> Result<VerifyReport, Error> {
-    let store = store::open(location, false)?;
+    let store = store::open(location, Access::Read)?;
     let store = &*store;
     let tail = walk::walk(
         store,

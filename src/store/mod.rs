@@ -22,6 +22,7 @@
 //! - every lookup answers from committed groups only;
 //! - no value above [`MAX_VALUE_LEN`] is written, checked on every write path.
 
+pub mod postgres;
 pub mod sled;
 
 use std::ops::Deref;
@@ -74,6 +75,47 @@ pub enum StoreError {
     /// The backend reported damaged data.
     #[error("storage corrupted: {0}")]
     Corrupt(String),
+    /// A ledger is already there (creating one refuses to touch it).
+    #[error("{0} is already a ledger")]
+    Exists(String),
+    /// A location that cannot be used as written (a malformed URL, an unknown option).
+    #[error("--db {location}: {why}")]
+    BadLocation {
+        /// The location, its password hidden.
+        location: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A PostgreSQL writer refused to start: nothing it acknowledged would be on a standby.
+    #[error(
+        "refusing to write to {location}: no synchronous standby is configured and streaming ({found}); \
+         an acknowledged append must survive the loss of the primary. For a single-node setup \
+         without that guarantee, add ?coopledger_single_node=true to the URL"
+    )]
+    NoSyncStandby {
+        /// The database, its password hidden.
+        location: String,
+        /// What the server says.
+        found: String,
+    },
+    /// Another writer took over this ledger: this one writes nothing more.
+    #[error(
+        "this writer was fenced at {location}: another writer took over (epoch {found}, this \
+         writer's {epoch}); it writes nothing more"
+    )]
+    Fenced {
+        /// The database, its password hidden.
+        location: String,
+        /// This writer's epoch.
+        epoch: i64,
+        /// The epoch in the head row.
+        found: i64,
+    },
+    /// A commit that returned without the synchronous standby's confirmation: committed on the
+    /// primary only, so not acknowledged (the writer stops; the next writer adopts the group
+    /// once it is replicated).
+    #[error("not acknowledged: the commit returned without the standby's confirmation ({0})")]
+    NotAcknowledged(String),
 }
 
 impl From<std::io::Error> for StoreError {
@@ -435,6 +477,44 @@ pub trait Backend: Send + Sync {
 
     /// Sync counters.
     fn counters(&self) -> &SyncCounters;
+
+    /// Waits until the head this store serves is past `after`, or `timeout` has passed, and
+    /// returns the head it serves then. A store other processes write to (PostgreSQL read
+    /// with [`Access::Read`]) moves what it serves forward to the acknowledged head here, and
+    /// only here, so that its reads stay consistent between calls; a store only its own handle
+    /// writes moves with each commit.
+    ///
+    /// The default polls [`Backend::head`].
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn wait_for_head(
+        &self,
+        after: u64,
+        timeout: Duration,
+    ) -> Result<Option<(u64, Hash)>, StoreError> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let head = self.head()?;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if head.is_some_and(|(seq, _)| seq > after) || left.is_zero() {
+                return Ok(head);
+            }
+            std::thread::sleep(left.min(Duration::from_millis(20)));
+        }
+    }
+}
+
+/// What a store is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading only: nothing is written, and a PostgreSQL handle takes no writer's role.
+    Read,
+    /// Writing to an existing store (a PostgreSQL handle takes over as the writer).
+    Write,
+    /// Writing, and a missing or empty directory becomes a new sled store. A PostgreSQL schema
+    /// is never created this way (`coopledger init` creates it).
+    Create,
 }
 
 /// The store of one ledger: a backend behind the boundary.
@@ -498,26 +578,42 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Opens the store at `location`; with `create`, a missing or empty directory becomes a new
-/// store (PostgreSQL stores are created with `coopledger init` only).
+/// Opens the store at `location` for `access`: with [`Access::Create`], a missing or empty
+/// directory becomes a new store (PostgreSQL stores are created with [`create`] only).
 ///
 /// # Errors
 /// [`StoreError::Missing`], [`StoreError::InUse`], [`StoreError::NotALedger`],
-/// [`StoreError::UnknownFormat`]; I/O errors.
-pub fn open(location: &Location, create: bool) -> Result<Store, StoreError> {
+/// [`StoreError::UnknownFormat`]; for PostgreSQL also [`StoreError::BadLocation`] and
+/// [`StoreError::NoSyncStandby`]; I/O errors.
+pub fn open(location: &Location, access: Access) -> Result<Store, StoreError> {
     match location {
         Location::Dir(dir) => {
-            let store = if create {
+            let store = if access == Access::Create {
                 sled::SledStore::open(dir)?
             } else {
                 sled::SledStore::open_existing(dir)?
             };
             Ok(Box::new(store))
         }
-        Location::Postgres(url) => Err(StoreError::Missing(format!(
-            "{} (this build has no PostgreSQL backend yet)",
-            redact(url)
-        ))),
+        Location::Postgres(url) => Ok(Box::new(postgres::PgStore::open(url, access)?)),
+    }
+}
+
+/// Creates a new, empty store at `location`: a sled store in a missing or empty directory, or
+/// the schema of a PostgreSQL ledger (tables, constraints, append-only triggers, a writer and a
+/// reader role).
+///
+/// # Errors
+/// [`StoreError::Exists`] when a ledger is there; as [`open`].
+pub fn create(location: &Location) -> Result<(), StoreError> {
+    match location {
+        Location::Dir(dir) => {
+            if sled::SledStore::open_existing(dir).is_ok() {
+                return Err(StoreError::Exists(dir.display().to_string()));
+            }
+            sled::SledStore::open(dir).map(drop)
+        }
+        Location::Postgres(url) => postgres::init(url),
     }
 }
 

@@ -42,6 +42,19 @@ impl Folder {
         }
     }
 
+    /// A folder going on from `state` (views folded up to `state.as_of`, every fact counting):
+    /// the facts of earlier streams are read from the log when needed.
+    #[must_use]
+    pub fn resume(state: ViewState) -> Self {
+        Folder {
+            state,
+            cache: HashMap::new(),
+            evicted: true,
+            on_or_before: None,
+            tracker: Tracker::default(),
+        }
+    }
+
     /// Folds the next record. `load` is asked for a meeting's or activity's earlier facts only
     /// when it is corrected, retracted or continued.
     ///

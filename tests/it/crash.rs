@@ -17,9 +17,10 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use coopledger::Ledger;
 use coopledger::proto_events::staff::to_staff_object;
+use coopledger::store::Location;
 use coopledger::synth::Synth;
+use coopledger::{Ledger, Options};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use uuid::Uuid;
@@ -33,9 +34,14 @@ fn crash_child_process() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let (dir, seed) = spec.split_once('|').expect("dir|seed");
+    let (db, seed) = spec.rsplit_once('|').expect("db|seed");
     let seed: u64 = seed.parse().expect("seed");
-    let mut ledger = Ledger::create(dir).expect("child opens the ledger");
+    let options = Options {
+        create: true,
+        ..Options::default()
+    };
+    let mut ledger =
+        Ledger::open_at(&Location::parse(db), options).expect("child opens the ledger");
     let mut synth = Synth::new(seed);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     loop {
@@ -62,14 +68,35 @@ fn acknowledged_appends_survive_sigkill() {
     if std::env::var(CHILD_ENV).is_ok() {
         return;
     }
+    let dir = crate::support::tempdir();
+    sigkill_loop(&Location::Dir(dir.path().join("ledger")));
+}
+
+/// The same with the writer on PostgreSQL (a synchronous standby): every receipt the child
+/// printed is there, and a reader (which serves only what was acknowledged) is shown it.
+#[test]
+fn acknowledged_appends_survive_sigkill_on_postgres() {
+    if std::env::var(CHILD_ENV).is_ok()
+        || !crate::pg::cluster::enabled("acknowledged_appends_survive_sigkill_on_postgres")
+    {
+        return;
+    }
+    let fixture = crate::backends::Fixture::postgres();
+    coopledger::store::create(&fixture.location).expect("init");
+    sigkill_loop(&fixture.location);
+}
+
+fn sigkill_loop(location: &Location) {
     let seed: u64 = std::env::var("COOPLEDGER_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
     println!("crash test seed {seed} (rerun with COOPLEDGER_CRASH_SEED={seed})");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let dir = crate::support::tempdir();
-    let path = dir.path().join("ledger");
+    let db = match location {
+        Location::Dir(dir) => dir.display().to_string(),
+        Location::Postgres(url) => url.clone(),
+    };
     let exe = std::env::current_exe().expect("test binary");
     let mut acked: BTreeMap<Uuid, (u64, Value)> = BTreeMap::new();
     let mut batches: Vec<Vec<Uuid>> = Vec::new();
@@ -82,7 +109,8 @@ fn acknowledged_appends_survive_sigkill() {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(CHILD_ENV, format!("{}|{child_seed}", path.display()))
+            .env(CHILD_ENV, format!("{db}|{child_seed}"))
+            // Small index runs and fan-out, so kills land in flushes and merges too (sled).
             .env("COOPLEDGER_INDEX_FLUSH", "32")
             .env("COOPLEDGER_INDEX_FANOUT", "3")
             .stdout(Stdio::piped())
@@ -128,7 +156,7 @@ fn acknowledged_appends_survive_sigkill() {
                 acked.insert(id, (seq, staff));
             }
         }
-        check_store(&path, &acked, &batches, seed, kill);
+        check_store(location, &acked, &batches, seed, kill);
     }
     assert!(
         acked.len() >= KILLS,
@@ -138,14 +166,21 @@ fn acknowledged_appends_survive_sigkill() {
 }
 
 fn check_store(
-    path: &std::path::Path,
+    location: &Location,
     acked: &BTreeMap<Uuid, (u64, Value)>,
     batches: &[Vec<Uuid>],
     seed: u64,
     kill: usize,
 ) {
     let context = format!("seed {seed}, after kill {kill}");
-    let ledger = Ledger::create(path).unwrap_or_else(|e| panic!("reopen failed ({context}): {e}"));
+    // A PostgreSQL ledger is checked by a reader, which is shown only what was acknowledged: a
+    // receipt the child printed must be among it.
+    let options = Options {
+        read_only: matches!(location, Location::Postgres(_)),
+        ..Options::default()
+    };
+    let ledger = Ledger::open_at(location, options)
+        .unwrap_or_else(|e| panic!("reopen failed ({context}): {e}"));
     let reader = ledger.reader();
     let report = reader
         .verify(&mut |_, _| {})

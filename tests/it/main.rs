@@ -2,9 +2,11 @@
 //! product through a real sled directory, the built binary or a real HTTP port.
 
 mod availability;
+mod backends;
 mod bad_input;
 mod cli;
 mod compat;
+mod conformance;
 mod corruption;
 mod crash;
 mod damage_messages;
@@ -17,6 +19,7 @@ mod http;
 mod layout;
 mod ledger;
 mod migrate;
+mod pg;
 mod proofs;
 mod schemas;
 mod staff;

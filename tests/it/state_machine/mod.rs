@@ -74,6 +74,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
+use crate::backends::Kind;
 use crate::support::seed;
 use model::{RefState, SubExpect};
 use stats::{TRANSITIONS, stat, stats};
@@ -214,11 +215,24 @@ fn env_or(name: &str, default: u32) -> u32 {
 /// appends, refusals, retries, amendments, concurrent submissions, reopens and reads.
 #[test]
 fn ledger_follows_the_reference_model() {
+    run_model(Kind::Sled, env_or("STATE_MACHINE_CASES", 40));
+}
+
+/// The same on PostgreSQL: the contextual rules, idempotency, versions, views and reopens are
+/// the ledger's on every backend (fewer cases: each is a new database).
+#[test]
+fn ledger_follows_the_reference_model_on_postgres() {
+    if crate::pg::cluster::enabled("ledger_follows_the_reference_model_on_postgres") {
+        run_model(Kind::Postgres, env_or("STATE_MACHINE_PG_CASES", 6));
+    }
+}
+
+fn run_model(kind: Kind, cases: u32) {
+    sut::BACKEND.with(|b| b.set(kind));
     let seed = seed();
-    let cases = env_or("STATE_MACHINE_CASES", 40);
     let steps = env_or("STATE_MACHINE_STEPS", 100) as usize;
     eprintln!(
-        "state_machine: seed {seed}, {cases} cases of {}..={steps} transitions \
+        "state_machine ({kind:?}): seed {seed}, {cases} cases of {}..={steps} transitions \
          (rerun with PROPTEST_RNG_SEED={seed} cargo test --test it state_machine -- --nocapture)",
         steps / 2 + 1
     );

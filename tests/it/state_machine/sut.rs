@@ -15,7 +15,7 @@ use super::model::{BatchExpect, EvExpect, SubExpect};
 use super::stats::{stat, stat_outcome};
 use super::transitions::Sub;
 use super::views::ViewsJson;
-use crate::support::tempdir;
+use crate::backends::{Fixture, Kind};
 
 /// An acknowledged record, as the receipts and the first read of it said.
 #[derive(Debug, Clone)]
@@ -54,10 +54,16 @@ pub(super) struct Sut {
     /// Ids of refused events (and losing contested ones) that were never accepted.
     pub(super) absent: Vec<Uuid>,
     pub(super) step: usize,
-    pub(super) dir: tempfile::TempDir,
+    /// Where the ledger lives (a sled directory or a PostgreSQL database).
+    pub(super) fixture: Fixture,
     /// The reference model's views as of one sequence, kept while several checks compare
     /// against the same point (the acknowledged log only grows, so a prefix never changes).
     pub(super) model_views: RefCell<Option<(u64, ViewsJson)>>,
+}
+
+thread_local! {
+    /// The backend the Suts of this thread's test are made on.
+    pub(super) static BACKEND: std::cell::Cell<Kind> = const { std::cell::Cell::new(Kind::Sled) };
 }
 
 pub(super) fn rt() -> &'static tokio::runtime::Runtime {
@@ -73,15 +79,15 @@ pub(super) fn rt() -> &'static tokio::runtime::Runtime {
 
 impl Sut {
     pub(super) fn new() -> Sut {
-        let dir = tempdir();
-        let ledger = Ledger::create(dir.path()).expect("open a new ledger");
+        let fixture = Fixture::of(BACKEND.with(std::cell::Cell::get));
+        let ledger = fixture.create();
         Sut {
             mode: Mode::Sync(ledger),
             log: Vec::new(),
             by_id: HashMap::new(),
             absent: Vec::new(),
             step: 0,
-            dir,
+            fixture,
             model_views: RefCell::new(None),
         }
     }
@@ -568,7 +574,7 @@ impl Sut {
 
     pub(super) fn run_reopen(&mut self) -> Check {
         self.close();
-        let report = coopledger::verify_store(self.dir.path(), &mut |_| {})
+        let report = coopledger::ledger::verify_at(&self.fixture.location, &mut |_| {})
             .map_err(|e| format!("verify_store of the closed ledger: {e}"))?;
         if report.events != self.head() || report.head_hash != self.hash_of(self.head()) {
             return Err(format!(
@@ -579,7 +585,8 @@ impl Sut {
                 to_hex(&self.hash_of(self.head()))
             ));
         }
-        let ledger = Ledger::create(self.dir.path()).map_err(|e| format!("reopen: {e}"))?;
+        let ledger = Ledger::open_at(&self.fixture.location, coopledger::Options::default())
+            .map_err(|e| format!("reopen: {e}"))?;
         self.mode = Mode::Sync(ledger);
         self.check_all()?;
         self.check_views(self.head(), true)?;

@@ -1,0 +1,418 @@
+//! The PostgreSQL backend against a plain PostgreSQL baseline and against the sled backend, in
+//! one run.
+//!
+//! `COOPLEDGER_BENCH_PG=1 cargo bench --bench postgres` starts a primary and a synchronous
+//! standby on loopback (`tests/pg/cluster.sh`, fsync on) and compares, for 64 concurrent
+//! appenders and for bulk 10,000-event batches:
+//!
+//! - the ledger on PostgreSQL (every append acknowledged after the standby has it);
+//! - a baseline that inserts the same frames, with the same columns and indexes
+//!   (`coopledger.records` as `init` creates it), the same batching (a group-commit thread: every
+//!   pending write in one batch) and one transaction per batch, `INSERT … SELECT FROM unnest(…)`,
+//!   with no ledger logic;
+//! - the ledger on sled.
+//!
+//! Without the variable the bench says so and exits. `COOPLEDGER_BENCH_SCALE=0.1` runs a tenth
+//! of the sizes.
+
+// The same allocator as the coopledger binary, for every contender.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use coopledger::ledger::frame::{chain_hash, frame};
+use coopledger::proto_events::codec::encode_body;
+use coopledger::proto_events::{Envelope, NewEvent, RecordedEvent, Timestamp};
+use coopledger::store::{self, Location};
+use coopledger::synth::Synth;
+use coopledger::{Ledger, LedgerHandle, Options, Reader};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+fn scale(n: usize) -> usize {
+    let factor: f64 = std::env::var("COOPLEDGER_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * factor) as usize).max(64)
+}
+
+/// A record as the baseline stores it: the same columns as `coopledger.records`.
+#[derive(Clone)]
+struct Row {
+    id: Uuid,
+    stream: String,
+    frame: Vec<u8>,
+}
+
+/// Typical events and the rows of their records (each event starts its own stream).
+fn workload(n: usize, seed: u64) -> (Vec<NewEvent>, Vec<Row>) {
+    let mut synth = Synth::new(seed);
+    let events: Vec<NewEvent> = (0..n).map(|_| synth.activity()).collect();
+    let mut prev = [0u8; 32];
+    let rows = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let seq = i as u64 + 1;
+            let stream = e.payload.stream().expect("facts have streams");
+            let recorded = RecordedEvent {
+                sequence: seq,
+                stream_version: 1,
+                envelope: Envelope {
+                    event_id: e.event_id.unwrap_or_default(),
+                    stream: stream.clone(),
+                    event_type: e.payload.event_type(),
+                    schema_version: e.payload.event_type().schema_version(),
+                    recorded_by: e.recorded_by.clone(),
+                    recorded_at: Timestamp::now(),
+                    source: e.source.clone(),
+                    correlation_id: None,
+                    causation_id: None,
+                },
+                payload: e.payload.clone(),
+                prev_hash: prev,
+                hash: [0; 32],
+            };
+            let body = encode_body(&recorded).expect("encode");
+            let hash = chain_hash(&prev, seq, &body);
+            prev = hash;
+            Row {
+                id: recorded.envelope.event_id,
+                stream: stream.to_string(),
+                frame: frame(&hash, &recorded.prev_hash, &body),
+            }
+        })
+        .collect();
+    (events, rows)
+}
+
+// ---- servers ------------------------------------------------------------------------------
+
+struct Servers {
+    primary: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+fn script(args: &[&str]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pg/cluster.sh");
+    let out = Command::new("bash")
+        .arg(path)
+        .args(args)
+        .output()
+        .expect("cluster.sh");
+    assert!(
+        out.status.success(),
+        "cluster.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A primary and a synchronous standby (fsync on), stopped and removed once this process ends.
+fn start_servers() -> Servers {
+    let root = std::env::temp_dir().join(format!("coopledger-bench-pg-{}", std::process::id()));
+    std::fs::create_dir_all(&root).expect("root");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (primary, standby) = (free_port(), free_port());
+    let dir = |n: &str| root.join(n).display().to_string();
+    let pid = std::process::id().to_string();
+    script(&["watch", &pid, &dir("primary"), &dir("s1")]);
+    script(&["primary", &dir("primary"), &primary.to_string(), "s1"]);
+    script(&[
+        "standby",
+        &dir("s1"),
+        &standby.to_string(),
+        &primary.to_string(),
+        "s1",
+    ]);
+    let servers = Servers { primary };
+    for _ in 0..600 {
+        let sync = servers.query_one(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'",
+        );
+        if sync == 1 {
+            return servers;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the standby never became synchronous");
+}
+
+impl Servers {
+    fn url(&self, db: &str) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/{db}", self.primary)
+    }
+
+    fn client(&self, db: &str) -> postgres::Client {
+        postgres::Client::connect(&self.url(db), postgres::NoTls).expect("connect")
+    }
+
+    fn query_one(&self, db: &str, sql: &str) -> i64 {
+        self.client(db).query_one(sql, &[]).expect("query").get(0)
+    }
+
+    /// A new database; with `ledger`, its schema created by `coopledger init`'s code.
+    fn database(&self, name: &str, ledger: bool) -> String {
+        self.client("postgres")
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        let url = self.url(name);
+        if ledger {
+            store::create(&Location::Postgres(url.clone())).expect("init");
+        }
+        url
+    }
+}
+
+// ---- the baseline ---------------------------------------------------------------------------
+
+const BASELINE_TABLE: &str = "
+CREATE TABLE records (
+    seq bigint PRIMARY KEY, event_id uuid NOT NULL UNIQUE, stream text NOT NULL,
+    stream_version bigint NOT NULL, recorded_at timestamptz NOT NULL, type text NOT NULL,
+    frame bytea NOT NULL, UNIQUE (stream, stream_version));
+ALTER TABLE records ALTER COLUMN frame SET STORAGE EXTERNAL;";
+
+const BASELINE_INSERT: &str = "INSERT INTO records \
+    (seq, event_id, stream, stream_version, recorded_at, type, frame) \
+    SELECT * FROM unnest($1::int8[], $2::uuid[], $3::text[], $4::int8[], $5::timestamptz[], \
+    $6::text[], $7::bytea[])";
+
+struct Baseline {
+    client: postgres::Client,
+    insert: postgres::Statement,
+}
+
+impl Baseline {
+    fn new(url: &str) -> Baseline {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+        client.batch_execute(BASELINE_TABLE).expect("table");
+        client
+            .batch_execute("SET synchronous_commit = on")
+            .expect("sync");
+        let insert = client.prepare(BASELINE_INSERT).expect("prepare");
+        Baseline { client, insert }
+    }
+
+    /// One batch in one transaction.
+    fn put(&mut self, first_seq: u64, rows: &[Row]) {
+        let seqs: Vec<i64> = (0..rows.len())
+            .map(|i| (first_seq + i as u64) as i64)
+            .collect();
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let streams: Vec<&str> = rows.iter().map(|r| r.stream.as_str()).collect();
+        let versions: Vec<i64> = vec![1; rows.len()];
+        let times: Vec<SystemTime> = vec![SystemTime::now(); rows.len()];
+        let types: Vec<&str> = vec!["ActivityDelivered"; rows.len()];
+        let frames: Vec<&[u8]> = rows.iter().map(|r| r.frame.as_slice()).collect();
+        let mut tx = self.client.transaction().expect("begin");
+        tx.execute(
+            &self.insert,
+            &[&seqs, &ids, &streams, &versions, &times, &types, &frames],
+        )
+        .expect("insert");
+        tx.commit().expect("commit");
+    }
+}
+
+type Job = (Row, oneshot::Sender<u64>);
+
+/// The baseline's writer thread with the ledger's batching: every pending write in one batch.
+fn group_writer(mut baseline: Baseline) -> mpsc::Sender<Job> {
+    let (tx, mut rx) = mpsc::channel::<Job>(1024);
+    std::thread::spawn(move || {
+        let mut next = 1u64;
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            while let Ok(job) = rx.try_recv() {
+                jobs.push(job);
+            }
+            let rows: Vec<Row> = jobs.iter().map(|(r, _)| r.clone()).collect();
+            baseline.put(next, &rows);
+            for (i, (_, reply)) in jobs.into_iter().enumerate() {
+                let _ = reply.send(next + i as u64);
+            }
+            next += rows.len() as u64;
+        }
+    });
+    tx
+}
+
+async fn concurrent_baseline(tx: mpsc::Sender<Job>, rows: Arc<Vec<Row>>, tasks: usize) -> Duration {
+    let started = Instant::now();
+    let per = rows.len() / tasks;
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (tx, rows) = (tx.clone(), Arc::clone(&rows));
+        handles.push(tokio::spawn(async move {
+            for r in &rows[t * per..(t + 1) * per] {
+                let (reply, rx) = oneshot::channel();
+                tx.send((r.clone(), reply)).await.expect("send");
+                rx.await.expect("reply");
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("task");
+    }
+    started.elapsed()
+}
+
+async fn concurrent_ledger(handle: LedgerHandle, events: Vec<NewEvent>, tasks: usize) -> Duration {
+    let started = Instant::now();
+    let per = events.len() / tasks;
+    let events = Arc::new(events);
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (handle, events) = (handle.clone(), Arc::clone(&events));
+        handles.push(tokio::spawn(async move {
+            for e in &events[t * per..(t + 1) * per] {
+                handle.append(vec![e.clone()]).await.expect("append");
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("task");
+    }
+    started.elapsed()
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Where a ledger's time went: groups, their mean size, the share of COMMIT in the run.
+fn breakdown(reader: &Reader, took: Duration) -> String {
+    let m = reader.metrics();
+    let groups = m.groups.load(Ordering::Relaxed).max(1);
+    let events = m.events_appended.load(Ordering::Relaxed);
+    let commit = m.sync_latency.sum.load(Ordering::Relaxed) as f64 / 1e6;
+    format!(
+        "{groups} groups of {:.1} events on average; COMMIT (with the standby's confirmation) {:.0} % of the run, {:.2} ms per group",
+        events as f64 / groups as f64,
+        100.0 * commit / took.as_secs_f64(),
+        1e3 * commit / groups as f64
+    )
+}
+
+fn main() {
+    if std::env::var("COOPLEDGER_BENCH_PG").as_deref() != Ok("1") {
+        println!(
+            "postgres bench skipped: COOPLEDGER_BENCH_PG=1 starts a primary and a synchronous \
+             standby on loopback (needs Debian's postgresql: apt-get install postgresql)"
+        );
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let servers = start_servers();
+    let rounds = 3;
+    let concurrent_n = scale(64 * 60) / 64 * 64;
+    let bulk_n = (scale(100_000) / 10_000 * 10_000).max(10_000);
+    println!(
+        "coopledger on PostgreSQL (synchronous standby) vs a plain PostgreSQL baseline vs sled"
+    );
+    println!(
+        "sizes: {concurrent_n} events from 64 appenders; {bulk_n} events in 10,000-event batches; median of {rounds}\n"
+    );
+
+    let (mut pg, mut base, mut sled, mut notes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let tasks = 64;
+        let (events, rows) = workload(concurrent_n, 1 + round as u64 * 100);
+        let url = servers.database(&format!("bench_l{round}"), true);
+        let ledger = Ledger::open_at(&Location::Postgres(url), Options::default()).expect("ledger");
+        let handle = LedgerHandle::start(ledger);
+        let took = rt.block_on(concurrent_ledger(handle.clone(), events.clone(), tasks));
+        notes.push(breakdown(handle.reader(), took));
+        pg.push(took);
+        rt.block_on(handle.close());
+        let url = servers.database(&format!("bench_b{round}"), false);
+        let tx = group_writer(Baseline::new(&url));
+        base.push(rt.block_on(concurrent_baseline(tx, Arc::new(rows), tasks)));
+        let dir = tempfile::tempdir().expect("tmp");
+        let handle = LedgerHandle::create(dir.path().join("ledger")).expect("sled");
+        sled.push(rt.block_on(concurrent_ledger(handle.clone(), events, tasks)));
+        rt.block_on(handle.close());
+    }
+    let concurrent = (
+        rate(concurrent_n, median(pg)),
+        rate(concurrent_n, median(base)),
+        rate(concurrent_n, median(sled)),
+    );
+    let concurrent_note = notes.pop().unwrap_or_default();
+
+    let (mut pg, mut base, mut sled, mut notes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (events, rows) = workload(bulk_n, 2 + round as u64 * 100);
+        let url = servers.database(&format!("bulk_l{round}"), true);
+        let mut ledger =
+            Ledger::open_at(&Location::Postgres(url), Options::default()).expect("ledger");
+        let started = Instant::now();
+        for chunk in events.chunks(10_000) {
+            ledger.append(chunk.to_vec()).expect("append");
+        }
+        let took = started.elapsed();
+        notes.push(breakdown(&ledger.reader(), took));
+        pg.push(took);
+        drop(ledger);
+        let url = servers.database(&format!("bulk_b{round}"), false);
+        let mut baseline = Baseline::new(&url);
+        let started = Instant::now();
+        for (i, chunk) in rows.chunks(10_000).enumerate() {
+            baseline.put((i * 10_000) as u64 + 1, chunk);
+        }
+        base.push(started.elapsed());
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut ledger = Ledger::create(dir.path().join("ledger")).expect("sled");
+        let started = Instant::now();
+        for chunk in events.chunks(10_000) {
+            ledger.append(chunk.to_vec()).expect("append");
+        }
+        sled.push(started.elapsed());
+    }
+    let bulk = (
+        rate(bulk_n, median(pg)),
+        rate(bulk_n, median(base)),
+        rate(bulk_n, median(sled)),
+    );
+    let bulk_note = notes.pop().unwrap_or_default();
+
+    println!(
+        "| workload | PostgreSQL ledger ev/s | PostgreSQL baseline ev/s | ratio | target | sled ledger ev/s |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (name, (l, b, s)) in [
+        ("durable appends, 64 concurrent appenders", concurrent),
+        ("bulk append, 10,000-event batches", bulk),
+    ] {
+        println!(
+            "| {name} | {l:.0} | {b:.0} | {:.2}× | 0.7× | {s:.0} |",
+            l / b
+        );
+    }
+    println!("\nwhere the time goes (PostgreSQL ledger, last round):");
+    println!("- 64 appenders: {concurrent_note}");
+    println!("- bulk: {bulk_note}");
+}
