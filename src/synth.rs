@@ -272,16 +272,20 @@ impl Synth {
     }
 
     fn correct_or_retract(&mut self) -> Option<NewEvent> {
-        let candidates: Vec<(Uuid, Fact)> = self
-            .facts
-            .iter()
-            .filter(|(id, f)| {
-                !self.retracted.contains(id)
-                    && matches!(f, Fact::ActivityDelivered(_) | Fact::MeetingHeld(_))
-            })
-            .cloned()
-            .collect();
-        let (target, fact) = candidates.choose(&mut self.rng)?.clone();
+        // A few tries at a random earlier fact: constant time whatever the history's length (a
+        // list of every candidate made a long programme quadratic).
+        let mut found = None;
+        for _ in 0..20 {
+            let at = self.rng.random_range(0..self.facts.len().max(1));
+            if let Some((id, f)) = self.facts.get(at)
+                && !self.retracted.contains(id)
+                && matches!(f, Fact::ActivityDelivered(_) | Fact::MeetingHeld(_))
+            {
+                found = Some((*id, f.clone()));
+                break;
+            }
+        }
+        let (target, fact) = found?;
         if self.rng.random_bool(0.5) {
             self.retracted.insert(target);
             Some(self.wrap(Payload::Retracted(EventRetracted {
