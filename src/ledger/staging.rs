@@ -196,6 +196,14 @@ impl<'c> Staging<'c> {
         Ok(facts)
     }
 
+    /// Makes room for `n` more records (a request's events), so that a large batch is not
+    /// moved each time the staging grows.
+    pub fn reserve(&mut self, n: usize) {
+        self.records.reserve(n);
+        self.ids.reserve(n);
+        self.streams.reserve(n);
+    }
+
     /// Records a staged event; `facts` is its stream's new fact list when the stream is cached.
     pub fn push(&mut self, record: StagedRecord, facts: Option<StreamFacts>) {
         let env = &record.event.envelope;

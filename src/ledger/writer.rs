@@ -265,6 +265,7 @@ impl Writer {
                 request.events.len()
             )));
         }
+        staging.reserve(request.events.len());
         let first_seq = staging.head().seq + 1;
         let now = Timestamp::now().max(staging.head().recorded_at);
         // Ids the ledger makes up (UUIDv7, 74 random bits) are new; the others are looked up at
