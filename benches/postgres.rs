@@ -12,6 +12,9 @@
 //!   with no ledger logic;
 //! - the ledger on sled.
 //!
+//! It also times a read-only node following the bulk load from head 0 (reading, checking and
+//! folding what the writer appended).
+//!
 //! Without the variable the bench says so and exits. `COOPLEDGER_BENCH_SCALE=0.1` runs a tenth
 //! of the sizes.
 
@@ -313,6 +316,19 @@ fn breakdown(reader: &Reader, took: Duration) -> String {
     )
 }
 
+/// How long `follower` takes to follow the log to `head` (waiting for what is new, then reading,
+/// checking and folding it, as `serve --read-only` does).
+fn catch_up(mut follower: Ledger, head: u64) -> Duration {
+    let started = Instant::now();
+    while follower.reader().head().seq < head {
+        follower
+            .wait_for_records(Duration::from_secs(1))
+            .expect("wait");
+        follower.catch_up().expect("catch up");
+    }
+    started.elapsed()
+}
+
 fn main() {
     if std::env::var("COOPLEDGER_BENCH_PG").as_deref() != Ok("1") {
         println!(
@@ -364,11 +380,21 @@ fn main() {
     let concurrent_note = notes.pop().unwrap_or_default();
 
     let (mut pg, mut base, mut sled, mut notes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut catch_ups = Vec::new();
     for round in 0..rounds {
         let (events, rows) = workload(bulk_n, 2 + round as u64 * 100);
         let url = servers.database(&format!("bulk_l{round}"), true);
         let mut ledger =
-            Ledger::open_at(&Location::Postgres(url), Options::default()).expect("ledger");
+            Ledger::open_at(&Location::Postgres(url.clone()), Options::default()).expect("ledger");
+        // A read-only node opened before the load, at head 0: it catches up afterwards.
+        let follower = Ledger::open_at(
+            &Location::Postgres(url),
+            Options {
+                read_only: true,
+                ..Options::default()
+            },
+        )
+        .expect("follower");
         let started = Instant::now();
         for chunk in events.chunks(10_000) {
             ledger.append(chunk.to_vec()).expect("append");
@@ -377,6 +403,7 @@ fn main() {
         notes.push(breakdown(&ledger.reader(), took));
         pg.push(took);
         drop(ledger);
+        catch_ups.push(catch_up(follower, bulk_n as u64));
         let url = servers.database(&format!("bulk_b{round}"), false);
         let mut baseline = Baseline::new(&url);
         let started = Instant::now();
@@ -398,6 +425,7 @@ fn main() {
         rate(bulk_n, median(sled)),
     );
     let bulk_note = notes.pop().unwrap_or_default();
+    let catch_up_rate = rate(bulk_n, median(catch_ups));
 
     println!(
         "| workload | PostgreSQL ledger ev/s | PostgreSQL baseline ev/s | ratio | target | sled ledger ev/s |"
@@ -412,6 +440,10 @@ fn main() {
             l / b
         );
     }
+    println!(
+        "\na read-only node catching up on {bulk_n} records (read from the primary, every hash \
+         checked, folded, published): {catch_up_rate:.0} ev/s (target ≥ 100,000)"
+    );
     println!("\nwhere the time goes (PostgreSQL ledger, last round):");
     println!("- 64 appenders: {concurrent_note}");
     println!("- bulk: {bulk_note}");
