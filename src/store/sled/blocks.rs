@@ -64,6 +64,54 @@ pub struct Damaged(pub String);
 /// # Errors
 /// [`Damaged`] naming what is wrong (format byte, count, a length past the end, trailing bytes).
 pub fn unpack(block: &Value) -> Result<Vec<Value>, Damaged> {
+    let count = header(block)?;
+    let mut frames = Vec::with_capacity(usize::from(count));
+    let mut at = HEADER;
+    for i in 0..count {
+        let (start, end) = bounds(block, at, i, count)?;
+        frames.push(
+            block
+                .slice(start..end)
+                .ok_or_else(|| Damaged("a bad slice".into()))?,
+        );
+        at = end;
+    }
+    if at != block.len() {
+        return Err(Damaged(format!(
+            "{} bytes after its {count} records",
+            block.len() - at
+        )));
+    }
+    Ok(frames)
+}
+
+/// Frame `index` (from 0) of a stored block, sharing its buffer, read without unpacking the
+/// others (a point read); `None` past the block's last record. Only the lengths before it are
+/// checked: the frame's own hash is its reader's to check.
+///
+/// # Errors
+/// [`Damaged`] as [`unpack`], for the header and the records up to `index`.
+pub fn nth(block: &Value, index: usize) -> Result<Option<Value>, Damaged> {
+    let count = header(block)?;
+    if index >= usize::from(count) {
+        return Ok(None);
+    }
+    let mut at = HEADER;
+    for i in 0..count {
+        let (start, end) = bounds(block, at, i, count)?;
+        if usize::from(i) == index {
+            return block
+                .slice(start..end)
+                .map(Some)
+                .ok_or_else(|| Damaged("a bad slice".into()));
+        }
+        at = end;
+    }
+    Ok(None)
+}
+
+/// The record count of a block, after checking its header.
+fn header(block: &Value) -> Result<u16, Damaged> {
     let (format, count) = match block.get(..HEADER) {
         Some(&[format, hi, lo]) => (format, u16::from_be_bytes([hi, lo])),
         _ => {
@@ -81,43 +129,51 @@ pub fn unpack(block: &Value) -> Result<Vec<Value>, Damaged> {
     if count == 0 {
         return Err(Damaged("a block of no records".into()));
     }
-    let mut frames = Vec::with_capacity(usize::from(count));
-    let mut at = HEADER;
-    for i in 0..count {
-        let len = block
-            .get(at..at + 4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(u32::from_be_bytes)
-            .ok_or_else(|| Damaged(format!("record {i} of {count}: its length is cut off")))?;
-        let start = at + 4;
-        let end = usize::try_from(len)
-            .ok()
-            .and_then(|len| start.checked_add(len))
-            .filter(|end| *end <= block.len())
-            .ok_or_else(|| {
-                Damaged(format!(
-                    "record {i} of {count}: {len} bytes run past the block"
-                ))
-            })?;
-        frames.push(
-            block
-                .slice(start..end)
-                .ok_or_else(|| Damaged("a bad slice".into()))?,
-        );
-        at = end;
-    }
-    if at != block.len() {
-        return Err(Damaged(format!(
-            "{} bytes after its {count} records",
-            block.len() - at
-        )));
-    }
-    Ok(frames)
+    Ok(count)
+}
+
+/// Where the frame of record `i` (of `count`) lies, its length field at `at`.
+fn bounds(block: &Value, at: usize, i: u16, count: u16) -> Result<(usize, usize), Damaged> {
+    let len = block
+        .get(at..at + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+        .ok_or_else(|| Damaged(format!("record {i} of {count}: its length is cut off")))?;
+    let start = at + 4;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|len| start.checked_add(len))
+        .filter(|end| *end <= block.len())
+        .ok_or_else(|| {
+            Damaged(format!(
+                "record {i} of {count}: {len} bytes run past the block"
+            ))
+        })?;
+    Ok((start, end))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nth_is_the_frame_unpack_gives_and_none_past_the_end() {
+        let frames: Vec<Vec<u8>> = (0..40u32).map(|i| vec![i as u8; 10 + i as usize]).collect();
+        let blocks = pack(1, frames.iter().map(Vec::as_slice));
+        let block = Value::owned(blocks[0].1.clone());
+        let all = unpack(&block).expect("unpack");
+        for (i, frame) in all.iter().enumerate() {
+            let one = nth(&block, i).expect("nth").expect("present");
+            assert_eq!(one.to_vec(), frame.to_vec(), "record {i}");
+        }
+        assert!(nth(&block, all.len()).expect("nth").is_none());
+        let mut cut = blocks[0].1.clone();
+        cut.truncate(HEADER + 2);
+        assert!(
+            nth(&Value::owned(cut), 0).is_err(),
+            "a cut length is damage"
+        );
+    }
 
     #[test]
     fn frames_round_trip_through_blocks_of_bounded_size() {

@@ -136,10 +136,10 @@ pub fn one(db: &sled::Db, seq: u64, singles: bool) -> Result<Option<Value>, Stor
     let Some(first) = keys::block_first(&key) else {
         return Ok(None);
     };
-    let frames = blocks::unpack(&Value::sled(value)).map_err(|Damaged(why)| {
+    let Ok(index) = usize::try_from(seq - first) else {
+        return Ok(None);
+    };
+    blocks::nth(&Value::sled(value), index).map_err(|Damaged(why)| {
         StoreError::Corrupt(format!("the block of record {first} on is damaged: {why}"))
-    })?;
-    Ok(usize::try_from(seq - first)
-        .ok()
-        .and_then(|i| frames.into_iter().nth(i)))
+    })
 }

@@ -202,6 +202,27 @@ fn parse_items(bytes: &[u8], with_seq: bool) -> Option<Vec<(Vec<u8>, u64)>> {
     (at == bytes.len()).then_some(out)
 }
 
+/// Scans the (key, sequence) items of a data chunk in order without copying them: `each` is
+/// given every item until it returns `false` (lookups stop once past their key).
+///
+/// `None` when an item before that point is malformed, or, for a scan to the end, when bytes
+/// follow the last item.
+fn scan_items(bytes: &[u8], mut each: impl FnMut(&[u8], u64) -> bool) -> Option<()> {
+    let count = be_u32(bytes, 0)?;
+    let mut at = 4;
+    for _ in 0..count {
+        let len = usize::from(*bytes.get(at)?);
+        let key = bytes.get(at + 1..at + 1 + len)?;
+        at += 1 + len;
+        let seq = be_u64(bytes, at)?;
+        at += 8;
+        if !each(key, seq) {
+            return Some(());
+        }
+    }
+    (at == bytes.len()).then_some(())
+}
+
 impl Run {
     /// Loads run `id`'s description, fences and filter.
     ///
@@ -264,10 +285,24 @@ impl Run {
     /// # Errors
     /// [`StoreError::Corrupt`] when missing or malformed.
     pub fn chunk(&self, db: &sled::Db, n: u32) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
-        let bytes = db
-            .get(keys::run(self.id, RunPart::Data(n)))?
-            .ok_or_else(|| corrupt(self.id, format!("data chunk {n} is missing")))?;
+        let bytes = self.chunk_bytes(db, n)?;
         parse_items(&bytes, true)
+            .ok_or_else(|| corrupt(self.id, format!("data chunk {n} is malformed")))
+    }
+
+    fn chunk_bytes(&self, db: &sled::Db, n: u32) -> Result<sled::IVec, StoreError> {
+        db.get(keys::run(self.id, RunPart::Data(n)))?
+            .ok_or_else(|| corrupt(self.id, format!("data chunk {n} is missing")))
+    }
+
+    /// [`scan_items`] over data chunk `n`.
+    fn scan(
+        &self,
+        db: &sled::Db,
+        n: u32,
+        each: impl FnMut(&[u8], u64) -> bool,
+    ) -> Result<(), StoreError> {
+        scan_items(&self.chunk_bytes(db, n)?, each)
             .ok_or_else(|| corrupt(self.id, format!("data chunk {n} is malformed")))
     }
 
@@ -294,11 +329,15 @@ impl Run {
         let Some(n) = self.chunk_for(key) else {
             return Ok(None);
         };
-        Ok(self
-            .chunk(db, n)?
-            .into_iter()
-            .find(|(k, _)| k.as_slice() == key)
-            .map(|(_, seq)| seq))
+        // Keys are in order: the scan stops at the key or past it.
+        let mut found = None;
+        self.scan(db, n, |k, seq| {
+            if k == key {
+                found = Some(seq);
+            }
+            k < key
+        })?;
+        Ok(found)
     }
 
     /// Every entry whose key starts with `prefix` (a stream's versions), in order.
@@ -316,16 +355,15 @@ impl Run {
         let mut out = Vec::new();
         let mut n = self.chunk_for(prefix).unwrap_or(0);
         while n < self.data_chunks {
-            let entries = self.chunk(db, n)?;
             let mut past = false;
-            for (key, seq) in entries {
+            self.scan(db, n, |key, seq| {
                 if key.starts_with(prefix) {
-                    out.push((key, seq));
-                } else if key.as_slice() > prefix {
+                    out.push((key.to_vec(), seq));
+                } else if key > prefix {
                     past = true;
-                    break;
                 }
-            }
+                !past
+            })?;
             if past {
                 break;
             }
