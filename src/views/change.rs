@@ -101,7 +101,7 @@ pub fn decide(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proto_events::staff::{Mode, parse_text};
     use proto_events::{Envelope, Fact, Timestamp};
     use serde_json::{Value, json};
@@ -111,13 +111,14 @@ mod tests {
     use crate::views::fold::Folder;
     use crate::views::state::{Tracker, ViewState};
 
-    fn id(n: u64) -> Uuid {
+    /// A test id.
+    pub(crate) fn id(n: u64) -> Uuid {
         Uuid::from_u64_pair(0x0190_f0a1_7c2e_7a10, 0x8b3e_0000_0000_0000 | n)
     }
 
     /// A small log, each event recorded at its position with its stream's version, the way
     /// the writer numbers them (corrections and retractions go to their target's stream).
-    fn log(values: &[Value]) -> Vec<RecordedEvent> {
+    pub(crate) fn log(values: &[Value]) -> Vec<RecordedEvent> {
         let text: String = values.iter().map(|v| format!("{v}\n")).collect();
         let today = jiff::civil::date(2026, 1, 1);
         let parsed = parse_text(&text, Mode::Staff, today).expect("valid test events");

@@ -661,60 +661,11 @@ impl TimelineFolder {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
-    use proto_events::staff::{Mode, parse_text};
-    use proto_events::{Envelope, Payload, Timestamp};
     use serde_json::{Value, json};
-    use uuid::Uuid;
 
     use super::*;
     use crate::entity::apply_to_facts;
-
-    fn id(n: u64) -> Uuid {
-        Uuid::from_u64_pair(0x0190_f0a1_7c2e_7a10, 0x8b3e_0000_0000_0000 | n)
-    }
-
-    /// A log numbered the way the writer numbers it (amendments go to their target's stream).
-    fn log(values: &[Value]) -> Vec<RecordedEvent> {
-        let text: String = values.iter().map(|v| format!("{v}\n")).collect();
-        let parsed = parse_text(&text, Mode::Staff, jiff::civil::date(2026, 1, 1)).expect("valid");
-        let mut versions: HashMap<Stream, u64> = HashMap::new();
-        let mut streams: HashMap<Uuid, Stream> = HashMap::new();
-        parsed
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let event_id = p.event.event_id.expect("ids");
-                let stream = match &p.event.payload {
-                    Payload::Retracted(r) => streams[&r.target].clone(),
-                    Payload::Corrected(c) => streams[&c.target].clone(),
-                    payload => payload.stream().expect("a stream"),
-                };
-                streams.insert(event_id, stream.clone());
-                let version = versions.entry(stream.clone()).or_default();
-                *version += 1;
-                RecordedEvent {
-                    sequence: i as u64 + 1,
-                    stream_version: *version,
-                    envelope: Envelope {
-                        event_id,
-                        stream,
-                        event_type: p.event.payload.event_type(),
-                        schema_version: p.event.payload.event_type().schema_version(),
-                        recorded_by: p.event.recorded_by,
-                        recorded_at: Timestamp::UNIX_EPOCH,
-                        source: None,
-                        correlation_id: None,
-                        causation_id: None,
-                    },
-                    payload: p.event.payload,
-                    prev_hash: [0; 32],
-                    hash: [0; 32],
-                }
-            })
-            .collect()
-    }
+    use crate::views::change::tests::{id, log};
 
     fn fold(log: &[RecordedEvent], on: Option<Date>) -> TimelineFolder {
         let mut folder = TimelineFolder::new(on);
