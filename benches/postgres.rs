@@ -22,78 +22,23 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use coopledger::ledger::frame::{chain_hash, frame};
-use coopledger::proto_events::codec::encode_body;
-use coopledger::proto_events::{Envelope, NewEvent, RecordedEvent, Timestamp};
+use common::{scale, workload};
+use coopledger::proto_events::NewEvent;
 use coopledger::store::{self, Location};
-use coopledger::synth::Synth;
 use coopledger::{Ledger, LedgerHandle, Options, Reader};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-fn scale(n: usize) -> usize {
-    let factor: f64 = std::env::var("COOPLEDGER_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    ((n as f64 * factor) as usize).max(64)
-}
-
 /// A record as the baseline stores it: the same columns as `coopledger.records`.
-#[derive(Clone)]
-struct Row {
-    id: Uuid,
-    stream: String,
-    frame: Vec<u8>,
-}
-
-/// Typical events and the rows of their records (each event starts its own stream).
-fn workload(n: usize, seed: u64) -> (Vec<NewEvent>, Vec<Row>) {
-    let mut synth = Synth::new(seed);
-    let events: Vec<NewEvent> = (0..n).map(|_| synth.activity()).collect();
-    let mut prev = [0u8; 32];
-    let rows = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let seq = i as u64 + 1;
-            let stream = e.payload.stream().expect("facts have streams");
-            let recorded = RecordedEvent {
-                sequence: seq,
-                stream_version: 1,
-                envelope: Envelope {
-                    event_id: e.event_id.unwrap_or_default(),
-                    stream: stream.clone(),
-                    event_type: e.payload.event_type(),
-                    schema_version: e.payload.event_type().schema_version(),
-                    recorded_by: e.recorded_by.clone(),
-                    recorded_at: Timestamp::now(),
-                    source: e.source.clone(),
-                    correlation_id: None,
-                    causation_id: None,
-                },
-                payload: e.payload.clone(),
-                prev_hash: prev,
-                hash: [0; 32],
-            };
-            let body = encode_body(&recorded).expect("encode");
-            let hash = chain_hash(&prev, seq, &body);
-            prev = hash;
-            Row {
-                id: recorded.envelope.event_id,
-                stream: stream.to_string(),
-                frame: frame(&hash, &recorded.prev_hash, &body),
-            }
-        })
-        .collect();
-    (events, rows)
-}
+type Row = common::Stored;
 
 // ---- servers ------------------------------------------------------------------------------
 

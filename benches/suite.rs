@@ -9,6 +9,8 @@
 //!
 //! `COOPLEDGER_BENCH_SCALE=0.1` runs a tenth of the sizes (for a quick look).
 
+mod common;
+
 use std::path::Path;
 
 // The same allocator as the coopledger binary, for every contender.
@@ -17,58 +19,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coopledger::ledger::frame::{chain_hash, frame};
-use coopledger::proto_events::codec::encode_body;
-use coopledger::proto_events::{Envelope, NewEvent, RecordedEvent, Timestamp};
+use common::scale;
+use coopledger::proto_events::NewEvent;
 use coopledger::store::sled::keys;
-use coopledger::synth::Synth;
 use coopledger::{Ledger, LedgerHandle, Options, ViewName};
 use rand::{Rng, SeedableRng};
 use tokio::sync::{mpsc, oneshot};
 
-fn scale(n: usize) -> usize {
-    let factor: f64 = std::env::var("COOPLEDGER_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    ((n as f64 * factor) as usize).max(64)
-}
-
 /// Typical events and their stored frames, chained as the ledger would store them.
 fn workload(n: usize, seed: u64) -> (Vec<NewEvent>, Vec<Vec<u8>>) {
-    let mut synth = Synth::new(seed);
-    let events: Vec<NewEvent> = (0..n).map(|_| synth.activity()).collect();
-    let mut prev = [0u8; 32];
-    let frames = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let seq = i as u64 + 1;
-            let recorded = RecordedEvent {
-                sequence: seq,
-                stream_version: 1,
-                envelope: Envelope {
-                    event_id: e.event_id.unwrap_or_default(),
-                    stream: e.payload.stream().expect("facts have streams"),
-                    event_type: e.payload.event_type(),
-                    schema_version: e.payload.event_type().schema_version(),
-                    recorded_by: e.recorded_by.clone(),
-                    recorded_at: Timestamp::now(),
-                    source: e.source.clone(),
-                    correlation_id: None,
-                    causation_id: None,
-                },
-                payload: e.payload.clone(),
-                prev_hash: prev,
-                hash: [0; 32],
-            };
-            let body = encode_body(&recorded).expect("encode");
-            let hash = chain_hash(&prev, seq, &body);
-            prev = hash;
-            frame(&hash, &recorded.prev_hash, &body)
-        })
-        .collect();
-    (events, frames)
+    let (events, stored) = common::workload(n, seed);
+    (events, stored.into_iter().map(|r| r.frame).collect())
 }
 
 // ---- raw sled ------------------------------------------------------------------------------
