@@ -13,6 +13,9 @@
 //! - read records by sequence and by range, the head, the tiles, the checkpoints, the views;
 //! - answer the index lookups of the log: the sequence of an event id, the sequences of a stream.
 //!
+//! A third implementation, [`overlay`], layers a throwaway sled store over either one for
+//! writes that are never acknowledged (`import --check`).
+//!
 //! The records are stored byte for byte as framed by the ledger (`docs/format.md`), so the hash
 //! chain, the Merkle tiles, checkpoints and receipts are identical on every backend.
 //!
@@ -22,6 +25,7 @@
 //! - every lookup answers from committed groups only;
 //! - no value above [`MAX_VALUE_LEN`] is written, checked on every write path.
 
+pub mod overlay;
 pub mod postgres;
 pub mod sled;
 

@@ -38,6 +38,8 @@ use index::Index;
 pub const FORMAT_VERSION: u32 = 2;
 /// The sled page cache, in bytes, unless `COOPLEDGER_CACHE_MB` says otherwise.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// The sled page cache of a scratch store (see [`SledStore::scratch`]).
+pub const SCRATCH_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The file that marks a directory as a coopledger store.
 pub const MARKER_FILE: &str = "COOPLEDGER";
 /// How long an opener waits for a lock that may be being released.
@@ -101,6 +103,9 @@ pub struct SledStore {
     /// The format its marker says (1 until this build first writes records to it).
     marker: std::sync::atomic::AtomicU32,
     counters: SyncCounters,
+    /// Whether commits are made durable (fdatasync, the witness): always, except for a scratch
+    /// store that is thrown away (see [`SledStore::scratch`]).
+    durable: bool,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -130,14 +135,37 @@ impl SledStore {
         Self::open_inner(dir, false)
     }
 
+    /// Creates a throwaway store in the missing or empty directory `dir`, for writes nobody
+    /// acknowledges (an `import --check` layered over a ledger, `store::overlay`): commits are
+    /// atomic but never synced and no witness is kept, so a crash may lose any of them; sled's
+    /// cache is at most [`SCRATCH_CACHE_BYTES`]. Its records start after record `after`.
+    ///
+    /// # Errors
+    /// As [`SledStore::open`].
+    pub fn scratch(dir: &Path, after: u64) -> Result<SledStore, StoreError> {
+        let cache = cache_bytes().min(SCRATCH_CACHE_BYTES);
+        let store = Self::open_with(dir, true, cache, false)?;
+        store.index.write().start_after(after);
+        Ok(store)
+    }
+
     fn open_inner(dir: &Path, create: bool) -> Result<SledStore, StoreError> {
+        Self::open_with(dir, create, cache_bytes(), true)
+    }
+
+    fn open_with(
+        dir: &Path,
+        create: bool,
+        cache: u64,
+        durable: bool,
+    ) -> Result<SledStore, StoreError> {
         let empty = fs::read_dir(dir).map(|mut d| d.next().is_none());
         if !create && !matches!(empty, Ok(false)) {
             return Err(StoreError::Missing(dir.display().to_string()));
         }
         let created = !matches!(empty, Ok(false));
         let marker = prepare_dir(dir)?;
-        let db = Self::open_sled(dir)?;
+        let db = Self::open_sled(dir, cache)?;
         let data_file = File::open(dir.join("db"))?;
         let index = Index::open(&db, index::Tuning::from_env())?;
         let singles = db.scan_prefix([keys::EVENT]).next().is_some();
@@ -150,8 +178,9 @@ impl SledStore {
             singles: std::sync::atomic::AtomicBool::new(singles),
             marker: std::sync::atomic::AtomicU32::new(marker),
             counters: SyncCounters::default(),
+            durable,
         };
-        if created {
+        if created && durable {
             // A new store's files must be durable before anything is acknowledged in it; an
             // existing one was synced by whoever wrote it.
             store.sync()?;
@@ -162,13 +191,9 @@ impl SledStore {
     /// Opens sled, waiting a moment for a lock that this process has only just released: sled
     /// unlocks its file when its last internal thread lets go of it, shortly after the handle
     /// is dropped. A lock still held after that is another opener's.
-    fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    fn open_sled(dir: &Path, cache: u64) -> Result<sled::Db, StoreError> {
         let mut waited = Duration::ZERO;
         loop {
-            let cache = std::env::var("COOPLEDGER_CACHE_MB")
-                .ok()
-                .and_then(|mb| mb.parse::<u64>().ok())
-                .map_or(DEFAULT_CACHE_BYTES, |mb| mb.max(1) * 1024 * 1024);
             let opened = sled::Config::new()
                 .path(dir)
                 // Durability is ours: every write is followed by a sync of our own, so the
@@ -253,10 +278,14 @@ impl SledStore {
 
     /// Makes everything applied so far durable: sled's flush, then fdatasync of the data file,
     /// then fsync of any snapshot file sled created since the last sync and of the directory.
+    /// A scratch store only flushes sled's buffers (bounding its memory), without a sync.
     fn sync(&self) -> Result<Duration, StoreError> {
         let started = Instant::now();
         crate::failpoint!("store::sync", StoreError::Io);
         self.sled().flush()?;
+        if !self.durable {
+            return Ok(Duration::ZERO);
+        }
         self.data_file.sync_data()?;
         self.sync_new_files()?;
         let took = started.elapsed();
@@ -387,7 +416,9 @@ impl Backend for SledStore {
             self.sled().apply_batch(batch.inner)?;
         }
         let took = self.sync()?;
-        if let Some((seq, hash)) = &group.head {
+        if let Some((seq, hash)) = &group.head
+            && self.durable
+        {
             self.write_witness(*seq, hash)?;
         }
         if !group.records.is_empty() {
@@ -563,6 +594,14 @@ impl Drop for SledStore {
             waited += Duration::from_millis(2);
         }
     }
+}
+
+/// sled's page cache: [`DEFAULT_CACHE_BYTES`], or `COOPLEDGER_CACHE_MB` MiB.
+fn cache_bytes() -> u64 {
+    std::env::var("COOPLEDGER_CACHE_MB")
+        .ok()
+        .and_then(|mb| mb.parse::<u64>().ok())
+        .map_or(DEFAULT_CACHE_BYTES, |mb| mb.max(1) * 1024 * 1024)
 }
 
 /// Creates `dir` and its marker when missing or empty; refuses foreign or unknown directories.

@@ -143,6 +143,20 @@ impl Index {
         })
     }
 
+    /// Makes a new, empty index start after record `seq`: that of a scratch store whose records
+    /// follow another store's (`store::overlay`), which indexes those before it.
+    ///
+    /// # Panics
+    /// When the index is not empty.
+    pub fn start_after(&mut self, seq: u64) {
+        assert!(
+            self.runs.is_empty() && self.memtable.records() == 0 && self.watermark == 0,
+            "only an empty index starts after a record"
+        );
+        self.watermark = seq;
+        self.memtable = Memtable::after(seq);
+    }
+
     /// The last record the runs cover: the ledger gives the index the records after it at open.
     #[must_use]
     pub fn watermark(&self) -> u64 {
