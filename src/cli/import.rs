@@ -2,7 +2,8 @@
 //! batches, and `import --check`, which validates them whole and appends nothing.
 //!
 //! Lines and rows are read as a stream, so files of millions of lines need no more memory than
-//! one batch (a check keeps what it staged, to judge each batch after the ones before it). A
+//! one batch (a check appends to a scratch layer on disk, to judge each batch after the ones
+//! before it). A
 //! JSONL line without `event_id` gets one derived from its content (a UUIDv8 of the SHA-256 of
 //! the line), a spreadsheet row one derived from its cells, so rerunning an interrupted import
 //! skips everything already in: re-sending an event the ledger holds returns its original
@@ -21,7 +22,7 @@ use proto_events::{Rule, Violation};
 
 use super::exit::{CliError, Code, Problem};
 use super::progress::{Progress, grouped};
-use super::{Cli, SheetArgs, input, open, open_for_writing};
+use super::{Cli, SheetArgs, input, open_for_writing};
 
 /// The longest line accepted (an event's text is at most 256 KiB).
 const MAX_LINE: usize = 1024 * 1024;
@@ -103,11 +104,15 @@ fn import_all(
     Ok(())
 }
 
-/// `import --check`: every batch is checked as its import would be (each after the ones before
-/// it, every rule, contextual ones against the ledger included), every problem of every line
-/// is reported, and nothing is appended.
+/// `import --check`: every batch is appended as its import would be, but to a scratch layer
+/// over the ledger that is thrown away ([`Ledger::open_scratch`]): each batch is judged after
+/// the ones before it that passed, every rule applied (contextual ones against the ledger
+/// included), every problem of every line is reported, and nothing is appended to the ledger.
+/// What a batch adds goes to the scratch store on disk, so a file of any length is checked in
+/// bounded memory.
 fn check(cli: &Cli, options: &Options<'_>, out: &mut impl Write) -> Result<(), CliError> {
-    let (mut ledger, scratch) = match open(cli) {
+    let (mut ledger, scratch) = match Ledger::open_scratch(&cli.location()).map_err(CliError::from)
+    {
         Ok(ledger) => (ledger, None),
         // `--create`: the file is checked as its import into a new, empty ledger would be.
         Err(e) if cli.create && e.code == Code::Invalid => {
@@ -136,34 +141,48 @@ fn check_against(
 ) -> Result<(), CliError> {
     let head = ledger.reader().head().seq;
     let mut batches = Batches::new(cli, options, true)?;
-    let results = ledger.check_group(&mut batches);
-    batches.progress_done();
-    let mut summary = Summary {
-        lines: batches.events,
-        head,
-        ..Summary::default()
-    };
-    let mut refused = Vec::new();
-    for (result, meta) in results.into_iter().zip(&batches.metas) {
-        match result {
-            Ok(receipts) => count(&receipts, head, &mut summary),
-            Err(e) => refused.push(input::ledger_error(
-                &meta.file,
-                &meta.lines,
-                meta.headers.as_deref(),
-                e,
-            )),
-        }
-    }
-    let mut problems = std::mem::take(&mut batches.problems);
+    let mut valid = 0;
+    let mut problems = Vec::new();
     let mut others = Vec::new();
-    for e in refused {
-        if e.problems.is_empty() {
-            others.push(e.message);
-        } else {
-            problems.extend(e.problems);
+    while let Some(request) = batches.next() {
+        // Taken, not kept: a check holds one batch's lines at a time.
+        let Some(meta) = batches.metas.pop() else {
+            break;
+        };
+        match ledger.submit(request) {
+            Ok(receipts) => valid += receipts.len() as u64,
+            Err(e) => {
+                let stopped = ledger.reader().poison_reason().is_some();
+                let e = input::ledger_error(&meta.file, &meta.lines, meta.headers.as_deref(), e);
+                if e.problems.is_empty() {
+                    others.push(e.message);
+                } else {
+                    problems.extend(e.problems);
+                }
+                if stopped {
+                    // The scratch store failed (a full disk, say): nothing after can be judged.
+                    others.push(format!(
+                        "the check stopped at line {} of {}",
+                        meta.lines.first().copied().unwrap_or(0),
+                        meta.file
+                    ));
+                    break;
+                }
+            }
         }
+        batches.report();
     }
+    batches.progress_done();
+    // Every event of a valid batch either got a new sequence (counted once, however often its
+    // id repeats) or was already in.
+    let new = ledger.reader().head().seq - head;
+    let summary = Summary {
+        lines: batches.events,
+        new,
+        existing: valid - new,
+        head,
+    };
+    problems.append(&mut batches.problems);
     // Problems in file order: those of reading and the ledger's, each by line.
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     if let Some(fatal) = batches.failed.take() {

@@ -256,6 +256,24 @@ impl Ledger {
         recover::open(location, options)
     }
 
+    /// Opens the ledger at `location` to try appends on: they are checked and committed as
+    /// on the ledger itself, but into a scratch copy-on-write layer ([`crate::store::overlay`])
+    /// that is thrown away when this ledger is dropped; the ledger at `location` is opened for
+    /// reading only and never written. `import --check` judges a whole file this way.
+    ///
+    /// # Errors
+    /// As [`Ledger::open`]; when the scratch directory cannot be made.
+    pub fn open_scratch(location: &Location) -> Result<Ledger, Error> {
+        let base = crate::store::open(location, crate::store::Access::Read)?;
+        let overlay = crate::store::overlay::Overlay::new(base)?;
+        let options = Options {
+            // Nothing here is proved to anyone: the tiles are not kept.
+            merkle: false,
+            ..Options::default()
+        };
+        recover::open_on(Box::new(overlay), options, false)
+    }
+
     /// A reader sharing this ledger.
     #[must_use]
     pub fn reader(&self) -> Reader {
@@ -326,16 +344,6 @@ impl Ledger {
     /// it verified, and its health check says why it stopped (until it is restarted).
     pub(crate) fn stop_following(&self, reason: &str) {
         self.shared.poison(reason);
-    }
-
-    /// Checks requests as [`Ledger::append_group`] would append them in order (each seeing the
-    /// ones before it that passed, every rule applied, contextual ones included) and writes
-    /// nothing; returns what each append would have answered.
-    pub fn check_group(
-        &mut self,
-        requests: impl IntoIterator<Item = Request>,
-    ) -> Vec<Result<Vec<Receipt>, Error>> {
-        self.writer.check_group(&self.shared, requests)
     }
 
     /// Stores a signed checkpoint of the first `size` records (signed by [`crate::audit`]),

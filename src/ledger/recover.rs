@@ -28,7 +28,7 @@ use super::{Ledger, Options, Shared, VerifyReport, ViewName};
 use crate::error::Error;
 use crate::merkle::leaf_hash;
 use crate::metrics::Metrics;
-use crate::store::{self, Access, Backend, Group, IndexRow, Location};
+use crate::store::{self, Access, Backend, Group, IndexRow, Location, Store};
 use crate::views::state::ViewState;
 use crate::views::stored;
 
@@ -38,22 +38,28 @@ const ACKNOWLEDGEMENT_WAIT: std::time::Duration = std::time::Duration::from_secs
 
 /// Opens the ledger at `location`; see the module documentation.
 pub(super) fn open(location: &Location, options: Options) -> Result<Ledger, Error> {
-    let started = std::time::Instant::now();
     let access = match (options.read_only, options.create) {
         (true, _) => Access::Read,
         (false, true) => Access::Create,
         (false, false) => Access::Write,
     };
     let store = store::open(location, access)?;
+    // A reader of a log another process writes (PostgreSQL) serves only what was acknowledged.
+    let follower = options.read_only && matches!(location, Location::Postgres(_));
+    open_on(store, options, follower)
+}
+
+/// Opens a ledger on an open store (see [`open`]); `follower`: the store is a log another
+/// process writes.
+pub(super) fn open_on(store: Store, options: Options, follower: bool) -> Result<Ledger, Error> {
+    let started = std::time::Instant::now();
     let stored_views = match stored::load(&*store) {
         Err(Error::CorruptView(why)) if options.read_only => Err(why),
         other => Ok(other?),
     };
-    // A reader of a log another process writes (PostgreSQL) serves only what was acknowledged,
-    // while the stored views are the writer's, maybe of a group committed and not yet
+    // A follower's stored views are the writer's, maybe of a group committed and not yet
     // acknowledged: it waits for that acknowledgement (it follows the commit at once), so that
     // its head is at or past the views it loaded, then folds on from them.
-    let follower = options.read_only && matches!(location, Location::Postgres(_));
     if follower && let Ok(Some((views, _))) = &stored_views {
         store.wait_for_head(views.as_of.saturating_sub(1), ACKNOWLEDGEMENT_WAIT)?;
     }
@@ -127,7 +133,7 @@ pub(super) fn open(location: &Location, options: Options) -> Result<Ledger, Erro
         }
     }
     tracing::info!(
-        location = %location.display(),
+        location = %ledger.shared.store.location(),
         head = head.seq,
         ms = started.elapsed().as_millis() as u64,
         "ledger opened"

@@ -200,32 +200,6 @@ impl Writer {
         (results, Some(committed))
     }
 
-    /// Checks requests as [`Writer::append_group`] would append them, each seeing those before
-    /// it that passed, and writes nothing: a whole file checked batch by batch is judged as its
-    /// import would be. The answers are what the appends would have answered.
-    pub fn check_group(
-        &mut self,
-        shared: &Shared,
-        requests: impl IntoIterator<Item = Request>,
-    ) -> Vec<Result<Vec<Receipt>, Error>> {
-        if let Some(reason) = shared.poison_reason() {
-            return vec![Err(Error::Poisoned(reason))];
-        }
-        let catalog = shared.catalog.read();
-        let mut staging = Staging::new(&catalog, &*shared.store);
-        let results = requests
-            .into_iter()
-            .map(|request| self.stage_or_roll_back(&mut staging, request, false))
-            .collect();
-        // Nothing is written: the staging goes, and the working views return to the published
-        // ones (which they equal between groups).
-        drop(staging);
-        drop(catalog);
-        self.views = (**shared.views.read()).clone();
-        self.tracker = Tracker::with_undo();
-        results
-    }
-
     /// Stages one request within its savepoint; rolls it back when it fails, or when it is only
     /// a check (`roll_back`).
     fn stage_or_roll_back(

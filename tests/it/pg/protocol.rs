@@ -312,3 +312,71 @@ fn the_append_only_triggers_refuse_changes_and_verify_names_an_edited_row() {
         .code(4)
         .stderr(predicates::str::contains("record 17"));
 }
+
+/// `import --check` on PostgreSQL while a writer runs: judged against the acknowledged log (a
+/// problem named by its line, a clean file's new events counted), nothing appended (the records
+/// table unchanged), and no writer's role taken: the running writer appends after it.
+#[test]
+fn import_check_reads_postgres_and_writes_nothing() {
+    if !cluster::enabled("import_check_reads_postgres_and_writes_nothing") {
+        return;
+    }
+    let fixture = Fixture::postgres();
+    let Location::Postgres(url) = &fixture.location else {
+        unreachable!()
+    };
+    store::create(&fixture.location).expect("init");
+    cli(url)
+        .args(["import", &crate::cli::story_path()])
+        .assert()
+        .success();
+    let mut live = writer(url).expect("the writer");
+    let db = fixture.database.as_deref().expect("database");
+    let cluster = Cluster::shared();
+    let before = cluster.sql(db, "SELECT count(*) FROM coopledger.records");
+    let activities: Vec<String> = (0..2_500u64)
+        .map(|i| {
+            serde_json::json!({"type": "ActivityDelivered", "recorded_by": "officer",
+                "activity_id": format!("0190f0a1-7c2e-7a10-8b3f-{i:012}"),
+                "kind": "workshop", "title": format!("Workshop {i}"), "pillar": "capacity_building",
+                "start": "2024-07-16", "end": "2024-07-18", "venue": {"city": "Lagos", "country": "NG"},
+                "beneficiaries": ["NG", "GH"], "participants": {"total": 30, "women": 5}})
+            .to_string()
+        })
+        .collect();
+    let unknown_case =
+        serde_json::json!({"type": "CaseMilestoneRecorded", "recorded_by": "officer",
+        "case_id": "0190f0a1-7c2e-7a10-8b3e-00000000c0bb", "on": "2024-02-01",
+        "milestone": {"kind": "arrests", "country": "GH", "count": 3}})
+        .to_string();
+    let dir = crate::support::tempdir();
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(&good, activities.join("\n") + "\n").expect("write");
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, activities.join("\n") + "\n" + &unknown_case + "\n").expect("write");
+    cli(url)
+        .args(["import", "--check", "--batch", "500"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "bad.jsonl:2501: case_id: case_not_open",
+        ))
+        .stderr(predicates::str::contains("nothing was appended"));
+    cli(url)
+        .args(["import", "--check", "--batch", "500"])
+        .arg(&good)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "checked 2500 lines: all valid; 2500 new events would be appended",
+        ));
+    assert_eq!(
+        cluster.sql(db, "SELECT count(*) FROM coopledger.records"),
+        before,
+        "nothing was appended"
+    );
+    let mut synth = Synth::new(7);
+    live.append(vec![synth.activity()])
+        .expect("the writer was not fenced by the checks");
+}
