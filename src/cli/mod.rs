@@ -761,7 +761,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
                 proof,
                 out: file,
             } => witness::add(dir, checkpoint, proof.as_deref(), file.as_deref(), out),
-            WitnessArg::Serve { dir, addr } => witness::serve(dir, addr, out),
+            WitnessArg::Serve { dir, addr } => witness::serve(dir, addr, cli.json, out),
             WitnessArg::Follow {
                 dir,
                 log,

@@ -157,11 +157,20 @@ pub fn run(cli: &Cli, args: &Args, out: &mut impl Write) -> Result<(), CliError>
             Handle::Writer(ledger) => (LedgerHandle::start(ledger), ""),
             Handle::Follower(ledger) => (LedgerHandle::follow(ledger), " (read-only)"),
         };
-        writeln!(
-            out,
-            "coopledger serving {}{role} on http://{local}",
-            cli.db_display()
-        )?;
+        if cli.json {
+            let line = serde_json::json!({
+                "serving": cli.db_display(),
+                "url": format!("http://{local}"),
+                "read_only": args.read_only,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "coopledger serving {}{role} on http://{local}",
+                cli.db_display()
+            )?;
+        }
         out.flush()?;
         http::serve(listener, handle, config, shutdown_signal())
             .await

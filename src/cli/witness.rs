@@ -254,7 +254,8 @@ fn follow_once(
 
 /// `coopledger witness serve --dir DIR --addr ADDR`: the C2SP tlog-witness API
 /// (`POST /add-checkpoint`, `GET /checkpoint`) until SIGINT or SIGTERM.
-pub fn serve(dir: &Path, addr: &str, out: &mut impl Write) -> Result<(), CliError> {
+/// With `json`, the start line is a JSON object (`witness`, `url`).
+pub fn serve(dir: &Path, addr: &str, json: bool, out: &mut impl Write) -> Result<(), CliError> {
     let witness = open(dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -276,11 +277,19 @@ pub fn serve(dir: &Path, addr: &str, out: &mut impl Write) -> Result<(), CliErro
         let local = listener
             .local_addr()
             .map_err(|e| CliError::new(Code::Failure, format!("error: {e}")))?;
-        writeln!(
-            out,
-            "coopledger witness {} serving on http://{local}",
-            dir.display()
-        )?;
+        if json {
+            let line = serde_json::json!({
+                "witness": dir.display().to_string(),
+                "url": format!("http://{local}"),
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "coopledger witness {} serving on http://{local}",
+                dir.display()
+            )?;
+        }
         out.flush()?;
         coopledger::witness::serve::serve(listener, witness, super::serve::shutdown_signal())
             .await

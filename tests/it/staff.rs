@@ -632,6 +632,34 @@ fn every_command_honours_json() {
     let summary = demo.json(&["demo", "--synthetic", "50"]);
     assert_eq!(summary["verified"]["ok"], true, "{summary}");
     assert_eq!(summary["head"], summary["verified"]["head_seq"]);
+    // A server's start line too: its URL, read by a script, answers.
+    let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("coopledger"))
+        .current_dir(sandbox.path())
+        .arg("--db")
+        .arg(sandbox.db())
+        .args(["--json", "serve", "--addr", "127.0.0.1:0", "--public-reads"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("the start line");
+    let started: Value = serde_json::from_str(&line).expect("a JSON start line");
+    assert_eq!(started["read_only"], false, "{started}");
+    let url = started["url"].as_str().expect("url").to_owned();
+    let head: Value = client()
+        .get(format!("{url}/v1/head"))
+        .send()
+        .expect("GET /v1/head")
+        .json()
+        .expect("JSON");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(head["seq"], 16, "{head}");
 }
 
 #[test]

@@ -541,7 +541,15 @@ impl WitnessServer {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("coopledger"))
             .current_dir(cwd)
             .env_remove("COOPLEDGER_SERVER")
-            .args(["witness", "serve", "--dir", "w", "--addr", "127.0.0.1:0"])
+            .args([
+                "--json",
+                "witness",
+                "serve",
+                "--dir",
+                "w",
+                "--addr",
+                "127.0.0.1:0",
+            ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -550,7 +558,9 @@ impl WitnessServer {
         std::io::BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("the serving line");
-        let base = line.trim().rsplit(' ').next().expect("a URL").to_owned();
+        let started: serde_json::Value = serde_json::from_str(&line).expect("a JSON start line");
+        assert_eq!(started["witness"], "w", "{line}");
+        let base = started["url"].as_str().expect("a URL").to_owned();
         assert!(base.starts_with("http://127.0.0.1:"), "{line}");
         WitnessServer { child, base }
     }
