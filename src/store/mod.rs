@@ -38,9 +38,9 @@ use std::time::Duration;
 use proto_events::{EventType, Hash, Stream, Timestamp};
 use uuid::Uuid;
 
-/// The largest value any backend stores (a record frame, a tile, a view part). sled moves
-/// values above about 128 KiB into separate blob files that it never fsyncs, so everything
-/// stays well below; event bodies are limited to 64 KiB by the ledger.
+/// The largest value any backend stores (a record frame, a tile, a view part); event bodies are
+/// limited to 64 KiB by the ledger. (sled writes pages above 128 KiB to blob files, which the
+/// sled store syncs itself: `sled::SledStore`.)
 pub const MAX_VALUE_LEN: usize = 96 * 1024;
 
 /// A storage failure. Domain rejections never come from here.

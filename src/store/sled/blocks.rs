@@ -10,32 +10,43 @@
 //! format 1 (`hash ‖ prev_hash ‖ body`). A commit packs its records into blocks of at most
 //! [`TARGET_BYTES`] (a single frame larger than that gets a block of its own; every block stays
 //! under `MAX_VALUE_LEN`). Blocks are never rewritten.
+//!
+//! Why 8 KiB: sled keeps the pages it wrote in memory until about eight thousand of them have
+//! been written since (its cache capacity does not bound them), so a writer's resident memory
+//! grows to about 8,000 × the size of a page: 450 MiB with 64 KiB blocks, 64 MiB with 8 KiB.
+//! And a leaf of sixteen values above 8 KiB is larger than a quarter of sled's log segment, which
+//! sled writes as a separate blob file (synced by the store: `SledStore::sync`).
 
 use super::super::Value;
 
 /// The block format byte.
 pub const BLOCK_FORMAT: u8 = 2;
-/// Bytes of frames a block holds before the next one starts.
-pub const TARGET_BYTES: usize = 64 * 1024;
+/// Bytes of frames a block holds before the next one starts (unless `COOPLEDGER_BLOCK_BYTES`
+/// says otherwise: for the test that makes sled write blobs).
+pub const TARGET_BYTES: usize = 8 * 1024;
 /// The most records in one block.
 pub const MAX_RECORDS: usize = 4096;
 const HEADER: usize = 3;
 
-/// Packs consecutive frames, the first at sequence `first`, into blocks: (first sequence, value).
+/// Packs consecutive frames, the first at sequence `first`, into blocks of about `target` bytes
+/// of frames: (first sequence, value).
 #[must_use]
-pub fn pack<'a>(first: u64, frames: impl IntoIterator<Item = &'a [u8]>) -> Vec<(u64, Vec<u8>)> {
+pub fn pack<'a>(
+    first: u64,
+    frames: impl IntoIterator<Item = &'a [u8]>,
+    target: usize,
+) -> Vec<(u64, Vec<u8>)> {
     let mut blocks = Vec::new();
     let mut current: Option<(u64, Vec<u8>, u16)> = None;
     for (seq, frame) in (first..).zip(frames) {
         let full = current.as_ref().is_some_and(|(_, bytes, count)| {
-            bytes.len() + 4 + frame.len() > TARGET_BYTES + HEADER
-                || usize::from(*count) >= MAX_RECORDS
+            bytes.len() + 4 + frame.len() > target + HEADER || usize::from(*count) >= MAX_RECORDS
         });
         if full && let Some(done) = current.take() {
             blocks.push(finish(done));
         }
         let (_, bytes, count) = current.get_or_insert_with(|| {
-            let mut bytes = Vec::with_capacity(TARGET_BYTES.min(frame.len() * 64) + HEADER);
+            let mut bytes = Vec::with_capacity(target.min(frame.len() * 64) + HEADER);
             bytes.extend_from_slice(&[BLOCK_FORMAT, 0, 0]);
             (seq, bytes, 0)
         });
@@ -159,7 +170,7 @@ mod tests {
     #[test]
     fn nth_is_the_frame_unpack_gives_and_none_past_the_end() {
         let frames: Vec<Vec<u8>> = (0..40u32).map(|i| vec![i as u8; 10 + i as usize]).collect();
-        let blocks = pack(1, frames.iter().map(Vec::as_slice));
+        let blocks = pack(1, frames.iter().map(Vec::as_slice), TARGET_BYTES);
         let block = Value::owned(blocks[0].1.clone());
         let all = unpack(&block).expect("unpack");
         for (i, frame) in all.iter().enumerate() {
@@ -180,7 +191,7 @@ mod tests {
         let frames: Vec<Vec<u8>> = (0..500u32)
             .map(|i| vec![(i % 251) as u8; 64 + (i as usize * 37) % 900])
             .collect();
-        let blocks = pack(10, frames.iter().map(Vec::as_slice));
+        let blocks = pack(10, frames.iter().map(Vec::as_slice), TARGET_BYTES);
         assert!(blocks.len() > 2, "{} blocks", blocks.len());
         let mut seq = 10;
         let mut all = Vec::new();
@@ -198,13 +209,13 @@ mod tests {
         assert_eq!(all, frames);
         // One frame larger than the target gets a block of its own.
         let big = vec![7u8; TARGET_BYTES + 10];
-        let blocks = pack(1, [&[1u8; 100][..], &big, &[2u8; 100]]);
+        let blocks = pack(1, [&[1u8; 100][..], &big, &[2u8; 100]], TARGET_BYTES);
         assert_eq!(blocks.iter().map(|b| b.0).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
     #[test]
     fn damaged_blocks_are_named() {
-        let (_, good) = pack(1, [&[1u8; 80][..], &[2u8; 80]]).remove(0);
+        let (_, good) = pack(1, [&[1u8; 80][..], &[2u8; 80]], TARGET_BYTES).remove(0);
         for (bytes, says) in [
             (good[..2].to_vec(), "shorter than a block header"),
             ([&[9u8][..], &good[1..]].concat(), "block format 9"),

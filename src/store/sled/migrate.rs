@@ -60,7 +60,9 @@ impl SledStore {
             for (seq, _) in &run {
                 batch.remove(&keys::event(*seq));
             }
-            for (block_first, block) in blocks::pack(first, run.iter().map(|(_, v)| &v[..])) {
+            for (block_first, block) in
+                blocks::pack(first, run.iter().map(|(_, v)| &v[..]), self.block_bytes)
+            {
                 if block.len() > crate::store::MAX_VALUE_LEN {
                     return Err(StoreError::ValueTooLarge { len: block.len() });
                 }

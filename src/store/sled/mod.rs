@@ -2,9 +2,10 @@
 //!
 //! Durability: sled's `flush()` writes its log but on Linux only issues `sync_file_range`, which
 //! survives a killed process but not a power cut. [`SledStore::commit`] therefore applies the
-//! group as one sled batch (atomic: after a crash all of it or none of it is there), flushes, and
-//! then `fdatasync`s the data file itself (and, when sled has written new snapshot files, those
-//! and the directory). Only then does it write the witness file (see [`Backend::witness`]) and
+//! group as one sled batch (atomic: after a crash all of it or none of it is there), flushes,
+//! fsyncs the blob files sled wrote (pages over 128 KiB, which sled never syncs) and `blobs/`,
+//! and then `fdatasync`s the data file itself (and, when sled has written new snapshot files,
+//! those and the directory). Only then does it write the witness file (see [`Backend::witness`]) and
 //! return: a caller acknowledges nothing before `commit` returns.
 //!
 //! Records are packed into blocks (`blocks.rs`); a store written by format 1 (one key per record)
@@ -87,6 +88,71 @@ impl Batch {
     }
 }
 
+/// The sled directory that holds sled's page blobs.
+const BLOBS_DIR: &str = "blobs";
+
+/// A directory whose new files each sync makes durable: the files already synced, and the
+/// directory's modification time when last listed (unchanged: nothing new to sync).
+struct SyncedDir {
+    dir: PathBuf,
+    files: BTreeSet<String>,
+    listed_at: Option<std::time::SystemTime>,
+}
+
+impl SyncedDir {
+    fn new(dir: &Path) -> Self {
+        SyncedDir {
+            dir: dir.to_owned(),
+            files: BTreeSet::new(),
+            listed_at: None,
+        }
+    }
+
+    /// Fsyncs every file of the directory not synced yet (the data file `db` aside: it is
+    /// synced by itself), then the directory when it has any; forgets files that are gone.
+    fn sync_new_files(&mut self) -> Result<(), StoreError> {
+        let modified = match fs::metadata(&self.dir) {
+            Ok(meta) => meta.modified().ok(),
+            // sled makes `blobs/` when it opens; a directory that is not there has nothing.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        // A directory's mtime is only as fine as the kernel's clock tick, so an unchanged mtime
+        // proves nothing new only once it is old enough for any later change to show.
+        let settled = modified
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(1));
+        if settled && modified == self.listed_at {
+            return Ok(());
+        }
+        self.listed_at = modified;
+        let mut present = BTreeSet::new();
+        let mut changed = false;
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "db" || !entry.file_type()?.is_file() {
+                continue;
+            }
+            if !self.files.contains(&name) {
+                match File::open(entry.path()) {
+                    Ok(file) => file.sync_all()?,
+                    // Removed since it was listed (sled collects blobs it no longer needs).
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                }
+                changed = true;
+            }
+            present.insert(name);
+        }
+        self.files = present;
+        if changed {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
 /// The sled store of one ledger directory.
 pub struct SledStore {
     /// Always `Some` until the store is dropped (see `Drop`).
@@ -94,15 +160,17 @@ pub struct SledStore {
     dir: PathBuf,
     /// The data file, kept open to fdatasync it after each flush.
     data_file: File,
-    /// Snapshot files already synced, so new ones (and the directory) are synced once, and the
-    /// directory's modification time when last listed (unchanged: nothing new to sync).
-    synced_files: Mutex<(BTreeSet<String>, Option<std::time::SystemTime>)>,
+    /// The files of the directory (snapshots) and of `blobs/` already synced, so that new ones
+    /// (and their directory) are synced once.
+    synced: Mutex<[SyncedDir; 2]>,
     index: RwLock<Index>,
     /// Whether records stored one per key (format 1) may remain.
     singles: std::sync::atomic::AtomicBool,
     /// The format its marker says (1 until this build first writes records to it).
     marker: std::sync::atomic::AtomicU32,
     counters: SyncCounters,
+    /// Bytes of frames per block ([`blocks::TARGET_BYTES`] unless `COOPLEDGER_BLOCK_BYTES`).
+    block_bytes: usize,
     /// Whether commits are made durable (fdatasync, the witness): always, except for a scratch
     /// store that is thrown away (see [`SledStore::scratch`]).
     durable: bool,
@@ -173,11 +241,17 @@ impl SledStore {
             db: Some(db),
             dir: dir.to_owned(),
             data_file,
-            synced_files: Mutex::new((BTreeSet::new(), None)),
+            synced: Mutex::new([SyncedDir::new(dir), SyncedDir::new(&dir.join(BLOBS_DIR))]),
             index: RwLock::new(index),
             singles: std::sync::atomic::AtomicBool::new(singles),
             marker: std::sync::atomic::AtomicU32::new(marker),
             counters: SyncCounters::default(),
+            block_bytes: std::env::var("COOPLEDGER_BLOCK_BYTES")
+                .ok()
+                .and_then(|b| b.parse::<usize>().ok())
+                .map_or(blocks::TARGET_BYTES, |b| {
+                    b.clamp(1024, super::MAX_VALUE_LEN / 2)
+                }),
             durable,
         };
         if created && durable {
@@ -245,7 +319,7 @@ impl SledStore {
         };
         if let Some(first) = group.records.first() {
             let frames = group.records.iter().map(|r| r.frame);
-            for (first, block) in blocks::pack(first.seq, frames) {
+            for (first, block) in blocks::pack(first.seq, frames, self.block_bytes) {
                 batch.put(&keys::block(first), &block);
             }
         }
@@ -276,8 +350,14 @@ impl SledStore {
         Ok(batch)
     }
 
-    /// Makes everything applied so far durable: sled's flush, then fdatasync of the data file,
-    /// then fsync of any snapshot file sled created since the last sync and of the directory.
+    /// Makes everything applied so far durable: sled's flush, then fsync of any blob file sled
+    /// wrote since the last sync (and of `blobs/`), then fdatasync of the data file, then fsync
+    /// of any snapshot file sled created since the last sync (and of the directory).
+    ///
+    /// sled writes a page larger than a quarter of its 512 KiB log segments (a leaf holding
+    /// several large values) to a file of its own in `blobs/`, and never syncs it; the data file
+    /// then points to that file. Blocks, index chunks and tiles are kept at 8 KiB at most, so a
+    /// leaf of them rarely gets that large; large events can.
     /// A scratch store only flushes sled's buffers (bounding its memory), without a sync.
     fn sync(&self) -> Result<Duration, StoreError> {
         let started = Instant::now();
@@ -286,8 +366,12 @@ impl SledStore {
         if !self.durable {
             return Ok(Duration::ZERO);
         }
+        // Blobs first: the data file points to them.
+        let mut synced = self.synced.lock();
+        synced[1].sync_new_files()?;
         self.data_file.sync_data()?;
-        self.sync_new_files()?;
+        synced[0].sync_new_files()?;
+        drop(synced);
         let took = started.elapsed();
         self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         self.counters.sync_micros.fetch_add(
@@ -295,36 +379,6 @@ impl SledStore {
             Ordering::Relaxed,
         );
         Ok(took)
-    }
-
-    fn sync_new_files(&self) -> Result<(), StoreError> {
-        let mut guard = self.synced_files.lock();
-        let (synced, listed_at) = &mut *guard;
-        let modified = fs::metadata(&self.dir)?.modified().ok();
-        // A directory's mtime is only as fine as the kernel's clock tick, so an unchanged mtime
-        // proves nothing new only once it is old enough for any later change to show.
-        let settled = modified
-            .and_then(|m| m.elapsed().ok())
-            .is_some_and(|age| age > Duration::from_secs(1));
-        if settled && modified == *listed_at {
-            return Ok(());
-        }
-        *listed_at = modified;
-        let mut changed = false;
-        for entry in fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name == "db" || !entry.file_type()?.is_file() || synced.contains(&name) {
-                continue;
-            }
-            File::open(entry.path())?.sync_all()?;
-            synced.insert(name);
-            changed = true;
-        }
-        if changed {
-            File::open(&self.dir)?.sync_all()?;
-        }
-        Ok(())
     }
 
     /// Records, outside sled, the last record made durable (see [`Backend::witness`]). Written

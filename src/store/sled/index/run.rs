@@ -17,9 +17,9 @@ use super::filter::Filter;
 use crate::store::StoreError;
 
 /// Bytes of entries a data chunk holds before the next one starts.
-const CHUNK_BYTES: usize = 32 * 1024;
+const CHUNK_BYTES: usize = 8 * 1024;
 /// Bytes per filter or fence chunk.
-const PART_BYTES: usize = 64 * 1024;
+const PART_BYTES: usize = 8 * 1024;
 const META_FORMAT: u8 = 1;
 
 /// A run's description and what lookups keep in memory of it (fences and filter).
