@@ -117,18 +117,27 @@ impl Index {
             .collect::<Result<Vec<_>, _>>()?;
         runs.sort_by_key(|r| std::cmp::Reverse(r.last));
         check_coverage(&runs, watermark)?;
+        // Only the gaps between the listed runs are scanned: reading every key of every run
+        // would cost open the whole index (sled reads whole pages, values included).
         let mut orphans = sled::Batch::default();
         let mut any = false;
-        for key in db.scan_prefix([keys::INDEX]).keys() {
-            let key = key?;
-            let id = key
-                .get(1..9)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes);
-            if id.is_none_or(|id| !listed.iter().any(|(l, _)| *l == id)) {
-                orphans.remove(key);
+        let mut ids: Vec<u64> = listed.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        let mut from = vec![keys::INDEX];
+        for id in ids.into_iter().map(Some).chain([None]) {
+            let to = match id {
+                Some(id) => keys::run_prefix(id).to_vec(),
+                None => vec![keys::INDEX + 1],
+            };
+            for key in db.range(from.as_slice()..to.as_slice()).keys() {
+                orphans.remove(key?);
                 any = true;
             }
+            // The next gap starts after this run's keys: at the prefix of the next id.
+            from = match id.and_then(|id| id.checked_add(1)) {
+                Some(next) => keys::run_prefix(next).to_vec(),
+                None => break,
+            };
         }
         if any {
             // Garbage, not data: applied without a sync of its own (the next commit's covers it).
