@@ -4,7 +4,7 @@
 //!    named, never migrated.
 //! 2. The store moves its records to the current layout (sled: packs records stored one per key
 //!    into blocks), one atomic step at a time.
-//! 3. The index is written from the records (sled: a run every 131,072 records), so the next
+//! 3. The index is written from the records (sled: a run every 16,384 records), so the next
 //!    open reads only what the index does not cover.
 //! 4. The ledger is opened and verified again: the same sequences, hashes and Merkle root.
 //!

@@ -34,7 +34,7 @@ use memtable::Memtable;
 use run::{Builder, Run};
 
 /// Records the memtable holds before it is flushed as a run.
-pub const FLUSH_RECORDS: usize = 128 * 1024;
+pub const FLUSH_RECORDS: usize = 16 * 1024;
 /// Runs of one tier merged into one of the next.
 pub const FANOUT: usize = 8;
 const MANIFEST_FORMAT: u8 = 1;
