@@ -301,7 +301,7 @@ impl Reader {
             Check::Hashes,
             walk::CHUNK * 4,
             |chunk| {
-                chunk.par_map(|raw, frame| frame.decode(raw.seq).map(drop))?;
+                super::recover::check_indexed(store, &chunk, None)?;
                 if let Some(last) = chunk.records().last() {
                     progress(last.seq, head.seq);
                 }

@@ -181,6 +181,7 @@ pub(super) fn verify_log(
 ) -> Result<VerifyReport, Error> {
     let store = store::open(location, Access::Read)?;
     let store = &*store;
+    let watermark = store.index_watermark()?;
     let tail = walk::walk(
         store,
         1,
@@ -189,7 +190,7 @@ pub(super) fn verify_log(
         Check::Hashes,
         walk::CHUNK,
         |chunk| {
-            chunk.par_map(|raw, frame| frame.decode(raw.seq).map(drop))?;
+            check_indexed(store, &chunk, Some(watermark))?;
             if let Some(last) = chunk.records().last() {
                 progress(last.seq);
             }
@@ -203,6 +204,41 @@ pub(super) fn verify_log(
         head_seq: tail.seq,
         head_hash: tail.hash,
     })
+}
+
+/// Decodes every body of `chunk` and checks the store's index against the records
+/// ([`Backend::check_index`]): an event id or stream version the index leads elsewhere would
+/// let a repeated append in twice, or an expected version pass wrongly.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the first record that does not decode or that the index
+/// disagrees with; storage errors.
+///
+/// A store opened only to be verified has not been given the records after its index's
+/// watermark (open gives them, `Backend::index_tail`): with `tail_after`, those rows are given
+/// to it first, as open would.
+pub(super) fn check_indexed(
+    store: &dyn Backend,
+    chunk: &walk::Chunk,
+    tail_after: Option<u64>,
+) -> Result<(), Error> {
+    let rows = chunk.par_map(|raw, frame| {
+        let event = frame.decode(raw.seq)?;
+        Ok(IndexRow {
+            seq: raw.seq,
+            event_id: event.envelope.event_id,
+            stream: event.envelope.stream,
+            stream_version: event.stream_version,
+        })
+    })?;
+    if let Some(watermark) = tail_after {
+        let from = rows.partition_point(|row| row.seq <= watermark);
+        store.index_tail(&rows[from..])?;
+    }
+    match store.check_index(&rows)? {
+        Some((seq, reason)) => Err(Error::Corrupt { seq, reason }),
+        None => Ok(()),
+    }
 }
 
 /// Checks the stored head (`M head`), and the witness file outside sled, against `tail`, the

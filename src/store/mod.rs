@@ -425,6 +425,19 @@ pub trait Backend: Send + Sync {
     /// I/O errors.
     fn index_tail(&self, rows: &[IndexRow]) -> Result<(), StoreError>;
 
+    /// Checks the index against records read from the log (`verify` gives it every record):
+    /// each row's event id must lead to its sequence, and its stream's version too. Returns the
+    /// first row that disagrees, with what the index says instead.
+    ///
+    /// The default asks [`Backend::seqs_of`] and [`Backend::stream_seqs`], as appends do
+    /// ([`check_index_by_lookups`]).
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn check_index(&self, rows: &[IndexRow]) -> Result<Option<(u64, String)>, StoreError> {
+        check_index_by_lookups(self, rows)
+    }
+
     /// The number of leaves the stored Merkle tiles cover (0 when none).
     ///
     /// # Errors
@@ -507,6 +520,48 @@ pub trait Backend: Send + Sync {
             std::thread::sleep(left.min(Duration::from_millis(20)));
         }
     }
+}
+
+/// [`Backend::check_index`] by the lookups appends make: each row's event id through
+/// [`Backend::seqs_of`] (one call for all), its stream version through [`Backend::stream_seqs`].
+///
+/// # Errors
+/// I/O errors.
+pub fn check_index_by_lookups<B: Backend + ?Sized>(
+    store: &B,
+    rows: &[IndexRow],
+) -> Result<Option<(u64, String)>, StoreError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
+    let said =
+        |seq: Option<u64>| seq.map_or_else(|| "nothing".to_owned(), |s| format!("sequence {s}"));
+    for (row, seq) in rows.iter().zip(store.seqs_of(&ids)?) {
+        if seq != Some(row.seq) {
+            return Ok(Some((
+                row.seq,
+                format!(
+                    "the index gives its event id {} as {}",
+                    row.event_id,
+                    said(seq)
+                ),
+            )));
+        }
+        let found = store
+            .stream_seqs(&row.stream, row.stream_version, 1)?
+            .first()
+            .copied();
+        if found != Some(row.seq) {
+            return Ok(Some((
+                row.seq,
+                format!(
+                    "the index gives {} version {} as {}",
+                    row.stream,
+                    row.stream_version,
+                    said(found)
+                ),
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// What a store is opened for.

@@ -16,6 +16,7 @@ mod exports;
 mod forgery;
 mod fuzz_regressions;
 mod http;
+mod index_tamper;
 mod layout;
 mod ledger;
 mod migrate;

@@ -581,6 +581,50 @@ impl Backend for PgStore {
             .collect()
     }
 
+    /// The columns of the records' rows against their frames (what every reader's lookups
+    /// use, under the table's unique constraints), then, on the writer, the lookups of its
+    /// memory.
+    fn check_index(&self, rows: &[IndexRow]) -> Result<Option<(u64, String)>, StoreError> {
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok(None);
+        };
+        let stored = self.with_client("reading the records' columns", |c| {
+            c.query(
+                "SELECT seq, event_id, stream, stream_version FROM coopledger.records \
+                 WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
+                &[&to_i64(first.seq), &to_i64(last.seq)],
+            )
+        })?;
+        let mut stored = stored.into_iter();
+        for row in rows {
+            let Some(columns) = stored.next() else {
+                return Ok(Some((row.seq, "its row is missing".into())));
+            };
+            let seq = to_u64("a sequence", columns.get(0))?;
+            let event_id: Uuid = columns.get(1);
+            let stream: String = columns.get(2);
+            let version = to_u64("a stream version", columns.get(3))?;
+            if seq != row.seq
+                || event_id != row.event_id
+                || stream != row.stream.to_string()
+                || version != row.stream_version
+            {
+                return Ok(Some((
+                    row.seq,
+                    format!(
+                        "its row's columns say sequence {seq}, event id {event_id}, {stream} \
+                         version {version}; its frame says event id {}, {} version {}",
+                        row.event_id, row.stream, row.stream_version
+                    ),
+                )));
+            }
+        }
+        if self.writer.is_some() {
+            return super::check_index_by_lookups(self, rows);
+        }
+        Ok(None)
+    }
+
     fn stream_version(&self, stream: &Stream) -> Result<u64, StoreError> {
         if self.writer.is_some() {
             return Ok(self

@@ -39,6 +39,8 @@ use index::Index;
 pub const FORMAT_VERSION: u32 = 2;
 /// The sled page cache, in bytes, unless `COOPLEDGER_CACHE_MB` says otherwise.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// Up to this many versions of a stream are read by point lookups (see `stream_seqs`).
+const POINT_LOOKUPS: usize = 16;
 /// The sled page cache of a scratch store (see [`SledStore::scratch`]).
 pub const SCRATCH_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The file that marks a directory as a coopledger store.
@@ -540,6 +542,18 @@ impl Backend for SledStore {
         limit: usize,
     ) -> Result<Vec<u64>, StoreError> {
         let from_version = from_version.max(1);
+        if limit <= POINT_LOOKUPS {
+            // A few versions: looked up one by one, not by reading the whole stream.
+            let index = self.index.read();
+            let mut seqs = Vec::with_capacity(limit);
+            for version in (from_version..).take(limit) {
+                match index.stream_seq(self.sled(), stream, version)? {
+                    Some(seq) => seqs.push(seq),
+                    None => break,
+                }
+            }
+            return Ok(seqs);
+        }
         Ok(self
             .index
             .read()

@@ -297,6 +297,28 @@ fn the_append_only_triggers_refuse_changes_and_verify_names_an_edited_row() {
         "31"
     );
     cli(&fixture.db_arg()).arg("verify").assert().success();
+    // A column the index lookups read, changed on record 9 (its frame intact): appends would
+    // misjudge the versions of record 9's stream; verify names it.
+    cluster.sql(
+        db,
+        "ALTER TABLE coopledger.records DISABLE TRIGGER append_only; \
+         UPDATE coopledger.records SET stream_version = stream_version + 1000 WHERE seq = 9; \
+         ALTER TABLE coopledger.records ENABLE TRIGGER append_only",
+    );
+    cli(&fixture.db_arg())
+        .arg("verify")
+        .assert()
+        .code(4)
+        .stderr(predicates::str::contains(
+            "record 9 is corrupt: its row's columns say",
+        ));
+    cluster.sql(
+        db,
+        "ALTER TABLE coopledger.records DISABLE TRIGGER append_only; \
+         UPDATE coopledger.records SET stream_version = stream_version - 1000 WHERE seq = 9; \
+         ALTER TABLE coopledger.records ENABLE TRIGGER append_only",
+    );
+    cli(&fixture.db_arg()).arg("verify").assert().success();
     // Flip one byte of record 17's body, past the 64-byte frame header.
     cluster.sql(
         db,

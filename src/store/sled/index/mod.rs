@@ -222,6 +222,35 @@ impl Index {
         Ok(out)
     }
 
+    /// The sequence of one version of a stream, if indexed (a point lookup, whatever the
+    /// stream's length).
+    ///
+    /// # Errors
+    /// Damaged runs.
+    pub fn stream_seq(
+        &self,
+        db: &sled::Db,
+        stream: &Stream,
+        version: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        if let Some((_, seq)) = self
+            .memtable
+            .stream(stream)
+            .iter()
+            .find(|(v, _)| *v == version)
+        {
+            return Ok(Some(*seq));
+        }
+        let prefix = keys::entry_stream(stream);
+        let key = keys::entry_version(stream, version);
+        for run in &self.runs {
+            if let Some(seq) = run.get_filtered(db, &prefix, &key)? {
+                return Ok(Some(seq));
+            }
+        }
+        Ok(None)
+    }
+
     /// The version of a stream (0 when it does not exist).
     ///
     /// # Errors

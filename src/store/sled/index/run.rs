@@ -323,7 +323,21 @@ impl Run {
     /// # Errors
     /// Damaged chunks.
     pub fn get(&self, db: &sled::Db, key: &[u8]) -> Result<Option<u64>, StoreError> {
-        if !self.filter.may_contain(key) {
+        self.get_filtered(db, key, key)
+    }
+
+    /// The sequence of an exact key whose filter entry is `filtered` (a stream version's
+    /// entry: the filter holds its stream's prefix), if the run holds it.
+    ///
+    /// # Errors
+    /// Damaged chunks.
+    pub fn get_filtered(
+        &self,
+        db: &sled::Db,
+        filtered: &[u8],
+        key: &[u8],
+    ) -> Result<Option<u64>, StoreError> {
+        if !self.filter.may_contain(filtered) {
             return Ok(None);
         }
         let Some(n) = self.chunk_for(key) else {
