@@ -21,6 +21,18 @@ bash "$cluster" watch $$ "$work/primary" "$work/s1"
 echo "starting a primary on 127.0.0.1:$primary and a synchronous standby on 127.0.0.1:$standby"
 bash "$cluster" primary "$work/primary" "$primary" s1
 bash "$cluster" standby "$work/s1" "$standby" "$primary" s1
+# The writer refuses to start until the standby streams synchronously: wait for it (bounded).
+for i in $(seq 300); do
+  streaming=$(psql -XAtq -h 127.0.0.1 -p "$primary" -U postgres -d postgres -c \
+    "SELECT count(*) FROM pg_stat_replication WHERE application_name = 's1'
+       AND state = 'streaming' AND sync_state IN ('sync', 'quorum')")
+  [ "$streaming" = 1 ] && break
+  if [ "$i" = 300 ]; then
+    echo "the standby did not start streaming within 30 s" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
 
 url="postgresql://postgres@127.0.0.1:$primary/postgres"
 on_standby="postgresql://postgres@127.0.0.1:$standby/postgres"
