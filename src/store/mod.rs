@@ -523,7 +523,7 @@ pub trait Backend: Send + Sync {
 }
 
 /// [`Backend::check_index`] by the lookups appends make: each row's event id through
-/// [`Backend::seqs_of`] (one call for all), its stream version through [`Backend::stream_seqs`].
+/// [`Backend::seqs_of`], its stream version through [`Backend::stream_seqs`], rows in parallel.
 ///
 /// # Errors
 /// I/O errors.
@@ -531,10 +531,13 @@ pub fn check_index_by_lookups<B: Backend + ?Sized>(
     store: &B,
     rows: &[IndexRow],
 ) -> Result<Option<(u64, String)>, StoreError> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
+    use rayon::prelude::*;
     let said =
         |seq: Option<u64>| seq.map_or_else(|| "nothing".to_owned(), |s| format!("sequence {s}"));
-    for (row, seq) in rows.iter().zip(store.seqs_of(&ids)?) {
+    // The lookups are independent reads: run in parallel, the first disagreement in log order
+    // is the answer.
+    let check = |row: &IndexRow| -> Result<Option<(u64, String)>, StoreError> {
+        let seq = store.seqs_of(std::slice::from_ref(&row.event_id))?.pop().flatten();
         if seq != Some(row.seq) {
             return Ok(Some((
                 row.seq,
@@ -560,8 +563,13 @@ pub fn check_index_by_lookups<B: Backend + ?Sized>(
                 ),
             )));
         }
-    }
-    Ok(None)
+        Ok(None)
+    };
+    rows.par_iter()
+        .with_min_len(256)
+        .map(check)
+        .find_first(|answer| !matches!(answer, Ok(None)))
+        .unwrap_or(Ok(None))
 }
 
 /// What a store is opened for.
