@@ -537,7 +537,10 @@ pub fn check_index_by_lookups<B: Backend + ?Sized>(
     // The lookups are independent reads: run in parallel, the first disagreement in log order
     // is the answer.
     let check = |row: &IndexRow| -> Result<Option<(u64, String)>, StoreError> {
-        let seq = store.seqs_of(std::slice::from_ref(&row.event_id))?.pop().flatten();
+        let seq = store
+            .seqs_of(std::slice::from_ref(&row.event_id))?
+            .pop()
+            .flatten();
         if seq != Some(row.seq) {
             return Ok(Some((
                 row.seq,
