@@ -358,11 +358,14 @@ fn import_check_reads_postgres_and_writes_nothing() {
     let before = cluster.sql(db, "SELECT count(*) FROM coopledger.records");
     let activities: Vec<String> = (0..2_500u64)
         .map(|i| {
-            serde_json::json!({"type": "ActivityDelivered", "recorded_by": "officer",
-                "activity_id": format!("0190f0a1-7c2e-7a10-8b3f-{i:012}"),
-                "kind": "workshop", "title": format!("Workshop {i}"), "pillar": "capacity_building",
-                "start": "2024-07-16", "end": "2024-07-18", "venue": {"city": "Lagos", "country": "NG"},
-                "beneficiaries": ["NG", "GH"], "participants": {"total": 30, "women": 5}})
+            crate::support::activity(
+                crate::support::id(1_000_000 + i),
+                "workshop",
+                &["NG", "GH"],
+                &[],
+                30,
+                "2024-07-16",
+            )
             .to_string()
         })
         .collect();
