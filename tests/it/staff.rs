@@ -376,19 +376,7 @@ fn peak_rss(cmd: &mut std::process::Command) -> (Option<i32>, u64) {
 #[test]
 fn import_check_takes_no_more_memory_than_the_import() {
     let sandbox = Sandbox::with_story();
-    let lines: Vec<String> = (0..40_000u64)
-        .map(|i| {
-            crate::support::activity(
-                crate::support::id(1_000_000 + i),
-                "workshop",
-                &["NG", "GH"],
-                &[],
-                30,
-                "2024-07-16",
-            )
-            .to_string()
-        })
-        .collect();
+    let lines = crate::support::activity_lines(40_000);
     let file = sandbox.write("activities.jsonl", &(lines.join("\n") + "\n"));
     let copy = sandbox.path().join("copy");
     let copied = std::process::Command::new("cp")

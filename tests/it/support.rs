@@ -62,6 +62,23 @@ pub fn activity(
            "participants": {"total": total, "women": total / 3}})
 }
 
+/// `n` staff JSON lines of distinct workshops (ids from `id(1_000_000)` on), for bulk inputs.
+pub fn activity_lines(n: u64) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            activity(
+                id(1_000_000 + i),
+                "workshop",
+                &["NG", "GH"],
+                &[],
+                30,
+                "2024-07-16",
+            )
+            .to_string()
+        })
+        .collect()
+}
+
 pub fn case_opened(case_id: Uuid, countries: &[&str], lead: &str, on: &str) -> Value {
     json!({"type": "CaseOpened", "recorded_by": "test", "case_id": case_id, "codename": "LIONFISH",
            "case_type": "post_seizure_investigation", "countries": countries, "lead": lead,

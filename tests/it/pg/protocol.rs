@@ -356,19 +356,7 @@ fn import_check_reads_postgres_and_writes_nothing() {
     let db = fixture.database.as_deref().expect("database");
     let cluster = Cluster::shared();
     let before = cluster.sql(db, "SELECT count(*) FROM coopledger.records");
-    let activities: Vec<String> = (0..2_500u64)
-        .map(|i| {
-            crate::support::activity(
-                crate::support::id(1_000_000 + i),
-                "workshop",
-                &["NG", "GH"],
-                &[],
-                30,
-                "2024-07-16",
-            )
-            .to_string()
-        })
-        .collect();
+    let activities = crate::support::activity_lines(2_500);
     let unknown_case =
         serde_json::json!({"type": "CaseMilestoneRecorded", "recorded_by": "officer",
         "case_id": "0190f0a1-7c2e-7a10-8b3e-00000000c0bb", "on": "2024-02-01",
