@@ -293,6 +293,7 @@ impl Reader {
     pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, Error> {
         let head = self.head();
         let store = &*self.shared.store;
+        let mut check = store.index_check()?;
         let tail = walk::walk(
             store,
             1,
@@ -301,7 +302,7 @@ impl Reader {
             Check::Hashes,
             walk::CHUNK * 4,
             |chunk| {
-                super::recover::check_indexed(store, &chunk, None)?;
+                super::recover::check_indexed(store, &mut *check, &chunk, None)?;
                 if let Some(last) = chunk.records().last() {
                     progress(last.seq, head.seq);
                 }

@@ -28,7 +28,9 @@ use super::{Ledger, Options, Shared, VerifyReport, ViewName};
 use crate::error::Error;
 use crate::merkle::leaf_hash;
 use crate::metrics::Metrics;
-use crate::store::{self, Access, Backend, Group, IndexRow, Location, Store};
+use crate::store::{
+    self, Access, Backend, Group, IndexCheck, IndexRow, IndexVerdict, Location, Store,
+};
 use crate::views::state::ViewState;
 use crate::views::stored;
 
@@ -182,6 +184,7 @@ pub(super) fn verify_log(
     let store = store::open(location, Access::Read)?;
     let store = &*store;
     let watermark = store.index_watermark()?;
+    let mut check = store.index_check()?;
     let tail = walk::walk(
         store,
         1,
@@ -190,7 +193,7 @@ pub(super) fn verify_log(
         Check::Hashes,
         walk::CHUNK,
         |chunk| {
-            check_indexed(store, &chunk, Some(watermark))?;
+            check_indexed(store, &mut *check, &chunk, Some(watermark))?;
             if let Some(last) = chunk.records().last() {
                 progress(last.seq);
             }
@@ -206,23 +209,41 @@ pub(super) fn verify_log(
     })
 }
 
-/// Decodes every body of `chunk` and checks the store's index against the records
-/// ([`Backend::check_index`]): an event id or stream version the index leads elsewhere would
-/// let a repeated append in twice, or an expected version pass wrongly.
-///
-/// # Errors
-/// [`Error::Corrupt`] naming the first record that does not decode or that the index
-/// disagrees with; storage errors.
+/// Decodes every body of `chunk` and gives its records to the check of the store's index
+/// (`check`, from [`Backend::index_check`]): an event id or stream version the index leads
+/// elsewhere would let a repeated append in twice, or an expected version pass wrongly.
 ///
 /// A store opened only to be verified has not been given the records after its index's
 /// watermark (open gives them, `Backend::index_tail`): with `tail_after`, those rows are given
 /// to it first, as open would.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the first record that does not decode or that the index
+/// disagrees with; storage errors.
 pub(super) fn check_indexed(
     store: &dyn Backend,
+    check: &mut dyn IndexCheck,
     chunk: &walk::Chunk,
     tail_after: Option<u64>,
 ) -> Result<(), Error> {
-    let rows = chunk.par_map(|raw, frame| {
+    let rows = index_rows(chunk)?;
+    if let Some(watermark) = tail_after {
+        let from = rows.partition_point(|row| row.seq <= watermark);
+        store.index_tail(&rows[from..])?;
+    }
+    match check.feed(&rows)? {
+        IndexVerdict::Agrees => Ok(()),
+        IndexVerdict::Record(seq, reason) => Err(Error::Corrupt { seq, reason }),
+        IndexVerdict::Range {
+            first,
+            last,
+            reason,
+        } => Err(first_misled(store, first, last, reason)),
+    }
+}
+
+fn index_rows(chunk: &walk::Chunk) -> Result<Vec<IndexRow>, Error> {
+    chunk.par_map(|raw, frame| {
         let event = frame.decode(raw.seq)?;
         Ok(IndexRow {
             seq: raw.seq,
@@ -230,14 +251,40 @@ pub(super) fn check_indexed(
             stream: event.envelope.stream,
             stream_version: event.stream_version,
         })
-    })?;
-    if let Some(watermark) = tail_after {
-        let from = rows.partition_point(|row| row.seq <= watermark);
-        store.index_tail(&rows[from..])?;
-    }
-    match store.check_index(&rows)? {
-        Some((seq, reason)) => Err(Error::Corrupt { seq, reason }),
-        None => Ok(()),
+    })
+}
+
+/// The error for an index whose entries for records `first..=last` differ from them: the
+/// first of those records a lookup is misled about, or, when none is (an entry no record has),
+/// the range and `reason`.
+fn first_misled(store: &dyn Backend, first: u64, last: u64, reason: String) -> Error {
+    let mut named = None;
+    let walked = walk::walk(
+        store,
+        first,
+        None,
+        End::Seq(last),
+        Check::Hashes,
+        walk::CHUNK,
+        |chunk| {
+            if named.is_none() {
+                named = store::check_index_by_lookups(store, &index_rows(&chunk)?)?;
+            }
+            Ok(())
+        },
+    );
+    match (walked, named) {
+        (Err(e), _) => e,
+        (Ok(_), Some((seq, why))) => Error::Corrupt {
+            seq,
+            reason: format!("{why} ({reason})"),
+        },
+        (Ok(_), None) => Error::Corrupt {
+            seq: first,
+            reason: format!(
+                "the index's entries for records {first}..={last} are not theirs: {reason}"
+            ),
+        },
     }
 }
 

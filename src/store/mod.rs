@@ -438,6 +438,18 @@ pub trait Backend: Send + Sync {
         check_index_by_lookups(self, rows)
     }
 
+    /// Starts a check of the whole index against the log, which the caller then feeds every
+    /// record, in order from the first ([`IndexCheck::feed`]).
+    ///
+    /// The default checks each row fed by [`Backend::check_index`]; sled reads its index once,
+    /// in order, instead of looking every record up.
+    ///
+    /// # Errors
+    /// I/O errors; [`StoreError::Corrupt`] when the index cannot be read.
+    fn index_check(&self) -> Result<Box<dyn IndexCheck + '_>, StoreError> {
+        Ok(Box::new(RowByRow(self)))
+    }
+
     /// The number of leaves the stored Merkle tiles cover (0 when none).
     ///
     /// # Errors
@@ -573,6 +585,52 @@ pub fn check_index_by_lookups<B: Backend + ?Sized>(
         .map(check)
         .find_first(|answer| !matches!(answer, Ok(None)))
         .unwrap_or(Ok(None))
+}
+
+/// A check of a store's index against the log, fed every record in order from the first (see
+/// [`Backend::index_check`]).
+pub trait IndexCheck {
+    /// The next records of the log, following those fed before.
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn feed(&mut self, rows: &[IndexRow]) -> Result<IndexVerdict, StoreError>;
+}
+
+/// What an [`IndexCheck`] found so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexVerdict {
+    /// The index agrees with every record fed.
+    Agrees,
+    /// The index disagrees with record `seq`, for this reason.
+    Record(u64, String),
+    /// The index's entries for records `first..=last` differ from those records, for this
+    /// reason; which record they lead astray is for [`check_index_by_lookups`] to name.
+    Range {
+        /// The first record of the range.
+        first: u64,
+        /// The last record of the range.
+        last: u64,
+        /// What differs.
+        reason: String,
+    },
+}
+
+impl IndexVerdict {
+    fn of(found: Option<(u64, String)>) -> Self {
+        found.map_or(IndexVerdict::Agrees, |(seq, reason)| {
+            IndexVerdict::Record(seq, reason)
+        })
+    }
+}
+
+/// The default [`IndexCheck`]: each row by [`Backend::check_index`].
+struct RowByRow<'a, B: ?Sized>(&'a B);
+
+impl<B: Backend + ?Sized> IndexCheck for RowByRow<'_, B> {
+    fn feed(&mut self, rows: &[IndexRow]) -> Result<IndexVerdict, StoreError> {
+        self.0.check_index(rows).map(IndexVerdict::of)
+    }
 }
 
 /// What a store is opened for.

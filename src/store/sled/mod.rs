@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
@@ -31,7 +31,8 @@ use proto_events::{Hash, Stream};
 use uuid::Uuid;
 
 use super::{
-    Backend, Group, IndexRow, Records, StoreError, SyncCounters, Value, ViewParts, ViewWrite,
+    Backend, Group, IndexCheck, IndexRow, Records, StoreError, SyncCounters, Value, ViewParts,
+    ViewWrite,
 };
 use index::Index;
 
@@ -166,6 +167,11 @@ pub struct SledStore {
     /// (and their directory) are synced once.
     synced: Mutex<[SyncedDir; 2]>,
     index: RwLock<Index>,
+    /// Held through each merge of the index, so that an index check pins merges only between
+    /// two (`index::MergePin`).
+    merging: Mutex<()>,
+    /// Index checks under way: merges wait while any is (they delete the runs it reads).
+    merge_pins: AtomicUsize,
     /// Whether records stored one per key (format 1) may remain.
     singles: std::sync::atomic::AtomicBool,
     /// The format its marker says (1 until this build first writes records to it).
@@ -245,6 +251,8 @@ impl SledStore {
             data_file,
             synced: Mutex::new([SyncedDir::new(dir), SyncedDir::new(&dir.join(BLOBS_DIR))]),
             index: RwLock::new(index),
+            merging: Mutex::new(()),
+            merge_pins: AtomicUsize::new(0),
             singles: std::sync::atomic::AtomicBool::new(singles),
             marker: std::sync::atomic::AtomicU32::new(marker),
             counters: SyncCounters::default(),
@@ -415,7 +423,13 @@ impl SledStore {
         self.sync()?;
         self.index.write().flushed(run);
         loop {
-            let Some(ids) = self.index.read().merge_due() else {
+            let _merging = self.merging.lock();
+            let due = if index::MergePin::held(&self.merge_pins) {
+                None
+            } else {
+                self.index.read().merge_due()
+            };
+            let Some(ids) = due else {
                 return Ok(self.index.read().flush_due());
             };
             let (writes, run) = {
@@ -571,6 +585,21 @@ impl Backend for SledStore {
 
     fn index_watermark(&self) -> Result<u64, StoreError> {
         Ok(self.index.read().watermark())
+    }
+
+    fn index_check(&self) -> Result<Box<dyn IndexCheck + '_>, StoreError> {
+        let pin = {
+            let _merging = self.merging.lock();
+            index::MergePin::new(&self.merge_pins)
+        };
+        let key = index::DigestKey::random();
+        let (watermark, runs) = {
+            let index = self.index.read();
+            (index.watermark(), index.summarise(self.sled(), key))
+        };
+        Ok(Box::new(index::Checker::new(
+            self, pin, key, watermark, runs,
+        )))
     }
 
     fn index_tail(&self, rows: &[IndexRow]) -> Result<(), StoreError> {

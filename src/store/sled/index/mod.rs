@@ -19,6 +19,7 @@
 //! a stream's versions rise with the sequence, so the newest run that holds a stream holds its
 //! highest version.
 
+mod check;
 mod filter;
 mod memtable;
 mod run;
@@ -30,6 +31,7 @@ use uuid::Uuid;
 
 use super::keys;
 use crate::store::StoreError;
+pub use check::{Checker, DigestKey, MergePin};
 use memtable::Memtable;
 use run::{Builder, Run};
 

@@ -312,6 +312,22 @@ impl Run {
         self.data_chunks
     }
 
+    /// The first key of data chunk `n`, as its fence says.
+    #[must_use]
+    pub fn fence(&self, n: u32) -> Option<&[u8]> {
+        self.fences.get(usize::try_from(n).ok()?).map(Vec::as_slice)
+    }
+
+    /// Whether the filter holds an entry, as lookups ask it: an event id's entry itself, a
+    /// stream version's by its stream's prefix (the entry without its version).
+    #[must_use]
+    pub fn filter_holds(&self, entry: &[u8]) -> bool {
+        match entry {
+            [2, ..] if entry.len() > 8 => self.filter.may_contain(&entry[..entry.len() - 8]),
+            _ => self.filter.may_contain(entry),
+        }
+    }
+
     /// The chunk whose key range may hold `key` (the last one whose fence is at most `key`).
     fn chunk_for(&self, key: &[u8]) -> Option<u32> {
         let after = self.fences.partition_point(|fence| fence.as_slice() <= key);
@@ -395,6 +411,27 @@ impl Run {
             .map(|k| k.to_vec())
             .collect()
     }
+}
+
+/// A data chunk's entries (for tests that tamper with one).
+#[cfg(test)]
+pub(super) fn parse_for_tests(bytes: &[u8]) -> Vec<(Vec<u8>, u64)> {
+    parse_items(bytes, true).expect("a data chunk")
+}
+
+/// A data chunk of these entries, as [`Builder`] lays it out (for tests that tamper with one).
+#[cfg(test)]
+pub(super) fn chunk_for_tests(entries: &[(Vec<u8>, u64)]) -> Vec<u8> {
+    let mut out = u32::try_from(entries.len())
+        .expect("count")
+        .to_be_bytes()
+        .to_vec();
+    for (key, seq) in entries {
+        out.push(u8::try_from(key.len()).expect("short key"));
+        out.extend_from_slice(key);
+        out.extend_from_slice(&seq.to_be_bytes());
+    }
+    out
 }
 
 #[cfg(test)]
