@@ -6,13 +6,18 @@
 //! case streams, and the log for the rare meeting or activity that is corrected, retracted or
 //! continued).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use proto_events::{Date, RecordedEvent, Stream};
+use proto_events::{Date, Fact, Payload, RecordedEvent, Stream};
 
 use super::change::{self, needs_history};
 use super::state::{Tracker, ViewState};
-use crate::entity::{MAX_CACHED_STREAMS, StreamFacts, is_cached};
+use crate::entity::{StreamFacts, is_cached};
+
+/// The most streams a fold keeps the facts of: more than the writer keeps
+/// (`entity::MAX_CACHED_STREAMS`), since a fold visits every open case of the log, not only
+/// those appended to lately, and each miss reads the stream from the log.
+pub const MAX_FOLDED_STREAMS: usize = 65_536;
 use crate::error::Error;
 
 /// Loads the effective facts of a stream from records before a sequence.
@@ -21,9 +26,12 @@ pub type Loader<'a> = dyn FnMut(&Stream, u64) -> Result<StreamFacts, Error> + 'a
 /// Folds records, in log order, into a [`ViewState`].
 pub struct Folder {
     state: ViewState,
-    /// Facts of country and case streams seen so far, at most [`MAX_CACHED_STREAMS`]; once one
+    /// Facts of country and case streams seen so far, at most [`MAX_FOLDED_STREAMS`]; once one
     /// was evicted, a stream not cached is read from the log.
     cache: HashMap<Stream, StreamFacts>,
+    /// Cached cases that were closed, oldest first: evicted before any other stream (a closed
+    /// case is seldom continued, an open one often is).
+    closed: VecDeque<Stream>,
     evicted: bool,
     on_or_before: Option<Date>,
     tracker: Tracker,
@@ -36,6 +44,7 @@ impl Folder {
         Folder {
             state: ViewState::default(),
             cache: HashMap::new(),
+            closed: VecDeque::new(),
             evicted: false,
             on_or_before,
             tracker: Tracker::default(),
@@ -49,6 +58,7 @@ impl Folder {
         Folder {
             state,
             cache: HashMap::new(),
+            closed: VecDeque::new(),
             evicted: true,
             on_or_before: None,
             tracker: Tracker::default(),
@@ -65,7 +75,9 @@ impl Folder {
         self.state.as_of = event.sequence;
         let cached = is_cached(stream);
         let before = match (needs_history(event), cached) {
+            // The first event of a stream has nothing before it.
             (false, _) => StreamFacts::new(),
+            (true, _) if event.stream_version == 1 => StreamFacts::new(),
             (true, true) => match self.cache.get(stream) {
                 Some(facts) => facts.clone(),
                 None if !self.evicted => StreamFacts::new(),
@@ -76,20 +88,35 @@ impl Folder {
         let (change, after) = change::decide(event, &before, self.on_or_before);
         self.state.apply(&change, &mut self.tracker);
         if let Some(after) = after.filter(|_| cached) {
-            if self.cache.len() >= MAX_CACHED_STREAMS && !self.cache.contains_key(stream) {
-                let evict = self
-                    .cache
-                    .keys()
-                    .find(|s| !matches!(s, Stream::Country(_)))
-                    .cloned();
-                if let Some(evict) = evict {
-                    self.cache.remove(&evict);
-                    self.evicted = true;
-                }
+            if self.cache.len() >= MAX_FOLDED_STREAMS && !self.cache.contains_key(stream) {
+                self.evict();
+            }
+            if matches!(event.payload, Payload::Fact(Fact::CaseClosed(_))) {
+                self.closed.push_back(stream.clone());
             }
             self.cache.insert(stream.clone(), after);
         }
         Ok(())
+    }
+
+    /// Makes room for one stream: a closed case if one is cached, else any stream but a
+    /// country's.
+    fn evict(&mut self) {
+        while let Some(stream) = self.closed.pop_front() {
+            if self.cache.remove(&stream).is_some() {
+                self.evicted = true;
+                return;
+            }
+        }
+        let any = self
+            .cache
+            .keys()
+            .find(|s| !matches!(s, Stream::Country(_)))
+            .cloned();
+        if let Some(stream) = any {
+            self.cache.remove(&stream);
+            self.evicted = true;
+        }
     }
 
     /// The folded views.
