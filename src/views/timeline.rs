@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::change::{self, Change, needs_history};
 use super::entities::EntityIndex;
-use super::fold::Loader;
+use super::fold::{FoldCache, Loader};
 use super::index::{REGIONS, country_index, region_of};
 use super::model::{ActivitiesView, ParticipantsView};
 use super::state::{ACTIVITIES, CASES, MEETINGS};
@@ -546,7 +546,7 @@ fn dated<'a>(c: &'a Contribution, facts: &[StreamFact], on: Option<Date>) -> Opt
 pub struct TimelineFolder {
     timeline: Timeline,
     entities: EntityIndex,
-    cache: HashMap<Stream, StreamFacts>,
+    cache: FoldCache,
 }
 
 impl TimelineFolder {
@@ -592,12 +592,12 @@ impl TimelineFolder {
             return Ok(());
         }
         let on = self.timeline.on;
-        let before = if !needs_history(event) {
-            StreamFacts::new()
-        } else if is_cached(stream) {
-            self.cache.get(stream).cloned().unwrap_or_default()
-        } else {
+        let before = if needs_history(event) && is_cached(stream) {
+            self.cache.before(event, load)?
+        } else if needs_history(event) && event.stream_version > 1 {
             load(stream, event.sequence)?
+        } else {
+            StreamFacts::new()
         };
         let (change, after) = change::decide(event, &before, on);
         let amended = after.is_some();
@@ -641,9 +641,7 @@ impl TimelineFolder {
             Change::None | Change::Participation { .. } => {}
         }
         self.entities.update(stream, &after, on);
-        if is_cached(stream) {
-            self.cache.insert(stream.clone(), after);
-        }
+        self.cache.keep(event, after);
         Ok(())
     }
 
