@@ -12,7 +12,7 @@ use proto_events::{Hash, RecordedEvent, Stream, Timestamp};
 use uuid::Uuid;
 
 use super::catalog::Head;
-use super::recover::check_head;
+use super::recover::check_ends;
 use super::tiles::{self, TileReader};
 use super::walk::{self, Check, End};
 use super::{AsOf, At, Resolved, Shared, fold, tree};
@@ -309,11 +309,14 @@ impl Reader {
                 Ok(())
             },
         )?;
+        let witness = store.witness()?;
         match store.head()? {
-            // A read-only node's store moves on while it verifies (the writer appends to it):
-            // what it verified is the prefix up to the head it serves.
-            Some((seq, _)) if self.shared.read_only && seq > tail.seq => {}
-            _ => check_head(store, tail)?,
+            // The log moved on while it was verified (the writer appended to it, in this
+            // process or, for a read-only node, in another): what was verified is the prefix up
+            // to the head the walk started from. The witness, read first, is never ahead of the
+            // head read after it, nor is either read again.
+            Some((seq, _)) if seq > tail.seq => {}
+            head => check_ends(store, tail, witness, head)?,
         }
         progress(head.seq, head.seq);
         tracing::info!(events = head.seq, "verify ok");

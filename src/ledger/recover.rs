@@ -295,7 +295,23 @@ fn first_misled(store: &dyn Backend, first: u64, last: u64, reason: String) -> E
 /// # Errors
 /// [`Error::Corrupt`] naming the first missing or disagreeing sequence.
 pub(super) fn check_head(store: &dyn Backend, tail: Tail) -> Result<(), Error> {
-    if let Some((seq, hash)) = store.witness()? {
+    let witness = store.witness()?;
+    check_ends(store, tail, witness, store.head()?)
+}
+
+/// [`check_head`] with the witness and the stored head already read (in that order: the
+/// witness is written after the head it names is committed, so, read first, it is never ahead
+/// of the head read after it).
+///
+/// # Errors
+/// As [`check_head`].
+pub(super) fn check_ends(
+    store: &dyn Backend,
+    tail: Tail,
+    witness: Option<(u64, proto_events::Hash)>,
+    head: Option<(u64, proto_events::Hash)>,
+) -> Result<(), Error> {
+    if let Some((seq, hash)) = witness {
         if seq > tail.seq {
             return Err(Error::Corrupt {
                 seq: tail.seq + 1,
@@ -312,7 +328,7 @@ pub(super) fn check_head(store: &dyn Backend, tail: Tail) -> Result<(), Error> {
             });
         }
     }
-    let matches = match store.head()? {
+    let matches = match head {
         None => tail.seq == 0,
         Some((seq, hash)) => seq == tail.seq && hash == tail.hash,
     };
