@@ -1,7 +1,8 @@
 //! Injected faults (the `fail` crate; `cargo test --features failpoints --test faults`).
 //!
 //! Failpoints: `store::apply` (the atomic sled batch of a group commit) and `store::sync` (sled's
-//! flush and the fdatasync after it). `return(crash)` aborts the process there. Records, views,
+//! flush and the fdatasync after it); `store::index_check` (before a verification reads the
+//! index's runs) slows a read down to let merges race it. `return(crash)` aborts the process there. Records, views,
 //! Merkle tiles and the head are written in one sled batch, so there is no point "between record
 //! write and view update" to crash at: the batch is the unit.
 //!
@@ -317,4 +318,70 @@ fn a_full_disk_fails_appends_cleanly_and_recovers_when_space_returns() {
     }
     let (_, unacked) = failed.expect("failed batch");
     check_after(&dir, &acked, &unacked);
+}
+
+const MERGE_CHILD_ENV: &str = "COOPLEDGER_MERGE_CHILD";
+
+/// A verification reads the index's runs without holding the index, so appends go on; the
+/// merges they trigger delete the runs they merge, so merges wait while a verification reads
+/// (`index::MergePin`). With every read slowed down and a merge every few records, appends
+/// merge the index during the reads, and every verification agrees with the log. (Run in a
+/// child, which the index tuning reaches through its environment.)
+#[test]
+fn verifications_agree_with_an_index_that_appends_merge_meanwhile() {
+    let _serial = serial();
+    let output = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["merge_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(MERGE_CHILD_ENV, "1")
+        // A run every 2 records, a merge of two every 4.
+        .env("COOPLEDGER_INDEX_FLUSH", "2")
+        .env("COOPLEDGER_INDEX_FANOUT", "2")
+        .output()
+        .expect("child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("verified "),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs only as the child of the test above.
+#[test]
+fn merge_child() {
+    if std::env::var(MERGE_CHILD_ENV).is_err() {
+        return;
+    }
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut ledger = Ledger::create(dir.path()).expect("open");
+    let mut synth = Synth::new(5);
+    ledger
+        .append((0..40).map(|_| synth.activity()).collect())
+        .expect("seed");
+    fail::cfg("store::index_check", "sleep(20)").expect("failpoint");
+    let reader = ledger.reader();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let verified = std::thread::scope(|s| {
+        let verifier = s.spawn(|| {
+            let mut verified = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) || verified < 3 {
+                reader
+                    .verify(&mut |_, _| {})
+                    .expect("a verification during appends agrees");
+                verified += 1;
+            }
+            verified
+        });
+        for _ in 0..300 {
+            ledger
+                .append(vec![synth.activity()])
+                .expect("append during verifications");
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        verifier.join().expect("verifier")
+    });
+    assert!(verified >= 3, "{verified} verifications ran");
+    println!("verified {verified} times");
+    scenario.teardown();
 }

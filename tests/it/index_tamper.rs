@@ -7,8 +7,10 @@ use std::path::Path;
 
 use coopledger::store::sled::keys;
 
+use serde_json::Value;
+
 use crate::cli::story_path;
-use crate::support::tempdir;
+use crate::support::{STAFF, Served, activity_lines, client, tempdir};
 
 fn bin(db: &Path, args: &[&str]) -> (i32, String) {
     let out = assert_cmd::Command::cargo_bin("coopledger")
@@ -100,4 +102,58 @@ fn verify_names_the_record_an_index_entry_disagrees_with() {
             "{stderr}"
         );
     }
+}
+
+/// A verification reads the index's runs while appends flush and merge them; a merge deletes
+/// the runs it merged, so merges wait while a verification reads (`index::MergePin`) and every
+/// verification during the appends agrees with the log.
+#[test]
+fn verifications_agree_while_appends_flush_and_merge_the_index() {
+    let dir = tempdir();
+    let db = dir.path().join("db");
+    let (code, stderr) = bin(&db, &["--create", "append", &story_path()]);
+    assert_eq!(code, 0, "{stderr}");
+    // A run every 2 records, a merge every 4: most appends flush, and many merge.
+    let server = Served::with_tokens_and(
+        &db,
+        &[
+            ("COOPLEDGER_INDEX_FLUSH", "2"),
+            ("COOPLEDGER_INDEX_FANOUT", "2"),
+        ],
+    );
+    let lines = activity_lines(300);
+    let verified = std::thread::scope(|s| {
+        let appender = s.spawn(|| {
+            for line in &lines {
+                let response = client()
+                    .post(server.url("/v1/events"))
+                    .bearer_auth(STAFF)
+                    .body(format!("{line}\n"))
+                    .send()
+                    .expect("POST /v1/events");
+                assert!(response.status().is_success(), "{:?}", response.text());
+            }
+        });
+        let mut verified = 0;
+        while !appender.is_finished() || verified < 3 {
+            let response = client()
+                .post(server.url("/v1/verify"))
+                .bearer_auth(STAFF)
+                .send()
+                .expect("POST /v1/verify");
+            let status = response.status();
+            let body: Value = response.json().expect("JSON");
+            assert!(
+                status.is_success() && body["ok"] == true,
+                "{status}: {body}"
+            );
+            verified += 1;
+        }
+        appender.join().expect("appender");
+        verified
+    });
+    assert!(verified >= 3, "{verified} verifications ran");
+    drop(server);
+    let (code, stderr) = bin(&db, &["verify"]);
+    assert_eq!(code, 0, "{stderr}");
 }

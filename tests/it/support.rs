@@ -258,7 +258,18 @@ pub struct Served {
 impl Served {
     /// Serves `db` with the tokens file `tokens`, reads public or not.
     pub fn start(db: &Path, tokens: &Path, public_reads: bool) -> Served {
+        Served::start_with(db, tokens, public_reads, &[])
+    }
+
+    /// [`Served::start`] with these environment variables set for the server.
+    pub fn start_with(
+        db: &Path,
+        tokens: &Path,
+        public_reads: bool,
+        env: &[(&str, &str)],
+    ) -> Served {
         let mut cmd = bin();
+        cmd.envs(env.iter().copied());
         cmd.arg("--db")
             .arg(db)
             .args(["serve", "--addr", "127.0.0.1:0", "--tokens"])
@@ -282,9 +293,14 @@ impl Served {
 
     /// Serves `db` with the tests' staff and reader tokens (written next to it).
     pub fn with_tokens(db: &Path) -> Served {
+        Served::with_tokens_and(db, &[])
+    }
+
+    /// [`Served::with_tokens`] with these environment variables set for the server.
+    pub fn with_tokens_and(db: &Path, env: &[(&str, &str)]) -> Served {
         let tokens = db.with_extension("tokens");
         std::fs::write(&tokens, format!("staff {STAFF}\nreader {READER}\n")).expect("tokens");
-        Served::start(db, &tokens, false)
+        Served::start_with(db, &tokens, false, env)
     }
 
     /// The URL of `path`.

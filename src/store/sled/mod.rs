@@ -436,11 +436,16 @@ impl SledStore {
                 let index = self.index.read();
                 index.merge(self.sled(), &ids, &mut |part| self.apply_writes(part))?
             };
-            // The new run is written; the manifest switches to it, and the old runs go, at once.
+            // The new run is written; the manifest switches to it, and the old runs go, at once,
+            // in sled and in memory: a reader holding the index never finds a listed run's
+            // keys deleted.
             self.sync()?;
-            self.apply_writes(writes)?;
+            {
+                let mut index = self.index.write();
+                self.apply_writes(writes)?;
+                index.merged(&ids, run);
+            }
             self.sync()?;
-            self.index.write().merged(&ids, run);
         }
     }
 
@@ -593,12 +598,16 @@ impl Backend for SledStore {
             index::MergePin::new(&self.merge_pins)
         };
         let key = index::DigestKey::random();
-        let (watermark, runs) = {
-            let index = self.index.read();
-            (index.watermark(), index.summarise(self.sled(), key))
-        };
+        // Read without holding the index, so that appends go on: the pin keeps the runs.
+        let snapshot = self.index.read().snapshot();
+        crate::failpoint!("store::index_check", StoreError::Io);
+        let runs = snapshot.summarise(self.sled(), key);
         Ok(Box::new(index::Checker::new(
-            self, pin, key, watermark, runs,
+            self,
+            pin,
+            key,
+            snapshot.watermark(),
+            runs,
         )))
     }
 

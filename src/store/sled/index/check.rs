@@ -211,7 +211,31 @@ fn describe(entry: &[u8]) -> String {
     }
 }
 
+/// The runs an index lists at one moment, to be read without holding the index (appends go on
+/// meanwhile; a [`MergePin`] keeps their keys).
+pub struct Snapshot {
+    watermark: u64,
+    runs: Vec<Run>,
+}
+
 impl Index {
+    /// The runs listed now, and the watermark they cover.
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            watermark: self.watermark,
+            runs: self.runs.clone(),
+        }
+    }
+}
+
+impl Snapshot {
+    /// The last record the runs cover.
+    #[must_use]
+    pub fn watermark(&self) -> u64 {
+        self.watermark
+    }
+
     /// Reads every run once, all of them in one key order (a k-way merge), and sums up each
     /// (see the module documentation); what a run's read finds wrong is in its summary.
     pub fn summarise(&self, db: &sled::Db, key: DigestKey) -> Vec<Summary> {
@@ -405,7 +429,7 @@ mod tests {
     /// watermark are left out (they need a store: the integration tests cover them).
     fn verdict(db: &sled::Db, index: &Index, rows: &[IndexRow]) -> IndexVerdict {
         let key = DigestKey::random();
-        let runs = index.summarise(db, key);
+        let runs = index.snapshot().summarise(db, key);
         let covered = &rows[..usize::try_from(index.watermark()).expect("small")];
         let scratch = tempfile::tempdir().expect("dir");
         let store = crate::store::sled::SledStore::open(scratch.path())
