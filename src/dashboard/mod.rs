@@ -177,11 +177,31 @@ fn insert(docs: &mut Map<String, Value>, path: String, doc: Value, csv: Option<S
 /// [`crate::Error::BeyondHead`] for a point beyond the head; on a storage error or a record that
 /// fails its checks.
 pub fn documents(reader: &Reader, at: AsOf) -> Result<Map<String, Value>, crate::Error> {
-    let mut docs = Map::new();
     let resolved = reader.resolve(at)?;
+    // The verification walks the whole log, as do the folds of the views below: one on each
+    // core.
+    let (verification, docs) = std::thread::scope(|s| {
+        let verification = s.spawn(|| documents::verification(reader));
+        let docs = views_documents(reader, at, resolved);
+        let verification = verification
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (verification, docs)
+    });
+    let mut docs = docs?;
+    docs.insert("/v1/verify".into(), verification?.0);
+    Ok(docs)
+}
+
+/// [`documents`] but the verification.
+fn views_documents(
+    reader: &Reader,
+    at: AsOf,
+    resolved: crate::ledger::Resolved,
+) -> Result<Map<String, Value>, crate::Error> {
+    let mut docs = Map::new();
     let q = point_query(at, resolved);
     docs.insert("/v1/head".into(), documents::head(reader));
-    docs.insert("/v1/verify".into(), documents::verification(reader)?.0);
     if let Some((_, note)) = reader.latest_checkpoint()? {
         docs.insert("/v1/checkpoint".into(), Value::String(note));
     }
