@@ -164,7 +164,8 @@ impl<'a> Reader<'a> {
                     }
                     self.entries = entries.into_iter();
                 }
-                Err(e) => return self.fail(e.to_string()),
+                Err(StoreError::Corrupt(why)) => return self.fail(why),
+                Err(e) => return self.fail(format!("data chunk {n} cannot be read: {e}")),
             }
         };
         let well_formed = match entry.first() {
@@ -345,10 +346,16 @@ impl IndexCheck for Checker<'_> {
                 None => None,
             };
             if let Some(why) = why {
+                let named = format!("index run {}", run.id);
+                let reason = if why.starts_with(&named) {
+                    why
+                } else {
+                    format!("{named}: {why}")
+                };
                 return Ok(IndexVerdict::Range {
                     first: run.first,
                     last: run.last,
-                    reason: format!("index run {}: {why}", run.id),
+                    reason,
                 });
             }
             self.at += 1;

@@ -81,6 +81,14 @@ impl Tuning {
 }
 
 /// See the module documentation.
+///
+/// Invariants:
+/// - the runs cover records `1..=watermark`, each exactly once, and the memtable the records
+///   after it (checked at open: `check_coverage`);
+/// - every run listed here has all its keys in sled: a merge deletes its inputs' keys and drops
+///   them from this list under the store's write lock on the index, so a reader holding the
+///   index never finds a listed run's keys gone, and an index check, which reads runs without
+///   holding it, pins merges meanwhile (`check::MergePin`).
 pub struct Index {
     watermark: u64,
     next_run: u64,
