@@ -51,6 +51,8 @@ pub struct Staging<'c> {
     /// Committed sequences of event ids already asked of the store (`None`: not recorded).
     known: HashMap<Uuid, Option<u64>>,
     streams: HashMap<Stream, Vec<u64>>,
+    /// Committed versions of streams already asked of the store.
+    versions: HashMap<Stream, u64>,
     retracted: HashSet<u64>,
     /// Facts of country and case streams as staged so far (also those loaded from the log).
     facts: HashMap<Stream, StreamFacts>,
@@ -68,6 +70,7 @@ impl<'c> Staging<'c> {
             ids: HashMap::default(),
             known: HashMap::default(),
             streams: HashMap::default(),
+            versions: HashMap::default(),
             retracted: HashSet::new(),
             facts: HashMap::default(),
             head: catalog.head(),
@@ -129,13 +132,42 @@ impl<'c> Staging<'c> {
         Ok(seqs)
     }
 
+    /// Asks the store for the committed versions of `streams` at once, so that
+    /// [`Staging::version`] answers them from memory.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn prefetch_versions(&mut self, streams: &[Stream]) -> Result<(), Error> {
+        let missing: Vec<Stream> = streams
+            .iter()
+            .filter(|s| !self.versions.contains_key(*s))
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let versions = self.store.stream_versions(&missing)?;
+        self.versions.extend(missing.into_iter().zip(versions));
+        Ok(())
+    }
+
     /// The current version of a stream.
     ///
     /// # Errors
     /// Storage errors.
-    pub fn version(&self, stream: &Stream) -> Result<u64, Error> {
+    pub fn version(&mut self, stream: &Stream) -> Result<u64, Error> {
         let staged = self.streams.get(stream).map_or(0, Vec::len) as u64;
-        Ok(self.store.stream_version(stream)? + staged)
+        let committed = match self.versions.get(stream) {
+            Some(version) => *version,
+            None => {
+                let version = self.store.stream_version(stream)?;
+                self.versions.insert(stream.clone(), version);
+                version
+            }
+        };
+        Ok(committed + staged)
     }
 
     fn staged(&self, seq: u64) -> Option<&StagedRecord> {

@@ -170,6 +170,23 @@ impl Writer {
         let started = Instant::now();
         let catalog = shared.catalog.read();
         let mut staging = Staging::new(&catalog, &*shared.store);
+        // What the whole group asks of the store, asked at once (one round trip on PostgreSQL
+        // instead of one per request and per event). A failure here is left for each
+        // request's own look-up to report.
+        let given: Vec<Uuid> = requests
+            .iter()
+            .flat_map(|r| r.events.iter().filter_map(|p| p.event.event_id))
+            .collect();
+        let streams: Vec<Stream> = requests
+            .iter()
+            .flat_map(|r| r.events.iter().filter_map(|p| p.event.payload.stream()))
+            .collect();
+        if let Err(e) = staging
+            .prefetch_ids(&given)
+            .and_then(|()| staging.prefetch_versions(&streams))
+        {
+            tracing::debug!(error = %e, "the group's look-up failed; each request asks again");
+        }
         let mut results = Vec::with_capacity(requests.len());
         for request in requests {
             let dry_run = request.dry_run;

@@ -410,6 +410,15 @@ pub trait Backend: Send + Sync {
     /// I/O errors.
     fn stream_version(&self, stream: &Stream) -> Result<u64, StoreError>;
 
+    /// The versions of several streams at once (a writer asks for those of a whole group
+    /// before deciding it: one round trip on PostgreSQL).
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn stream_versions(&self, streams: &[Stream]) -> Result<Vec<u64>, StoreError> {
+        streams.iter().map(|s| self.stream_version(s)).collect()
+    }
+
     /// The last sequence the index covers by itself. The records after it (up to the head) must
     /// be given to [`Backend::index_tail`] when the ledger opens; a backend whose index is
     /// always complete answers the head.

@@ -16,6 +16,13 @@
 //! failover is never shown, and one handle's reads are consistent with each other while other
 //! processes write.
 //!
+//! **Lookups.** Event ids and stream versions are asked of the table, through its unique
+//! indexes: a writer keeps nothing per event in memory and takes over without reading the log.
+//! The ledger asks for a whole group's ids and versions at once (one query each); a writer
+//! keeps the versions of the last [`CACHED_VERSIONS`] streams it appended to or asked about
+//! (the countries, partners and cases asked again and again), exact because it is the only one
+//! appending.
+//!
 //! **Connections.** The writer has its own connection (always to a primary:
 //! `target_session_attrs=read-write`); reads go through a small pool ([`r2d2`]) that connects
 //! as the URL says (a writer's pool, to the primary too, so that it reads what it wrote).
@@ -32,7 +39,6 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use postgres::{Client, NoTls};
 use proto_events::{Hash, Stream};
 use r2d2_postgres::PostgresConnectionManager;
-use smallvec::SmallVec;
 use uuid::Uuid;
 
 pub use schema::{CHANNEL, FORMAT, READER_ROLE, SCHEMA, WRITER_ROLE};
@@ -46,6 +52,8 @@ use writer::Writer;
 
 /// Connections in a handle's read pool.
 const READ_POOL: u32 = 8;
+/// The most stream versions a writer keeps (see `PgStore::versions`).
+const CACHED_VERSIONS: usize = 65_536;
 /// Records fetched per query of a range read.
 const RECORDS_PER_FETCH: i64 = 2048;
 /// How often a reader without a notification channel (on a standby) polls the head.
@@ -73,14 +81,11 @@ pub struct PgStore {
     horizon: RwLock<Horizon>,
     /// Notified whenever the horizon moves.
     moved: (Mutex<()>, Condvar),
-    /// A writer's index of streams (every stream's sequences, loaded at takeover and extended by
-    /// each commit): the ledger asks a stream's version for every event it appends, and a round
-    /// trip each would cost more than the rest of an append.
-    streams: RwLock<HashMap<Stream, SmallVec<[u64; 2]>>>,
-    /// A writer's index of event ids, for the same reason: every request with ids asks for them
-    /// (idempotency), and 64 concurrent appenders would cost 64 round trips per group. As large
-    /// as sled's index (about 40 bytes an event).
-    ids: RwLock<HashMap<Uuid, u64>>,
+    /// A writer's versions of the streams it appended to or asked about lately, at most
+    /// [`CACHED_VERSIONS`]: the ledger asks a stream's version for every event it appends, and
+    /// the countries, partners and cases are asked again and again. Kept exact by each commit
+    /// (a writer is the only one appending); a stream not kept is asked of the table.
+    versions: Mutex<HashMap<Stream, u64>>,
     /// The connection that LISTENs for the writer's notifications, when one could.
     listener: Mutex<Option<Client>>,
     counters: SyncCounters,
@@ -227,8 +232,7 @@ impl PgStore {
                 hash: [0; 32],
             }),
             moved: (Mutex::new(()), Condvar::new()),
-            streams: RwLock::new(HashMap::default()),
-            ids: RwLock::new(HashMap::default()),
+            versions: Mutex::new(HashMap::default()),
             listener: Mutex::new(None),
             counters: SyncCounters::default(),
             target,
@@ -250,7 +254,6 @@ impl PgStore {
             hash: head.1,
         };
         self.writer = Some(Mutex::new(writer));
-        self.load_streams()?;
         Ok(self)
     }
 
@@ -313,52 +316,19 @@ impl PgStore {
         }
     }
 
-    /// Loads a writer's index of streams and event ids: one pass over the index columns of every
-    /// record.
-    fn load_streams(&self) -> Result<(), StoreError> {
-        off_runtime(|| self.load_streams_here())
-    }
-
-    fn load_streams_here(&self) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let mut client = self.client()?;
-        let mut streams: HashMap<Stream, SmallVec<[u64; 2]>> = HashMap::default();
-        let mut ids: HashMap<Uuid, u64> = HashMap::default();
-        let params: [i64; 0] = [];
-        let rows = client
-            .query_raw(
-                "SELECT seq, stream, stream_version, event_id FROM coopledger.records ORDER BY seq",
-                params,
-            )
-            .map_err(|e| io("reading the streams", &e))?;
-        let mut rows = rows;
-        while let Some(row) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)
-            .map_err(|e| io("reading the streams", &e))?
-        {
-            let seq = to_u64("a sequence", row.get(0))?;
-            let name: &str = row.get(1);
-            let version = to_u64("a stream version", row.get(2))?;
-            let stream: Stream = name.parse().map_err(|e| {
-                StoreError::Corrupt(format!("record {seq}: its stream column {name:?}: {e}"))
-            })?;
-            let seqs = streams.entry(stream).or_default();
-            if seqs.len() as u64 + 1 != version {
-                return Err(StoreError::Corrupt(format!(
-                    "record {seq}: its stream column says version {version} of {name}, which has {} before it",
-                    seqs.len()
-                )));
-            }
-            seqs.push(seq);
-            ids.insert(row.get(3), seq);
+    /// Keeps a writer's version of `stream`, making room when full.
+    fn keep_version(versions: &mut HashMap<Stream, u64>, stream: &Stream, version: u64) {
+        if let Some(kept) = versions.get_mut(stream) {
+            *kept = version;
+            return;
         }
-        tracing::debug!(
-            streams = streams.len(),
-            ms = started.elapsed().as_millis() as u64,
-            "stream index loaded"
-        );
-        *self.streams.write() = streams;
-        *self.ids.write() = ids;
-        Ok(())
+        if versions.len() >= CACHED_VERSIONS {
+            let any = versions.keys().next().cloned();
+            if let Some(any) = any {
+                versions.remove(&any);
+            }
+        }
+        versions.insert(stream.clone(), version);
     }
 
     /// Waits for a notification on the listening connection (set up on first use; a standby
@@ -484,15 +454,15 @@ impl Backend for PgStore {
             u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
-        if !group.records.is_empty() {
-            let mut streams = self.streams.write();
-            let mut ids = self.ids.write();
-            for row in &group.records {
-                streams.entry(row.stream.clone()).or_default().push(row.seq);
-                ids.insert(row.event_id, row.seq);
-            }
+        // The versions kept and the horizon move together: a reader of the table that asked at
+        // the old horizon keeps what it found only if the horizon has not moved since
+        // (`stream_versions`).
+        let mut versions = self.versions.lock();
+        for row in &group.records {
+            Self::keep_version(&mut versions, row.stream, row.stream_version);
         }
         self.advance(Horizon { seq, hash });
+        drop(versions);
         Ok(took)
     }
 
@@ -529,10 +499,6 @@ impl Backend for PgStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        if self.writer.is_some() {
-            let known = self.ids.read();
-            return Ok(ids.iter().map(|id| known.get(id).copied()).collect());
-        }
         let horizon = to_i64(self.horizon().seq);
         let rows = self.with_client("looking up event ids", |c| {
             c.query(
@@ -554,15 +520,6 @@ impl Backend for PgStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<u64>, StoreError> {
-        let skip = usize::try_from(from_version.max(1) - 1).unwrap_or(usize::MAX);
-        if self.writer.is_some() {
-            return Ok(self
-                .streams
-                .read()
-                .get(stream)
-                .map(|seqs| seqs.iter().skip(skip).take(limit).copied().collect())
-                .unwrap_or_default());
-        }
         let (name, from, horizon) = (
             stream.to_string(),
             to_i64(from_version.max(1)),
@@ -619,29 +576,64 @@ impl Backend for PgStore {
                 )));
             }
         }
-        if self.writer.is_some() {
-            return super::check_index_by_lookups(self, rows);
-        }
         Ok(None)
     }
 
     fn stream_version(&self, stream: &Stream) -> Result<u64, StoreError> {
-        if self.writer.is_some() {
-            return Ok(self
-                .streams
-                .read()
-                .get(stream)
-                .map_or(0, |s| s.len() as u64));
+        Ok(self
+            .stream_versions(std::slice::from_ref(stream))?
+            .pop()
+            .unwrap_or(0))
+    }
+
+    /// A writer answers from the versions it keeps, and asks the table for the others in one
+    /// query (keeping them); a reader asks the table for all.
+    fn stream_versions(&self, streams: &[Stream]) -> Result<Vec<u64>, StoreError> {
+        let mut found: Vec<Option<u64>> = if self.writer.is_some() {
+            let versions = self.versions.lock();
+            streams.iter().map(|s| versions.get(s).copied()).collect()
+        } else {
+            vec![None; streams.len()]
+        };
+        let missing: Vec<String> = streams
+            .iter()
+            .zip(&found)
+            .filter(|(_, v)| v.is_none())
+            .map(|(s, _)| s.to_string())
+            .collect();
+        if !missing.is_empty() {
+            let asked_at = self.horizon().seq;
+            let horizon = to_i64(asked_at);
+            let rows = self.with_client("reading streams' versions", |c| {
+                c.query(
+                    "SELECT stream, max(stream_version) FROM coopledger.records \
+                     WHERE stream = ANY($1) AND seq <= $2 GROUP BY stream",
+                    &[&missing, &horizon],
+                )
+            })?;
+            let mut asked: HashMap<String, u64> =
+                HashMap::with_capacity_and_hasher(rows.len(), Default::default());
+            for row in rows {
+                asked.insert(row.get(0), to_u64("a stream version", row.get(1))?);
+            }
+            // Kept only when no commit came between the question and now (see `commit`).
+            let mut versions = self.writer.as_ref().map(|_| self.versions.lock());
+            if self.horizon().seq != asked_at {
+                versions = None;
+            }
+            for (stream, slot) in streams.iter().zip(found.iter_mut()) {
+                if slot.is_none() {
+                    let version = asked.get(&stream.to_string()).copied().unwrap_or(0);
+                    *slot = Some(version);
+                    if let Some(versions) = versions.as_deref_mut()
+                        && !versions.contains_key(stream)
+                    {
+                        Self::keep_version(versions, stream, version);
+                    }
+                }
+            }
         }
-        let (name, horizon) = (stream.to_string(), to_i64(self.horizon().seq));
-        let row = self.with_client("reading a stream's version", |c| {
-            c.query_one(
-                "SELECT coalesce(max(stream_version), 0) FROM coopledger.records \
-                 WHERE stream = $1 AND seq <= $2",
-                &[&name, &horizon],
-            )
-        })?;
-        to_u64("a stream version", row.get(0))
+        Ok(found.into_iter().map(|v| v.unwrap_or(0)).collect())
     }
 
     fn index_watermark(&self) -> Result<u64, StoreError> {
