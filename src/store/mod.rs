@@ -25,6 +25,7 @@
 //! - every lookup answers from committed groups only;
 //! - no value above [`MAX_VALUE_LEN`] is written, checked on every write path.
 
+pub(crate) mod filter;
 pub mod overlay;
 pub mod postgres;
 pub mod sled;

@@ -6,7 +6,7 @@
 //!   it is rebuilt at open from those records (the ledger's walk gives them, `index_tail`), so it
 //!   needs no durability of its own;
 //! - every [`FLUSH_RECORDS`] records, the memtable is written as a sorted, immutable **run**
-//!   (`run.rs`) with a membership filter (`filter.rs`), in one atomic commit with the manifest
+//!   (`run.rs`) with a membership filter (`store/filter.rs`), in one atomic commit with the manifest
 //!   (`M index`: the runs, and the last record they cover, the watermark);
 //! - when a tier holds [`FANOUT`] runs, they are merged into one run of the next tier, so a
 //!   lookup visits O(log n) runs (and, thanks to the filters, reads almost none of them).
@@ -20,7 +20,6 @@
 //! highest version.
 
 mod check;
-mod filter;
 mod memtable;
 mod run;
 

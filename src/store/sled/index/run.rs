@@ -6,15 +6,15 @@
 //! X ‖ run ‖ 'd' ‖ n u32  data:   count u32 ‖ count × (key length u8 ‖ key ‖ sequence u64)
 //! X ‖ run ‖ 'g' ‖ n u32  fences: count u32 ‖ count × (key length u8 ‖ key): the first key of
 //!                                  each data chunk, in order
-//! X ‖ run ‖ 'f' ‖ n u32  filter: the next bytes of the run's filter (`filter.rs`)
+//! X ‖ run ‖ 'f' ‖ n u32  filter: the next bytes of the run's filter (`store/filter.rs`)
 //! ```
 //!
 //! (all integers big-endian). Entry keys are those of `keys::entry_id` and
 //! `keys::entry_version`; the filter holds each id key and each stream prefix once.
 
 use super::super::keys::{self, RunPart};
-use super::filter::Filter;
 use crate::store::StoreError;
+use crate::store::filter::Filter;
 
 /// Bytes of entries a data chunk holds before the next one starts.
 const CHUNK_BYTES: usize = 8 * 1024;

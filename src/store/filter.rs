@@ -1,6 +1,8 @@
-//! The membership filter of an index run: a blocked Bloom filter, so that a key absent from a
-//! run (the common case: every new event id, every new stream) costs one cache line per run
-//! instead of a read of the run.
+//! A blocked Bloom filter: the membership filter of each sled index run (`sled/index/run.rs`),
+//! so that a key absent from a run (the common case: every new event id, every new stream)
+//! costs one cache line per run instead of a read of the run; and the PostgreSQL writer's
+//! filters of the event ids and streams in its table (`postgres/mod.rs`), so that a new id or
+//! stream costs no query.
 //!
 //! ```text
 //! (h1, h2) = SipHash-1-3-128(key) with keys (0x636f6f706c656467, 0x65722066696c7472)
@@ -96,9 +98,57 @@ impl Filter {
     }
 }
 
+/// Keys per filter of a [`Growing`] one.
+const SEGMENT_KEYS: usize = 1 << 20;
+
+/// A filter that grows with its keys: a new [`Filter`] for each [`SEGMENT_KEYS`] keys
+/// (1.25 MiB each), asked in turn.
+#[derive(Debug, Clone, Default)]
+pub struct Growing {
+    segments: Vec<Filter>,
+    /// Keys in the last segment.
+    last: usize,
+}
+
+impl Growing {
+    /// Adds a key.
+    pub fn insert(&mut self, key: &[u8]) {
+        if self.segments.is_empty() || self.last >= SEGMENT_KEYS {
+            self.segments.push(Filter::for_keys(SEGMENT_KEYS));
+            self.last = 0;
+        }
+        if let Some(segment) = self.segments.last_mut() {
+            segment.insert(key);
+            self.last += 1;
+        }
+    }
+
+    /// Whether the key may have been added (never false for one that was).
+    #[must_use]
+    pub fn may_contain(&self, key: &[u8]) -> bool {
+        self.segments.iter().any(|s| s.may_contain(key))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_growing_filter_keeps_every_key_across_segments() {
+        let mut filter = Growing::default();
+        assert!(!filter.may_contain(b"anything"), "empty");
+        let n = SEGMENT_KEYS as u32 + 1_000;
+        for i in 0..n {
+            filter.insert(&i.to_be_bytes());
+        }
+        assert_eq!(filter.segments.len(), 2);
+        assert!((0..n).all(|i| filter.may_contain(&i.to_be_bytes())));
+        let false_positives = (n..n + 100_000)
+            .filter(|i| filter.may_contain(&i.to_be_bytes()))
+            .count();
+        assert!(false_positives < 5_000, "{false_positives} of 100,000");
+    }
 
     #[test]
     fn no_false_negatives_and_few_false_positives() {
