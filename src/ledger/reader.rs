@@ -565,15 +565,16 @@ impl Reader {
 
     // ---- checkpoints -----------------------------------------------------------------------
 
-    /// The checkpoint published for the largest tree, with its size (one step of a reverse
-    /// scan, whatever the number of checkpoints).
+    /// The checkpoint published for the largest tree the head covers, with its size (one step
+    /// of a reverse scan, whatever the number of checkpoints).
     ///
     /// # Errors
     /// On a storage error, or [`Error::CorruptCheckpoint`] when it is not UTF-8.
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, Error> {
+        // Never one beyond the head served: a follower's store may be ahead of its views.
         self.shared
             .store
-            .latest_checkpoint()?
+            .latest_checkpoint(self.head().seq)?
             .map(checkpoint_text)
             .transpose()
     }

@@ -472,11 +472,12 @@ pub trait Backend: Send + Sync {
     /// I/O errors.
     fn tile(&self, level: u8, index: u64) -> Result<Option<Value>, StoreError>;
 
-    /// The stored checkpoint of the largest tree size, if any.
+    /// The stored checkpoint of the largest tree size up to `at_most` records, if any (a reader
+    /// never serves one beyond its head).
     ///
     /// # Errors
     /// I/O errors.
-    fn latest_checkpoint(&self) -> Result<Option<(u64, Value)>, StoreError>;
+    fn latest_checkpoint(&self, at_most: u64) -> Result<Option<(u64, Value)>, StoreError>;
 
     /// One stored view part.
     ///

@@ -211,10 +211,10 @@ impl Backend for Overlay {
         }
     }
 
-    fn latest_checkpoint(&self) -> Result<Option<(u64, Value)>, StoreError> {
-        match self.scratch().latest_checkpoint()? {
+    fn latest_checkpoint(&self, at_most: u64) -> Result<Option<(u64, Value)>, StoreError> {
+        match self.scratch().latest_checkpoint(at_most)? {
             Some(checkpoint) => Ok(Some(checkpoint)),
-            None => self.base.latest_checkpoint(),
+            None => self.base.latest_checkpoint(at_most),
         }
     }
 

@@ -314,3 +314,45 @@ fn activity_event() -> coopledger::proto_events::NewEvent {
         "2019-10-29",
     ))
 }
+
+/// A store answers the latest checkpoint up to a tree size, so that a reader whose views are
+/// behind what its store serves (a follower between two catch-ups) never hands out a
+/// checkpoint beyond its head.
+#[test]
+fn the_latest_checkpoint_is_the_largest_up_to_a_size() {
+    each("the_latest_checkpoint_is_the_largest_up_to_a_size", |f| {
+        let mut ledger = f.create();
+        let mut synth = Synth::new(9);
+        ledger
+            .append((0..10).map(|_| synth.activity()).collect())
+            .expect("append");
+        for size in [4u64, 9] {
+            ledger
+                .publish_checkpoint(size, format!("a note of {size}\n"))
+                .expect("publish");
+        }
+        assert_eq!(
+            ledger
+                .reader()
+                .latest_checkpoint()
+                .expect("latest")
+                .map(|(s, _)| s),
+            Some(9)
+        );
+        drop(ledger);
+        let store = coopledger::store::open(&f.location, coopledger::store::Access::Read)
+            .expect("the store, read-only");
+        let size = |at_most: u64| {
+            store
+                .latest_checkpoint(at_most)
+                .expect("latest")
+                .map(|(s, _)| s)
+        };
+        assert_eq!(
+            (size(u64::MAX), size(9), size(8), size(4), size(3)),
+            (Some(9), Some(9), Some(4), Some(4), None),
+            "{:?}",
+            f.kind
+        );
+    });
+}

@@ -766,8 +766,8 @@ impl Backend for PgStore {
         Ok(row.map(|row| Value::owned(row.get(0))))
     }
 
-    fn latest_checkpoint(&self) -> Result<Option<(u64, Value)>, StoreError> {
-        let horizon = to_i64(self.horizon().seq);
+    fn latest_checkpoint(&self, at_most: u64) -> Result<Option<(u64, Value)>, StoreError> {
+        let horizon = to_i64(self.horizon().seq.min(at_most));
         let row = self.with_client("reading checkpoints", |c| {
             c.query_opt(
                 "SELECT tree_size, note FROM coopledger.checkpoints WHERE tree_size <= $1 \

@@ -637,9 +637,9 @@ impl Backend for SledStore {
         Ok(self.sled().get(keys::tree(level, index))?.map(Value::sled))
     }
 
-    fn latest_checkpoint(&self) -> Result<Option<(u64, Value)>, StoreError> {
+    fn latest_checkpoint(&self, at_most: u64) -> Result<Option<(u64, Value)>, StoreError> {
         self.sled()
-            .scan_prefix([keys::CHECKPOINT])
+            .range(keys::checkpoint(0)..=keys::checkpoint(at_most))
             .next_back()
             .map(|item| {
                 let (key, value) = item?;
