@@ -241,6 +241,7 @@ impl SledStore {
         }
         let created = !matches!(empty, Ok(false));
         let marker = prepare_dir(dir)?;
+        remove_unfinished_snapshots(dir)?;
         let db = Self::open_sled(dir, cache)?;
         let data_file = File::open(dir.join("db"))?;
         let index = Index::open(&db, index::Tuning::from_env())?;
@@ -708,6 +709,34 @@ fn cache_bytes() -> u64 {
         .ok()
         .and_then(|mb| mb.parse::<u64>().ok())
         .map_or(DEFAULT_CACHE_BYTES, |mb| mb.max(1) * 1024 * 1024)
+}
+
+/// Removes the snapshots sled left half-written. sled writes `snap.N.generating`, syncs it and
+/// renames it `snap.N`; but at open it takes the last `snap.*` file by name, whatever its
+/// suffix, so one left by a kill during that write makes the store refuse to open ("empty/
+/// corrupt snapshot file found"; sled issue #1527) though nothing is lost: the complete
+/// snapshot before it and the log after it are intact. Done under sled's own lock (an flock of
+/// `db`), so no running sled is writing one; when another holds it, opening will say so.
+fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
+    let Ok(data) = File::open(dir.join("db")) else {
+        // A new store: no snapshot yet.
+        return Ok(());
+    };
+    match data.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => return Ok(()),
+        Err(fs::TryLockError::Error(e)) => return Err(e.into()),
+    }
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            fs::remove_file(dir.join(&*name))?;
+            tracing::warn!(file = %name, "removed a snapshot that sled left half-written");
+        }
+    }
+    // The lock goes with `data`.
+    Ok(())
 }
 
 /// Creates `dir` and its marker when missing or empty; refuses foreign or unknown directories.
