@@ -111,6 +111,19 @@ pub(crate) mod tests {
     use crate::views::fold::Folder;
     use crate::views::state::{Tracker, ViewState};
 
+    /// The effective facts of `stream` from the events of `log` before sequence `before`: what
+    /// a fold's loader reads from the log.
+    pub(crate) fn facts_before(log: &[RecordedEvent], stream: &Stream, before: u64) -> StreamFacts {
+        let mut facts = StreamFacts::new();
+        for e in log
+            .iter()
+            .filter(|e| &e.envelope.stream == stream && e.sequence < before)
+        {
+            crate::entity::apply_to_facts(&mut facts, e);
+        }
+        facts
+    }
+
     /// A test id.
     pub(crate) fn id(n: u64) -> Uuid {
         Uuid::from_u64_pair(0x0190_f0a1_7c2e_7a10, 0x8b3e_0000_0000_0000 | n)

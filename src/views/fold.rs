@@ -186,8 +186,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::entity::apply_to_facts;
-    use crate::views::change::tests::{id, log};
+    use crate::views::change::tests::{facts_before, id, log};
 
     /// Folds `log` with a cache of `capacity` streams; returns the views and how many times the
     /// log was read for a stream's facts.
@@ -197,14 +196,7 @@ mod tests {
         let mut loads = 0;
         let mut load = |stream: &Stream, before: u64| -> Result<StreamFacts, Error> {
             loads += 1;
-            let mut facts = StreamFacts::new();
-            for e in log
-                .iter()
-                .filter(|e| &e.envelope.stream == stream && e.sequence < before)
-            {
-                apply_to_facts(&mut facts, e);
-            }
-            Ok(facts)
+            Ok(facts_before(log, stream, before))
         };
         for e in log {
             folder.apply(e, &mut load).expect("fold");

@@ -662,20 +662,12 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::entity::apply_to_facts;
-    use crate::views::change::tests::{id, log};
+    use crate::views::change::tests::{facts_before, id, log};
 
     fn fold(log: &[RecordedEvent], on: Option<Date>) -> TimelineFolder {
         let mut folder = TimelineFolder::new(on);
         let mut load = |stream: &Stream, before: u64| -> Result<StreamFacts, Error> {
-            let mut facts = StreamFacts::new();
-            for e in log
-                .iter()
-                .filter(|e| &e.envelope.stream == stream && e.sequence < before)
-            {
-                apply_to_facts(&mut facts, e);
-            }
-            Ok(facts)
+            Ok(facts_before(log, stream, before))
         };
         for e in log {
             folder.apply(e, &mut load).expect("fold");

@@ -371,20 +371,10 @@ mod tests {
     use proto_events::Stream;
     use uuid::Uuid;
 
-    use super::super::{Tuning, Writes};
+    use super::super::Tuning;
+    use super::super::tests::maintain;
     use super::*;
     use crate::store::sled::keys::RunPart;
-
-    fn apply(db: &sled::Db, writes: Writes) {
-        let mut batch = sled::Batch::default();
-        for (k, v) in writes {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
-        }
-        db.apply_batch(batch).expect("apply");
-    }
 
     /// An index of `n` records (a few streams continued, most new), flushed and merged into
     /// several tiers, with the rows it was given.
@@ -412,21 +402,7 @@ mod tests {
             };
             index.insert(row.seq, row.event_id, &row.stream, row.stream_version);
             rows.push(row);
-            while index.flush_due() {
-                let (writes, run) = index.flush().expect("flush");
-                apply(db, writes);
-                index.flushed(run);
-                while let Some(ids) = index.merge_due() {
-                    let (writes, run) = index
-                        .merge(db, &ids, &mut |part| {
-                            apply(db, part);
-                            Ok(())
-                        })
-                        .expect("merge");
-                    apply(db, writes);
-                    index.merged(&ids, run);
-                }
-            }
+            maintain(db, &mut index);
         }
         assert!(index.runs.iter().any(|r| r.tier >= 1), "merges happened");
         (index, rows)

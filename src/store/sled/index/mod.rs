@@ -530,7 +530,7 @@ mod tests {
     }
 
     /// Flushes and merges until nothing is due, as the store does after a commit.
-    fn maintain(db: &sled::Db, index: &mut Index) {
+    pub(super) fn maintain(db: &sled::Db, index: &mut Index) {
         while index.flush_due() {
             let (writes, run) = index.flush().expect("flush");
             apply(db, writes);
