@@ -333,7 +333,18 @@ mod tests {
 
     /// Changes the sled database under a closed store, as someone with the directory could.
     fn tamper(dir: &std::path::Path, change: impl FnOnce(&sled::Db)) {
-        let db = sled::open(dir).expect("sled");
+        // sled lets go of its lock a moment after the store is dropped; under load, longer.
+        let mut tries = 0;
+        let db = loop {
+            match sled::open(dir) {
+                Ok(db) => break db,
+                Err(e) if tries < 500 && e.to_string().contains("could not acquire lock") => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("sled: {e:?}"),
+            }
+        };
         change(&db);
         db.flush().expect("flush");
     }

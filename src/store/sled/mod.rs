@@ -735,7 +735,8 @@ fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
             tracing::warn!(file = %name, "removed a snapshot that sled left half-written");
         }
     }
-    // The lock goes with `data`.
+    // Released at once, for every copy of the descriptor a concurrent fork may hold.
+    data.unlock()?;
     Ok(())
 }
 
