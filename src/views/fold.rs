@@ -61,16 +61,8 @@ impl Folder {
     /// # Errors
     /// When `load` fails.
     pub fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error> {
-        let stream = &event.envelope.stream;
         self.state.as_of = event.sequence;
-        let before = if needs_history(event) && is_cached(stream) {
-            self.cache.before(event, load)?
-        } else if needs_history(event) && event.stream_version > 1 {
-            load(stream, event.sequence)?
-        } else {
-            // Nothing before it is read: a fact that starts its stream, or a stream's first event.
-            StreamFacts::new()
-        };
+        let before = self.cache.before(event, load)?;
         let (change, after) = change::decide(event, &before, self.on_or_before);
         self.state.apply(&change, &mut self.tracker);
         if let Some(after) = after {
@@ -127,8 +119,10 @@ impl FoldCache {
         }
     }
 
-    /// The effective facts of `event`'s stream (a country's or a case's) before it: kept, or
-    /// none when it was never evicted, or read by `load`.
+    /// The effective facts of `event`'s stream before it, as far as deciding it needs them
+    /// ([`needs_history`]): none for a fact that starts its stream or a stream's first event;
+    /// for a country or a case, those kept, or none when none was ever evicted, or read by
+    /// `load`; for a meeting or an activity (not kept), read by `load`.
     ///
     /// # Errors
     /// When `load` fails.
@@ -138,9 +132,15 @@ impl FoldCache {
         load: &mut Loader<'_>,
     ) -> Result<StreamFacts, Error> {
         let stream = &event.envelope.stream;
+        if !needs_history(event) || event.stream_version == 1 {
+            return Ok(StreamFacts::new());
+        }
+        if !is_cached(stream) {
+            return load(stream, event.sequence);
+        }
         match self.facts.get(stream) {
             Some(facts) => Ok(facts.clone()),
-            None if !self.evicted || event.stream_version == 1 => Ok(StreamFacts::new()),
+            None if !self.evicted => Ok(StreamFacts::new()),
             None => load(stream, event.sequence),
         }
     }

@@ -21,15 +21,13 @@ use proto_events::values::ActivityKind;
 use proto_events::{CountryCode, Date, Fact, RecordedEvent, Stream};
 use serde::{Deserialize, Serialize};
 
-use super::change::{self, Change, needs_history};
+use super::change::{self, Change};
 use super::entities::EntityIndex;
 use super::fold::{FoldCache, Loader};
 use super::index::{REGIONS, country_index, region_of};
 use super::model::{ActivitiesView, ParticipantsView};
 use super::state::{ACTIVITIES, CASES, MEETINGS};
-use crate::entity::{
-    Contribution, StreamFact, StreamFacts, contribution, fact_contribution, is_cached,
-};
+use crate::entity::{Contribution, StreamFact, contribution, fact_contribution};
 use crate::error::Error;
 
 /// The length of a period.
@@ -592,13 +590,7 @@ impl TimelineFolder {
             return Ok(());
         }
         let on = self.timeline.on;
-        let before = if needs_history(event) && is_cached(stream) {
-            self.cache.before(event, load)?
-        } else if needs_history(event) && event.stream_version > 1 {
-            load(stream, event.sequence)?
-        } else {
-            StreamFacts::new()
-        };
+        let before = self.cache.before(event, load)?;
         let (change, after) = change::decide(event, &before, on);
         let amended = after.is_some();
         // On the fast path (a fact that starts its stream) the stream's facts are the event's.
@@ -666,9 +658,10 @@ mod tests {
 
     fn fold(log: &[RecordedEvent], on: Option<Date>) -> TimelineFolder {
         let mut folder = TimelineFolder::new(on);
-        let mut load = |stream: &Stream, before: u64| -> Result<StreamFacts, Error> {
-            Ok(facts_before(log, stream, before))
-        };
+        let mut load =
+            |stream: &Stream, before: u64| -> Result<crate::entity::StreamFacts, Error> {
+                Ok(facts_before(log, stream, before))
+            };
         for e in log {
             folder.apply(e, &mut load).expect("fold");
         }
