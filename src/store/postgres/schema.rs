@@ -22,7 +22,7 @@ pub const READER_ROLE: &str = "coopledger_reader";
 /// the writers the lock cannot see (after a failover).
 pub const WRITER_LOCK: i64 = 0x636f_6f70_6c65_6467; // "coopledg"
 
-/// The channel the writer notifies with the acknowledged sequence after every group.
+/// The channel the writer notifies with the acknowledged sequence whenever it records one.
 pub const CHANNEL: &str = "coopledger_head";
 
 /// The statements of `init`, run in one transaction.

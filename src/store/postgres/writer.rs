@@ -7,14 +7,19 @@
 //! what an earlier writer committed but could not acknowledge: its COMMIT is proved on the
 //! standby by this transaction's own synchronous commit, which follows it in the WAL.
 //!
-//! **One group, one transaction.** Lock the head row (`FOR UPDATE`: the one serialisation
-//! point), check the epoch (a stale writer fails loudly and writes nothing) and that the head
-//! is the one this writer left, insert the records (sequences are the ledger's), tiles, view
-//! parts, checkpoint, update the head, COMMIT. The group is acknowledged only when COMMIT
-//! returned **and** no "canceling wait for synchronous replication" notice came with it (the
-//! transaction is then committed locally but maybe not on the standby: fail-stop). Then the
-//! acknowledged head is recorded (a transaction that need not wait for anything: if it is lost,
-//! the next writer's takeover adopts the group) and readers are notified.
+//! **One group, one statement.** A group is one statement in its own (implicit) transaction,
+//! one round trip ([`group_sql`]): it locks the head row (`FOR UPDATE`: the one serialisation
+//! point) if its epoch is this writer's and its head the one this writer left, and draws every
+//! write from that lock, so a stale writer (or a head moved behind its back) writes nothing and
+//! updates no row, which the writer then names (fenced, or corrupt). The statement inserts the
+//! records (sequences are the ledger's), tiles, view parts, checkpoint, updates the head and
+//! records the previous group as acknowledged. The group is acknowledged only when the
+//! statement returned (after its commit) **and** no "canceling wait for synchronous
+//! replication" notice came with it (the transaction is then committed locally but maybe not
+//! on the standby: fail-stop). Then, before anyone is told, the acknowledged head is recorded
+//! for readers and they are notified, on a second connection whose commits wait for nothing:
+//! the records are replicated already, and if that record is lost the next group or the next
+//! writer's takeover makes it.
 //!
 //! **Ambiguity.** A connection lost during a group (COMMIT included) leaves its outcome unknown.
 //! The writer reconnects (the URL's hosts, `target_session_attrs=read-write`: the new primary
@@ -43,15 +48,43 @@ const LOCK_PATIENCE: Duration = Duration::from_secs(5);
 /// Pause between reconnection attempts.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 
-/// The statements of a group, prepared once per connection.
+/// A group as one statement, in its own implicit transaction (see the module documentation).
+///
+/// `h` locks the head row (`FOR UPDATE`) if it is still the one this writer left, in its epoch;
+/// every write draws its rows through `h`, so when the check fails (or, waiting for the lock,
+/// the row changed) nothing is written and the statement updates no row. Views: a rebuild
+/// (`$14`) deletes every part it does not put. The notification wakes readers for the previous
+/// group, whose acknowledgement this statement records.
+fn group_sql() -> String {
+    format!(
+        "WITH h AS (SELECT 1 FROM coopledger.head \
+        WHERE epoch = $1 AND seq = $2 AND hash = $3 FOR UPDATE), \
+    r AS (INSERT INTO coopledger.records \
+        (seq, event_id, stream, stream_version, recorded_at, type, frame) \
+        SELECT u.* FROM h, unnest($4::int8[], $5::uuid[], $6::text[], $7::int8[], \
+        $8::timestamptz[], $9::text[], $10::bytea[]) AS u), \
+    t AS (INSERT INTO coopledger.tiles (level, index, hashes) \
+        SELECT u.* FROM h, unnest($11::int2[], $12::int8[], $13::bytea[]) AS u \
+        ON CONFLICT (level, index) DO UPDATE SET hashes = EXCLUDED.hashes), \
+    d AS (DELETE FROM coopledger.views WHERE EXISTS (SELECT 1 FROM h) \
+        AND (($14::bool AND NOT (part = ANY($15::bytea[]))) OR part = ANY($17::bytea[]))), \
+    p AS (INSERT INTO coopledger.views (part, value) \
+        SELECT u.* FROM h, unnest($15::bytea[], $16::bytea[]) AS u \
+        ON CONFLICT (part) DO UPDATE SET value = EXCLUDED.value), \
+    c AS (INSERT INTO coopledger.checkpoints (n, tree_size, note) \
+        SELECT coalesce(max(n), 0) + 1, $18::int8, $19::text FROM coopledger.checkpoints \
+        HAVING $18::int8 IS NOT NULL AND EXISTS (SELECT 1 FROM h) \
+        ON CONFLICT (tree_size, note) DO NOTHING), \
+    n AS (SELECT pg_notify('{CHANNEL}', $2::text) FROM h) \
+    UPDATE coopledger.head SET seq = $20, hash = $21, tree_size = $22, \
+        acked_seq = $2, acked_hash = $3 FROM n"
+    )
+}
+
+/// The statements of the append protocol, prepared once per connection.
 struct Statements {
     lock_head: Statement,
-    insert_records: Statement,
-    upsert_tiles: Statement,
-    upsert_views: Statement,
-    delete_views: Statement,
-    insert_checkpoint: Statement,
-    update_head: Statement,
+    group: Statement,
 }
 
 impl Statements {
@@ -59,32 +92,7 @@ impl Statements {
         Ok(Statements {
             lock_head: client
                 .prepare("SELECT seq, hash, epoch, tree_size FROM coopledger.head FOR UPDATE")?,
-            insert_records: client.prepare(
-                "INSERT INTO coopledger.records \
-                 (seq, event_id, stream, stream_version, recorded_at, type, frame) \
-                 SELECT * FROM unnest($1::int8[], $2::uuid[], $3::text[], $4::int8[], \
-                 $5::timestamptz[], $6::text[], $7::bytea[])",
-            )?,
-            upsert_tiles: client.prepare(
-                "INSERT INTO coopledger.tiles (level, index, hashes) \
-                 SELECT * FROM unnest($1::int2[], $2::int8[], $3::bytea[]) \
-                 ON CONFLICT (level, index) DO UPDATE SET hashes = EXCLUDED.hashes",
-            )?,
-            upsert_views: client.prepare(
-                "INSERT INTO coopledger.views (part, value) \
-                 SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-                 ON CONFLICT (part) DO UPDATE SET value = EXCLUDED.value",
-            )?,
-            delete_views: client.prepare("DELETE FROM coopledger.views WHERE part = ANY($1)")?,
-            insert_checkpoint: client.prepare(
-                "INSERT INTO coopledger.checkpoints (n, tree_size, note) \
-                 SELECT coalesce(max(n), 0) + 1, $1, $2 FROM coopledger.checkpoints \
-                 ON CONFLICT (tree_size, note) DO NOTHING",
-            )?,
-            update_head: client.prepare(
-                "UPDATE coopledger.head SET seq = $1, hash = $2, tree_size = $3, \
-                 acked_seq = $4, acked_hash = $5",
-            )?,
+            group: client.prepare(&group_sql())?,
         })
     }
 }
@@ -93,6 +101,10 @@ impl Statements {
 struct Session {
     client: Client,
     statements: Statements,
+    /// A second connection, `synchronous_commit = off`, that records acknowledgements (see
+    /// [`Writer::acknowledged`]).
+    acks: Client,
+    record_ack: Statement,
 }
 
 /// Notices of a writer's connection that matter: the synchronous-replication warnings.
@@ -228,7 +240,24 @@ impl Writer {
         self.lock(&mut client, patience)?;
         self.check_standby(&mut client)?;
         let statements = Statements::prepare(&mut client).map_err(|e| classify("preparing", e))?;
-        Ok(Session { client, statements })
+        let mut acks = self.target.writer_config();
+        acks.application_name("coopledger-writer-acks");
+        let mut acks = acks.connect(NoTls).map_err(Failure::Lost)?;
+        acks.batch_execute("SET synchronous_commit = off")
+            .map_err(|e| classify("setting synchronous_commit", e))?;
+        let record_ack = acks
+            .prepare(&format!(
+                "WITH n AS (SELECT pg_notify('{CHANNEL}', $1::int8::text)) \
+                 UPDATE coopledger.head SET acked_seq = $1, acked_hash = $2 FROM n \
+                 WHERE epoch = $3 AND acked_seq < $1"
+            ))
+            .map_err(|e| classify("preparing", e))?;
+        Ok(Session {
+            client,
+            statements,
+            acks,
+            record_ack,
+        })
     }
 
     fn lock(&self, client: &mut Client, patience: Duration) -> Result<(), Failure> {
@@ -424,31 +453,76 @@ impl Writer {
         }
     }
 
-    /// One attempt at writing `group` in one transaction.
+    /// One attempt at writing `group`: its statement (see [`group_sql`]), committed on its own.
+    /// Returns the time it took, the standby's confirmation included.
     fn write(&mut self, group: &Group<'_>) -> Result<Duration, Failure> {
         let head = self.head;
         let session = self
             .session
             .as_mut()
             .ok_or_else(|| Failure::Fatal(StoreError::Io("no session".into())))?;
-        let statements = &session.statements;
-        let mut tx = session
-            .client
-            .transaction()
-            .map_err(|e| classify("begin", e))?;
-        let (seq, hash, _) = lock_head(&self.target, self.epoch, &mut tx, statements)?;
-        if (seq, hash) != head {
-            return Err(Failure::Fatal(StoreError::Corrupt(format!(
-                "the head row says record {seq} but this writer left it at {}: something wrote \
-                 to the ledger without taking over",
-                head.0
-            ))));
-        }
-        write_group(&mut tx, statements, group, head, self.tree_size)?;
+        let columns = Columns::of(group);
+        let (seq, hash) = group.head.unwrap_or(head);
+        let size = group.tree_size.unwrap_or(self.tree_size);
+        let checkpoint = group
+            .checkpoint
+            .as_ref()
+            .map(|(size, note)| (to_i64(*size), note.as_str()));
         self.notices.take();
         let started = Instant::now();
-        tx.commit().map_err(|e| classify("commit", e))?;
-        Ok(started.elapsed())
+        let updated = session
+            .client
+            .execute(
+                &session.statements.group,
+                &[
+                    &self.epoch,
+                    &to_i64(head.0),
+                    &head.1.as_slice(),
+                    &columns.seqs,
+                    &columns.ids,
+                    &columns.streams,
+                    &columns.versions,
+                    &columns.times,
+                    &columns.types,
+                    &columns.frames,
+                    &columns.levels,
+                    &columns.indices,
+                    &columns.hashes,
+                    &columns.clear,
+                    &columns.parts,
+                    &columns.values,
+                    &columns.deleted,
+                    &checkpoint.map(|(size, _)| size),
+                    &checkpoint.map(|(_, note)| note),
+                    &to_i64(seq),
+                    &hash.as_slice(),
+                    &to_i64(size),
+                ],
+            )
+            .map_err(|e| classify("writing the group", e))?;
+        let took = started.elapsed();
+        if updated == 1 {
+            return Ok(took);
+        }
+        // Nothing was written: say why.
+        let row = session
+            .client
+            .query_one("SELECT seq, epoch FROM coopledger.head", &[])
+            .map_err(|e| classify("reading the head", e))?;
+        let found_seq = to_u64("the head's sequence", row.get(0))?;
+        let found_epoch: i64 = row.get(1);
+        if found_epoch != self.epoch {
+            return Err(Failure::Fatal(StoreError::Fenced {
+                location: self.target.shown.clone(),
+                epoch: self.epoch,
+                found: found_epoch,
+            }));
+        }
+        Err(Failure::Fatal(StoreError::Corrupt(format!(
+            "the head row says record {found_seq} but this writer left it at {}: something \
+             wrote to the ledger without taking over",
+            head.0
+        ))))
     }
 
     /// After a reconnection: whether the group in flight was committed (see the module
@@ -523,9 +597,10 @@ impl Writer {
         Ok(Resolution::Committed(took))
     }
 
-    /// A group's COMMIT was confirmed: the writer's state moves on and the acknowledged head is
-    /// recorded for readers (without waiting: if that record is lost, the next takeover adopts
-    /// the group, which is already on the standby).
+    /// A group's commit was confirmed: the writer's state moves on and the acknowledged head
+    /// is recorded for readers, before anyone is told, on the connection that waits for
+    /// nothing: the records are on the standby already; if the record is lost (a crash of the
+    /// primary), the next group or the next takeover records it.
     fn acknowledged(&mut self, group: &Group<'_>, took: Duration) -> Result<Duration, StoreError> {
         if let Some(head) = group.head {
             self.head = head;
@@ -537,16 +612,11 @@ impl Writer {
             return Ok(took);
         }
         let (seq, hash) = self.head;
-        let sql = format!(
-            "BEGIN; SET LOCAL synchronous_commit = off; \
-             UPDATE coopledger.head SET acked_seq = {seq}, acked_hash = '\\x{}' \
-             WHERE epoch = {} AND acked_seq < {seq}; \
-             SELECT pg_notify('{CHANNEL}', '{seq}'); COMMIT",
-            proto_events::hash::to_hex(&hash),
-            self.epoch
-        );
         if let Some(session) = self.session.as_mut()
-            && let Err(e) = session.client.batch_execute(&sql)
+            && let Err(e) = session.acks.execute(
+                &session.record_ack,
+                &[&to_i64(seq), &hash.as_slice(), &self.epoch],
+            )
         {
             // The group is committed and replicated: it stays acknowledged. The next group (or
             // the next takeover) records it for readers.
@@ -592,40 +662,54 @@ enum Resolution {
     Absent,
 }
 
-/// The statements of one group, inside its transaction, after the head is locked.
-fn write_group(
-    tx: &mut Transaction<'_>,
-    statements: &Statements,
-    group: &Group<'_>,
-    head: (u64, Hash),
-    tree_size: u64,
-) -> Result<(), Failure> {
-    if !group.records.is_empty() {
+/// A group's rows as the arrays of its statement's parameters.
+struct Columns<'g> {
+    seqs: Vec<i64>,
+    ids: Vec<Uuid>,
+    streams: Vec<String>,
+    versions: Vec<i64>,
+    times: Vec<SystemTime>,
+    types: Vec<&'static str>,
+    frames: Vec<&'g [u8]>,
+    levels: Vec<i16>,
+    indices: Vec<i64>,
+    hashes: Vec<&'g [u8]>,
+    /// A rebuild: every part not in `parts` is deleted.
+    clear: bool,
+    parts: Vec<&'g [u8]>,
+    values: Vec<&'g [u8]>,
+    deleted: Vec<&'g [u8]>,
+}
+
+impl<'g> Columns<'g> {
+    fn of(group: &'g Group<'_>) -> Columns<'g> {
         let n = group.records.len();
-        let mut seqs = Vec::with_capacity(n);
-        let mut ids = Vec::with_capacity(n);
-        let mut streams = Vec::with_capacity(n);
-        let mut versions = Vec::with_capacity(n);
-        let mut times = Vec::with_capacity(n);
-        let mut types = Vec::with_capacity(n);
-        let mut frames: Vec<&[u8]> = Vec::with_capacity(n);
+        let mut c = Columns {
+            seqs: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+            streams: Vec::with_capacity(n),
+            versions: Vec::with_capacity(n),
+            times: Vec::with_capacity(n),
+            types: Vec::with_capacity(n),
+            frames: Vec::with_capacity(n),
+            levels: Vec::new(),
+            indices: Vec::new(),
+            hashes: Vec::new(),
+            clear: false,
+            parts: Vec::new(),
+            values: Vec::new(),
+            deleted: Vec::new(),
+        };
         for row in &group.records {
-            seqs.push(to_i64(row.seq));
-            ids.push(row.event_id);
-            streams.push(row.stream.to_string());
-            versions.push(to_i64(row.stream_version));
-            times.push(system_time(row.recorded_at));
-            types.push(row.event_type.name());
-            frames.push(row.frame);
+            c.seqs.push(to_i64(row.seq));
+            c.ids.push(row.event_id);
+            c.streams.push(row.stream.to_string());
+            c.versions.push(to_i64(row.stream_version));
+            c.times.push(system_time(row.recorded_at));
+            c.types.push(row.event_type.name());
+            c.frames.push(row.frame);
         }
-        tx.execute(
-            &statements.insert_records,
-            &[&seqs, &ids, &streams, &versions, &times, &types, &frames],
-        )
-        .map_err(|e| classify("inserting records", e))?;
-    }
-    if !group.tiles.is_empty() {
-        // The last write of a tile wins (a statement may not touch a row twice).
+        // The last write of a tile or a part wins (a statement may not touch a row twice).
         let mut tiles = std::collections::BTreeMap::new();
         for tile in &group.tiles {
             tiles.insert(
@@ -633,30 +717,37 @@ fn write_group(
                 tile.hashes.as_slice(),
             );
         }
-        let (keys, hashes): (Vec<_>, Vec<_>) = tiles.into_iter().unzip();
-        let (levels, indices): (Vec<i16>, Vec<i64>) = keys.into_iter().unzip();
-        tx.execute(&statements.upsert_tiles, &[&levels, &indices, &hashes])
-            .map_err(|e| classify("writing tiles", e))?;
+        for ((level, index), hashes) in tiles {
+            c.levels.push(level);
+            c.indices.push(index);
+            c.hashes.push(hashes);
+        }
+        let mut last: std::collections::BTreeMap<&[u8], Option<&[u8]>> = Default::default();
+        for write in &group.views {
+            match write {
+                ViewWrite::ClearAll => {
+                    c.clear = true;
+                    last.clear();
+                }
+                ViewWrite::Put(part, value) => {
+                    last.insert(part, Some(value));
+                }
+                ViewWrite::Delete(part) => {
+                    last.insert(part, None);
+                }
+            }
+        }
+        for (part, value) in last {
+            match value {
+                Some(value) => {
+                    c.parts.push(part);
+                    c.values.push(value);
+                }
+                None => c.deleted.push(part),
+            }
+        }
+        c
     }
-    write_views(tx, statements, &group.views)?;
-    if let Some((size, note)) = &group.checkpoint {
-        tx.execute(&statements.insert_checkpoint, &[&to_i64(*size), note])
-            .map_err(|e| classify("storing a checkpoint", e))?;
-    }
-    let (seq, hash) = group.head.unwrap_or(head);
-    let size = group.tree_size.unwrap_or(tree_size);
-    tx.execute(
-        &statements.update_head,
-        &[
-            &to_i64(seq),
-            &hash.as_slice(),
-            &to_i64(size),
-            &to_i64(head.0),
-            &head.1.as_slice(),
-        ],
-    )
-    .map_err(|e| classify("updating the head", e))?;
-    Ok(())
 }
 
 /// A recording time as the driver writes a `timestamptz` (microseconds: the column is for
@@ -669,50 +760,4 @@ fn system_time(t: proto_events::Timestamp) -> SystemTime {
             SystemTime::UNIX_EPOCH - Duration::from_nanos(u64::try_from(-nanos).unwrap_or(u64::MAX))
         }
     }
-}
-
-/// View writes in order: a clear first, then each part's last put or delete.
-fn write_views(
-    tx: &mut Transaction<'_>,
-    statements: &Statements,
-    views: &[ViewWrite],
-) -> Result<(), Failure> {
-    if views.is_empty() {
-        return Ok(());
-    }
-    let mut last: std::collections::BTreeMap<&[u8], Option<&[u8]>> = Default::default();
-    let mut clear = false;
-    for write in views {
-        match write {
-            ViewWrite::ClearAll => {
-                clear = true;
-                last.clear();
-            }
-            ViewWrite::Put(part, value) => {
-                last.insert(part, Some(value));
-            }
-            ViewWrite::Delete(part) => {
-                last.insert(part, None);
-            }
-        }
-    }
-    if clear {
-        tx.batch_execute("DELETE FROM coopledger.views")
-            .map_err(|e| classify("clearing views", e))?;
-    }
-    let (puts, deletes): (Vec<_>, Vec<_>) = last.into_iter().partition(|(_, v)| v.is_some());
-    if !deletes.is_empty() {
-        let parts: Vec<&[u8]> = deletes.into_iter().map(|(p, _)| p).collect();
-        tx.execute(&statements.delete_views, &[&parts])
-            .map_err(|e| classify("deleting view parts", e))?;
-    }
-    if !puts.is_empty() {
-        let (parts, values): (Vec<&[u8]>, Vec<&[u8]>) = puts
-            .into_iter()
-            .map(|(p, v)| (p, v.unwrap_or_default()))
-            .unzip();
-        tx.execute(&statements.upsert_views, &[&parts, &values])
-            .map_err(|e| classify("writing view parts", e))?;
-    }
-    Ok(())
 }
