@@ -4,10 +4,10 @@
 //! The tables (schema `coopledger`, see [`schema`] and `docs/format.md`) are readable with SQL:
 //! `records` holds each frame byte for byte beside the columns an index needs; `head` is the
 //! one row every group locks and updates. The append protocol is the writer's ([`writer`]):
-//! one transaction (one statement) per group, sequences from the ledger, an acknowledgement only when COMMIT
-//! returned without "canceling wait for synchronous replication", the acknowledged head kept
-//! apart from the written one, writers fenced by an epoch, ambiguous outcomes resolved on
-//! reconnect by looking up the group's event ids.
+//! one transaction (one statement) per group, sequences from the ledger, an acknowledgement
+//! only when its commit returned without "canceling wait for synchronous replication", the
+//! acknowledged head kept apart from the written one, writers fenced by an epoch, ambiguous
+//! outcomes resolved on reconnect by looking up the group's event ids.
 //!
 //! **What a handle serves.** Every handle serves a prefix of the log that was acknowledged: its
 //! *horizon*, the acknowledged head when it opened (a writer's moves with its own commits;
