@@ -8,7 +8,7 @@
 //! standby by this transaction's own synchronous commit, which follows it in the WAL.
 //!
 //! **One group, one statement.** A group is one statement in its own (implicit) transaction,
-//! one round trip ([`group_sql`]): it locks the head row (`FOR UPDATE`: the one serialisation
+//! one round trip ([`GROUP`]): it locks the head row (`FOR UPDATE`: the one serialisation
 //! point) if its epoch is this writer's and its head the one this writer left, and draws every
 //! write from that lock, so a stale writer (or a head moved behind its back) writes nothing and
 //! updates no row, which the writer then names (fenced, or corrupt). The statement inserts the
@@ -53,11 +53,9 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 /// `h` locks the head row (`FOR UPDATE`) if it is still the one this writer left, in its epoch;
 /// every write draws its rows through `h`, so when the check fails (or, waiting for the lock,
 /// the row changed) nothing is written and the statement updates no row. Views: a rebuild
-/// (`$14`) deletes every part it does not put. The notification wakes readers for the previous
-/// group, whose acknowledgement this statement records.
-fn group_sql() -> String {
-    format!(
-        "WITH h AS (SELECT 1 FROM coopledger.head \
+/// (`$14`) deletes every part it does not put. The previous group's acknowledgement is
+/// recorded again (readers were woken for it when it was first recorded).
+const GROUP: &str = "WITH h AS (SELECT 1 FROM coopledger.head \
         WHERE epoch = $1 AND seq = $2 AND hash = $3 FOR UPDATE), \
     r AS (INSERT INTO coopledger.records \
         (seq, event_id, stream, stream_version, recorded_at, type, frame) \
@@ -74,12 +72,9 @@ fn group_sql() -> String {
     c AS (INSERT INTO coopledger.checkpoints (n, tree_size, note) \
         SELECT coalesce(max(n), 0) + 1, $18::int8, $19::text FROM coopledger.checkpoints \
         HAVING $18::int8 IS NOT NULL AND EXISTS (SELECT 1 FROM h) \
-        ON CONFLICT (tree_size, note) DO NOTHING), \
-    n AS (SELECT pg_notify('{CHANNEL}', $2::text) FROM h) \
+        ON CONFLICT (tree_size, note) DO NOTHING) \
     UPDATE coopledger.head SET seq = $20, hash = $21, tree_size = $22, \
-        acked_seq = $2, acked_hash = $3 FROM n"
-    )
-}
+        acked_seq = $2, acked_hash = $3 FROM h";
 
 /// The statements of the append protocol, prepared once per connection.
 struct Statements {
@@ -92,7 +87,7 @@ impl Statements {
         Ok(Statements {
             lock_head: client
                 .prepare("SELECT seq, hash, epoch, tree_size FROM coopledger.head FOR UPDATE")?,
-            group: client.prepare(&group_sql())?,
+            group: client.prepare(GROUP)?,
         })
     }
 }
@@ -453,7 +448,7 @@ impl Writer {
         }
     }
 
-    /// One attempt at writing `group`: its statement (see [`group_sql`]), committed on its own.
+    /// One attempt at writing `group`: its statement (see [`GROUP`]), committed on its own.
     /// Returns the time it took, the standby's confirmation included.
     fn write(&mut self, group: &Group<'_>) -> Result<Duration, Failure> {
         let head = self.head;
