@@ -13,7 +13,7 @@
 //! - the ledger on sled.
 //!
 //! It also times a read-only node following the bulk load from head 0 (reading, checking and
-//! folding what the writer appended).
+//! folding what the writer appended), and a new writer taking over the loaded ledger.
 //!
 //! Without the variable the bench says so and exits. `COOPLEDGER_BENCH_SCALE=0.1` runs a tenth
 //! of the sizes.
@@ -247,14 +247,14 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Where a ledger's time went: groups, their mean size, the share of COMMIT in the run.
+/// Where a ledger's time went: groups, their mean size, the share of the store's commit in the run.
 fn breakdown(reader: &Reader, took: Duration) -> String {
     let m = reader.metrics();
     let groups = m.groups.load(Ordering::Relaxed).max(1);
     let events = m.events_appended.load(Ordering::Relaxed);
     let commit = m.sync_latency.sum.load(Ordering::Relaxed) as f64 / 1e6;
     format!(
-        "{groups} groups of {:.1} events on average; COMMIT (with the standby's confirmation) {:.0} % of the run, {:.2} ms per group",
+        "{groups} groups of {:.1} events on average; the group statement (its commit and the standby's confirmation included) {:.0} % of the run, {:.2} ms per group",
         events as f64 / groups as f64,
         100.0 * commit / took.as_secs_f64(),
         1e3 * commit / groups as f64
@@ -326,6 +326,7 @@ fn main() {
 
     let (mut pg, mut base, mut sled, mut notes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut catch_ups = Vec::new();
+    let mut takeovers = Vec::new();
     for round in 0..rounds {
         let (events, rows) = workload(bulk_n, 2 + round as u64 * 100);
         let url = servers.database(&format!("bulk_l{round}"), true);
@@ -333,7 +334,7 @@ fn main() {
             Ledger::open_at(&Location::Postgres(url.clone()), Options::default()).expect("ledger");
         // A read-only node opened before the load, at head 0: it catches up afterwards.
         let follower = Ledger::open_at(
-            &Location::Postgres(url),
+            &Location::Postgres(url.clone()),
             Options {
                 read_only: true,
                 ..Options::default()
@@ -349,6 +350,13 @@ fn main() {
         pg.push(took);
         drop(ledger);
         catch_ups.push(catch_up(follower, bulk_n as u64));
+        // A new writer takes over the loaded ledger: lock, epoch, filters of every id and
+        // stream, the stored views and the tail.
+        let started = Instant::now();
+        let ledger = Ledger::open_at(&Location::Postgres(url.clone()), Options::default())
+            .expect("takeover");
+        takeovers.push(started.elapsed());
+        drop(ledger);
         let url = servers.database(&format!("bulk_b{round}"), false);
         let mut baseline = Baseline::new(&url);
         let started = Instant::now();
@@ -371,6 +379,7 @@ fn main() {
     );
     let bulk_note = notes.pop().unwrap_or_default();
     let catch_up_rate = rate(bulk_n, median(catch_ups));
+    let takeover = median(takeovers);
 
     println!(
         "| workload | PostgreSQL ledger ev/s | PostgreSQL baseline ev/s | ratio | target | sled ledger ev/s |"
@@ -388,6 +397,10 @@ fn main() {
     println!(
         "\na read-only node catching up on {bulk_n} records (read from the primary, every hash \
          checked, folded, published): {catch_up_rate:.0} ev/s (target ≥ 100,000)"
+    );
+    println!(
+        "a writer taking over the {bulk_n}-record ledger (opened until ready to append): {:.0} ms",
+        takeover.as_secs_f64() * 1e3
     );
     println!("\nwhere the time goes (PostgreSQL ledger, last round):");
     println!("- 64 appenders: {concurrent_note}");
