@@ -5,9 +5,9 @@ use std::io::Write;
 use coopledger::ViewName;
 use proto_events::hash::to_hex;
 
+use super::Cli;
 use super::exit::CliError;
 use super::progress::Progress;
-use super::{Cli, open_to_write};
 
 /// Recomputes the whole chain; prints `ok: N events, head SEQ HASH`.
 pub fn run(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
@@ -39,7 +39,13 @@ pub fn run(cli: &Cli, out: &mut impl Write) -> Result<(), CliError> {
 
 /// Drops a view's stored state and refolds it from the log, with progress.
 pub fn rebuild(cli: &Cli, which: ViewName, out: &mut impl Write) -> Result<(), CliError> {
-    let mut ledger = open_to_write(cli)?;
+    // Views changed outside the ledger are what a rebuild is for: refolded at open, not refused.
+    let options = coopledger::Options {
+        refold_damaged_views: true,
+        ..coopledger::Options::default()
+    };
+    let mut ledger =
+        coopledger::Ledger::open_at(&cli.location(), options).map_err(CliError::from)?;
     let total = ledger.reader().head().seq;
     let mut progress = Progress::new("folded", Some(total), cli.quiet > 0);
     let started = std::time::Instant::now();

@@ -94,6 +94,11 @@ pub struct Options {
     /// (extending the tree, rebuilding views); what is wrong with the stored views is kept for
     /// [`Reader::verify_views`] to report. Appends are refused.
     pub read_only: bool,
+    /// Whether stored views that fail their own check (changed outside the ledger: they differ
+    /// from their digest) are refolded from the log at open instead of refused. What
+    /// `coopledger rebuild` asks for; off by default, so that damaged views stop every other
+    /// command until someone rebuilds them on purpose.
+    pub refold_damaged_views: bool,
 }
 
 impl Default for Options {
@@ -102,6 +107,7 @@ impl Default for Options {
             create: false,
             merkle: true,
             read_only: false,
+            refold_damaged_views: false,
         }
     }
 }

@@ -56,7 +56,9 @@ pub(super) fn open(location: &Location, options: Options) -> Result<Ledger, Erro
 pub(super) fn open_on(store: Store, options: Options, follower: bool) -> Result<Ledger, Error> {
     let started = std::time::Instant::now();
     let stored_views = match stored::load(&*store) {
-        Err(Error::CorruptView(why)) if options.read_only => Err(why),
+        Err(Error::CorruptView(why)) if options.read_only || options.refold_damaged_views => {
+            Err(why)
+        }
         other => Ok(other?),
     };
     // A follower's stored views are the writer's, maybe of a group committed and not yet
@@ -125,9 +127,13 @@ pub(super) fn open_on(store: Store, options: Options, follower: bool) -> Result<
             let folded = super::fold::fold(&reader, head.seq, None, &mut |_| {})?;
             *ledger.shared.views.write() = Arc::new(folded);
         }
-        other => {
+        Err(why) => {
+            tracing::warn!(%why, head = head.seq, "stored views damaged; rebuilding");
+            ledger.rebuild_views(ViewName::All, &mut |_| {})?;
+        }
+        Ok(stored) => {
             tracing::warn!(
-                stored = other.ok().flatten().map(|v| v.0.as_of),
+                stored = stored.map(|v| v.0.as_of),
                 head = head.seq,
                 "stored views missing or not at the head; rebuilding"
             );
