@@ -112,6 +112,15 @@ impl Servers {
         self.client(db).query_one(sql, &[]).expect("query").get(0)
     }
 
+    /// The primary's WAL position, in bytes (the WAL every commit waits for the standby to
+    /// confirm).
+    fn wal(&self) -> i64 {
+        self.query_one(
+            "postgres",
+            "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8",
+        )
+    }
+
     /// A new database; with `ledger`, its schema created by `coopledger init`'s code.
     fn database(&self, name: &str, ledger: bool) -> String {
         self.client("postgres")
@@ -299,19 +308,24 @@ fn main() {
     );
 
     let (mut pg, mut base, mut sled, mut notes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut wal_ledger, mut wal_base) = (0, 0);
     for round in 0..rounds {
         let tasks = 64;
         let (events, rows) = workload(concurrent_n, 1 + round as u64 * 100);
         let url = servers.database(&format!("bench_l{round}"), true);
         let ledger = Ledger::open_at(&Location::Postgres(url), Options::default()).expect("ledger");
         let handle = LedgerHandle::start(ledger);
+        let wal = servers.wal();
         let took = rt.block_on(concurrent_ledger(handle.clone(), events.clone(), tasks));
+        wal_ledger = servers.wal() - wal;
         notes.push(breakdown(handle.reader(), took));
         pg.push(took);
         rt.block_on(handle.close());
         let url = servers.database(&format!("bench_b{round}"), false);
         let tx = group_writer(Baseline::new(&url));
+        let wal = servers.wal();
         base.push(rt.block_on(concurrent_baseline(tx, Arc::new(rows), tasks)));
+        wal_base = servers.wal() - wal;
         let dir = tempfile::tempdir().expect("tmp");
         let handle = LedgerHandle::create(dir.path().join("ledger")).expect("sled");
         sled.push(rt.block_on(concurrent_ledger(handle.clone(), events, tasks)));
@@ -404,5 +418,10 @@ fn main() {
     );
     println!("\nwhere the time goes (PostgreSQL ledger, last round):");
     println!("- 64 appenders: {concurrent_note}");
+    println!(
+        "- 64 appenders, WAL written per event (last round): ledger {} bytes, baseline {} bytes",
+        wal_ledger / concurrent_n as i64,
+        wal_base / concurrent_n as i64
+    );
     println!("- bulk: {bulk_note}");
 }

@@ -1,8 +1,10 @@
 //! The async edge of the ledger: a handle shared by many tokio tasks.
 //!
-//! The synchronous writer runs on its own thread. Appends queue on a bounded channel; the writer
-//! takes every pending request at once, writes them as one sled batch, syncs once and answers
-//! each (group commit). Reads go straight to a [`Reader`]. Subscriptions deliver history from a
+//! The synchronous writer runs on two threads of its own. Appends queue on a bounded channel; the
+//! writer thread takes every pending request at once and stages them as one group; the commit
+//! thread writes the group as one store commit, syncs once and answers each request (group
+//! commit). While a group commits, the writer thread stages the next one over it, and hands it
+//! over once the commit has returned (a pipeline one group deep). Reads go straight to a [`Reader`]. Subscriptions deliver history from a
 //! sequence and then live appends, with no gap and no duplicate at the switch; history is read
 //! a page at a time on tokio's blocking threads, at most [`REPLAY_READERS`] pages at once, so
 //! replays never hold up the async workers nor each other's readers.
@@ -228,37 +230,193 @@ impl LedgerHandle {
 }
 
 fn writer_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
-    let mut stopping = false;
-    while !stopping && let Some(first) = rx.blocking_recv() {
-        let mut appends = Vec::new();
-        let mut events = 0usize;
-        let mut pending = Some(first);
-        while let Some(job) = pending.take() {
-            match job {
-                Job::Append(request, reply) => {
-                    events += request.events.len();
-                    appends.push((request, reply));
+    let mut pipeline = Pipeline::start(&ledger);
+    // A job taken from the queue with a batch of appends, to be run after them.
+    let mut deferred: Option<Job> = None;
+    loop {
+        let job = match deferred.take() {
+            Some(job) => Some(job),
+            None => match pipeline.wait(&mut rx) {
+                Next::Committed => {
+                    pipeline.hand_over(&mut ledger);
+                    continue;
                 }
-                Job::Rebuild(which, reply) => {
-                    // A rebuild is not grouped: flush the appends taken so far first.
-                    run_group(&mut ledger, std::mem::take(&mut appends));
-                    let _ = reply.send(ledger.rebuild_views(which, &mut |_| {}));
+                Next::Job(job) => job,
+            },
+        };
+        match job {
+            Some(Job::Append(request, reply)) => {
+                // Every append queued now, up to the group's limit, is staged with this one.
+                let mut appends = vec![(request, reply)];
+                let mut events = pipeline.events() + appends[0].0.events.len();
+                while events < GROUP_MAX_EVENTS {
+                    match rx.try_recv() {
+                        Ok(Job::Append(request, reply)) => {
+                            events += request.events.len();
+                            appends.push((request, reply));
+                        }
+                        Ok(other) => {
+                            deferred = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
-                Job::Checkpoint(key, reply) => {
-                    run_group(&mut ledger, std::mem::take(&mut appends));
-                    let _ = reply.send(crate::audit::sign::sign_checkpoint(&mut ledger, &key));
-                }
-                Job::Stop => stopping = true,
+                pipeline.stage(&mut ledger, appends);
             }
-            if events < GROUP_MAX_EVENTS && !stopping {
-                pending = rx.try_recv().ok();
+            Some(Job::Rebuild(which, reply)) => {
+                // A rebuild is not grouped: the appends staged so far are committed first.
+                pipeline.flush(&mut ledger);
+                let _ = reply.send(ledger.rebuild_views(which, &mut |_| {}));
             }
+            Some(Job::Checkpoint(key, reply)) => {
+                pipeline.flush(&mut ledger);
+                let _ = reply.send(crate::audit::sign::sign_checkpoint(&mut ledger, &key));
+            }
+            Some(Job::Stop) | None => break,
         }
-        run_group(&mut ledger, appends);
     }
+    pipeline.flush(&mut ledger);
+    pipeline.stop();
     // Jobs queued after the stop are dropped with their replies: their callers get
     // `Error::Closed`, and nothing of them was written.
     tracing::debug!("writer stopped");
+}
+
+/// A group closed, with where each of its answers goes and whom to tell once it is committed.
+type Commit = (crate::ledger::Staged, Vec<Reply>, oneshot::Sender<()>);
+
+/// What the writer thread waits for.
+enum Next {
+    /// A job, or `None` once every handle is gone.
+    Job(Option<Job>),
+    /// The group committing has been committed and answered.
+    Committed,
+}
+
+/// The writer's two threads (see the module documentation). The writer thread stages appends
+/// into the open group as they come; the commit thread commits one closed group at a time and
+/// answers its requests. The open group is closed and handed over whenever no group is
+/// committing, so a group holds everything that came while the one before it committed.
+struct Pipeline {
+    to_commit: Option<std::sync::mpsc::Sender<Commit>>,
+    /// Resolves when the group committing has been committed and answered.
+    committing: Option<oneshot::Receiver<()>>,
+    open: Option<(crate::ledger::Open, Vec<Reply>)>,
+    /// Waits for a job or for the commit, whichever comes first, on the writer thread.
+    waiter: tokio::runtime::Runtime,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Pipeline {
+    fn start(ledger: &Ledger) -> Pipeline {
+        let committer = ledger.committer();
+        let (to_commit, groups) = std::sync::mpsc::channel::<Commit>();
+        let thread = std::thread::Builder::new()
+            .name("coopledger-commit".into())
+            .spawn(move || {
+                for (staged, replies, done) in groups {
+                    let results = committer.commit(staged);
+                    for (reply, result) in replies.into_iter().zip(results) {
+                        // The caller may have gone away (a cancelled request); its append
+                        // stands regardless.
+                        let _ = reply.send(result);
+                    }
+                    let _ = done.send(());
+                }
+            })
+            .expect("spawn the ledger's commit thread");
+        let waiter = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime to wait on");
+        Pipeline {
+            to_commit: Some(to_commit),
+            committing: None,
+            open: None,
+            waiter,
+            thread: Some(thread),
+        }
+    }
+
+    /// The events staged into the open group.
+    fn events(&self) -> usize {
+        self.open.as_ref().map_or(0, |(open, _)| open.events())
+    }
+
+    /// Waits for a job, or for the group committing to return; only for that while the open
+    /// group is full.
+    fn wait(&mut self, rx: &mut mpsc::Receiver<Job>) -> Next {
+        let full = self.events() >= GROUP_MAX_EVENTS;
+        let Some(committing) = &mut self.committing else {
+            return Next::Job(rx.blocking_recv());
+        };
+        let next = self.waiter.block_on(async {
+            if full {
+                let _ = committing.await;
+                return Next::Committed;
+            }
+            tokio::select! {
+                biased;
+                _ = &mut *committing => Next::Committed,
+                job = rx.recv() => Next::Job(job),
+            }
+        });
+        if matches!(next, Next::Committed) {
+            self.committing = None;
+        }
+        next
+    }
+
+    /// Stages `appends` into the open group (opening one over the group committing, if
+    /// none is open), and hands it over if no group is committing.
+    fn stage(&mut self, ledger: &mut Ledger, appends: Vec<(Request, Reply)>) {
+        let (requests, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
+        let (open, waiting) = self
+            .open
+            .get_or_insert_with(|| (ledger.open_group(), Vec::new()));
+        ledger.stage(open, requests);
+        waiting.extend(replies);
+        if self.committing.is_none() {
+            self.hand_over(ledger);
+        }
+    }
+
+    /// Closes the open group, if any, and hands it to the commit thread (no group is
+    /// committing).
+    fn hand_over(&mut self, ledger: &mut Ledger) {
+        debug_assert!(self.committing.is_none(), "two groups committing at once");
+        let Some((open, replies)) = self.open.take() else {
+            return;
+        };
+        let staged = ledger.close_group(open);
+        let Some(to_commit) = &self.to_commit else {
+            return;
+        };
+        let (done, committed) = oneshot::channel();
+        match to_commit.send((staged, replies, done)) {
+            Ok(()) => self.committing = Some(committed),
+            // The commit thread is gone (it panicked, and said so): the replies are dropped
+            // with the group, and their callers get `Error::Closed`.
+            Err(_) => self.to_commit = None,
+        }
+    }
+
+    /// Commits everything staged, and waits until it is answered.
+    fn flush(&mut self, ledger: &mut Ledger) {
+        while self.open.is_some() || self.committing.is_some() {
+            if let Some(committing) = self.committing.take() {
+                let _ = self.waiter.block_on(committing);
+            }
+            self.hand_over(ledger);
+        }
+    }
+
+    fn stop(mut self) {
+        drop(self.to_commit.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn follower_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
@@ -318,18 +476,6 @@ fn follower_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
         }
     }
     tracing::debug!("follower stopped");
-}
-
-fn run_group(ledger: &mut Ledger, appends: Vec<(Request, Reply)>) {
-    if appends.is_empty() {
-        return;
-    }
-    let (requests, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
-    let results = ledger.append_group(requests);
-    for (reply, result) in replies.into_iter().zip(results) {
-        // The caller may have gone away (a cancelled request); its append stands regardless.
-        let _ = reply.send(result);
-    }
 }
 
 /// Why a subscription ended early.

@@ -134,6 +134,57 @@ fn a_sync_error_fails_the_append_and_poisons_until_reopened() {
     fault_then_reopen("store::sync");
 }
 
+/// The handle's pipeline stages a group over the one committing: when that commit fails, the
+/// group staged over it is refused whole and nothing of it is written, though its own commit
+/// would have succeeded (the failed group is all or nothing, as any unacknowledged one).
+#[test]
+fn a_group_staged_over_a_commit_that_fails_is_refused_whole() {
+    let _serial = serial();
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut synth = Synth::new(3);
+    let acked: Vec<_>;
+    let mut unacked = Vec::new();
+    {
+        let mut ledger = Ledger::create(dir.path()).expect("open");
+        let batch: Vec<_> = (0..4).map(|_| synth.activity()).collect();
+        acked = ids(&batch);
+        ledger.append(batch).expect("append before the fault");
+        let mut stage = |ledger: &mut Ledger| {
+            let batch: Vec<_> = (0..3).map(|_| synth.activity()).collect();
+            unacked.push(ids(&batch));
+            let mut open = ledger.open_group();
+            ledger.stage(&mut open, vec![coopledger::Request::append(batch)]);
+            ledger.close_group(open)
+        };
+        let failing = stage(&mut ledger);
+        let over_it = stage(&mut ledger);
+        let committer = ledger.committer();
+        fail::cfg("store::sync", "return(injected I/O error)").expect("failpoint");
+        let answers = committer.commit(failing);
+        fail::remove("store::sync");
+        assert!(
+            matches!(&answers[..], [Err(Error::Poisoned(reason))] if reason.contains("injected")),
+            "the fault must fail its group: {answers:?}"
+        );
+        let answers = committer.commit(over_it);
+        assert!(
+            matches!(&answers[..], [Err(Error::Poisoned(_))]),
+            "the group staged over a failed commit must be refused: {answers:?}"
+        );
+        assert_eq!(ledger.reader().head().seq, 4, "readers see neither group");
+    }
+    scenario.teardown();
+    check_after(dir.path(), &acked, &unacked[0]);
+    let ledger = Ledger::open(dir.path()).expect("reopen");
+    let reader = ledger.reader();
+    let written = unacked[1]
+        .iter()
+        .filter(|id| reader.get(id).expect("read").is_some())
+        .count();
+    assert_eq!(written, 0, "nothing of the refused group is written");
+}
+
 const CHILD_ENV: &str = "COOPLEDGER_FAULT_CHILD";
 
 /// Runs only as the child of the crash test: appends batches, announcing each and acknowledging

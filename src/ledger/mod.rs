@@ -3,8 +3,12 @@
 //!
 //! This is the synchronous, deterministic core; it knows nothing of threads or runtimes beyond
 //! the data parallelism of its own loops. [`Ledger`] owns the single writer; [`Reader`]s read
-//! concurrently. The async handle in [`crate::handle`] puts the writer on its own thread and
-//! groups concurrent appends into shared syncs.
+//! concurrently. An append is two steps: the ledger stages requests into an open group
+//! ([`Ledger::open_group`], [`Ledger::stage`], [`Ledger::close_group`]: decided on top of the
+//! group staged before it, committed or not), then a [`Committer`] writes and publishes it;
+//! [`Ledger::append_group`] does both in turn. The async handle in
+//! [`crate::handle`] groups concurrent appends into shared syncs and runs the two steps on two
+//! threads, so that the next group is staged while one commits.
 //!
 //! - [`recover`]: from a store to an open ledger (and [`verify_store`] for one that is not);
 //! - [`walk`]: the one walk over the records;
@@ -43,7 +47,9 @@ use crate::views::stored;
 use catalog::Catalog;
 pub use reader::{MAX_PAGE, Reader, VerifyReport};
 pub use recover::{verify_at, verify_store};
-pub use writer::{MAX_BATCH_EVENTS, MAX_EVENT_BYTES, Pending, Receipt, Request, Writer};
+pub use writer::{
+    MAX_BATCH_EVENTS, MAX_EVENT_BYTES, Open, Pending, Receipt, Request, Staged, Writer,
+};
 
 /// State shared by the writer and every reader.
 pub struct Shared {
@@ -215,11 +221,38 @@ pub struct Progress {
 /// Called with the records of every group once they are durable and published.
 pub type CommitListener = Box<dyn FnMut(Arc<Vec<RecordedEvent>>) + Send>;
 
+/// The listener, shared by the ledger and its committers.
+type Listener = Arc<Mutex<Option<CommitListener>>>;
+
 /// The ledger, owning its single writer. See the module documentation.
 pub struct Ledger {
     shared: Arc<Shared>,
     writer: Writer,
-    listener: Option<CommitListener>,
+    listener: Listener,
+    /// The group staged last, for the next one to be staged over until the catalogue has it.
+    below: Option<Arc<staging::Overlay>>,
+}
+
+/// Writes and publishes staged groups, in the order they were staged (see the module
+/// documentation); it may run on another thread than the ledger's.
+pub struct Committer {
+    shared: Arc<Shared>,
+    listener: Listener,
+}
+
+impl Committer {
+    /// Commits `staged` (one store commit, one sync), publishes it, tells the commit listener,
+    /// and returns each request's answer. Call it for every staged group, in order, the next
+    /// once this one has returned.
+    pub fn commit(&self, staged: Staged) -> Vec<Result<Vec<Receipt>, Error>> {
+        let (results, committed) = staged.commit(&self.shared);
+        if let Some(records) = committed
+            && let Some(listener) = &mut *self.listener.lock()
+        {
+            listener(records);
+        }
+        results
+    }
 }
 
 impl Ledger {
@@ -290,7 +323,16 @@ impl Ledger {
 
     /// Sets the function told of every committed group (the async handle's live feed).
     pub fn set_commit_listener(&mut self, listener: CommitListener) {
-        self.listener = Some(listener);
+        *self.listener.lock() = Some(listener);
+    }
+
+    /// The committer of the groups this ledger stages.
+    #[must_use]
+    pub fn committer(&self) -> Committer {
+        Committer {
+            shared: Arc::clone(&self.shared),
+            listener: Arc::clone(&self.listener),
+        }
     }
 
     /// Appends `events` as one atomic batch and returns once they are durable.
@@ -315,11 +357,32 @@ impl Ledger {
 
     /// Appends several requests with one sync (group commit); each succeeds or fails alone.
     pub fn append_group(&mut self, requests: Vec<Request>) -> Vec<Result<Vec<Receipt>, Error>> {
-        let (results, committed) = self.writer.append_group(&self.shared, requests);
-        if let (Some(listener), Some(records)) = (&mut self.listener, committed) {
-            listener(records);
+        let mut open = self.open_group();
+        self.stage(&mut open, requests);
+        let staged = self.close_group(open);
+        self.committer().commit(staged)
+    }
+
+    /// Opens a group to stage requests into, over the group staged before (whether or not its
+    /// commit has returned); nothing is written until the group is closed and a [`Committer`]
+    /// commits it, after the group before.
+    #[must_use]
+    pub fn open_group(&self) -> Open {
+        Open::new(&self.shared, self.below.clone())
+    }
+
+    /// Stages `requests` into the open group, each succeeding or failing alone.
+    pub fn stage(&mut self, open: &mut Open, requests: Vec<Request>) {
+        self.writer.stage(&self.shared, open, requests);
+    }
+
+    /// Closes the open group, ready to commit; the next group is staged over it.
+    pub fn close_group(&mut self, open: Open) -> Staged {
+        let staged = self.writer.close(&self.shared, open);
+        if staged.has_records() {
+            self.below = staged.overlay();
         }
-        results
+        staged
     }
 
     /// Follows a log another process writes (a read-only node): reads what the store's head
@@ -333,7 +396,7 @@ impl Ledger {
     /// the store's head went back (a follower does not follow a log that changed under it);
     /// storage errors.
     pub fn catch_up(&mut self) -> Result<u64, Error> {
-        follow::catch_up(&self.shared, &mut self.listener)
+        follow::catch_up(&self.shared, &mut self.listener.lock())
     }
 
     /// Waits until the store holds records past this ledger's head (another process appended
@@ -388,6 +451,7 @@ impl Ledger {
         if let Some(refused) = self.shared.refuse_writes() {
             return Err(refused);
         }
+        self.below = None;
         let reader = self.reader();
         let head = reader.head().seq;
         let fresh = fold::fold(&reader, head, None, progress)?;

@@ -86,7 +86,8 @@ pub(super) fn open_on(store: Store, options: Options, follower: bool) -> Result<
     let mut ledger = Ledger {
         writer: Writer::new(ViewState::default(), tree),
         shared,
-        listener: None,
+        listener: Arc::default(),
+        below: None,
     };
     match stored_views {
         Ok(Some((views, digest))) if views.as_of == head.seq => {

@@ -12,7 +12,7 @@ use crate::error::Error;
 /// # Errors
 /// [`Error::Invalid`] when a retraction's target is missing; storage errors.
 pub fn resolve_stream(
-    staging: &mut Staging<'_>,
+    staging: &mut Staging,
     payload: &Payload,
 ) -> Result<Result<Stream, Violation>, Error> {
     if let Some(stream) = payload.stream() {
@@ -50,7 +50,7 @@ pub fn check_version(expected: ExpectedVersion, current: u64) -> Option<Violatio
 /// # Errors
 /// Storage errors while reading a target.
 pub fn check(
-    staging: &mut Staging<'_>,
+    staging: &mut Staging,
     payload: &Payload,
     stream: &Stream,
     current: u64,
@@ -94,7 +94,7 @@ pub fn check(
 /// Checks that a correction's or retraction's target exists, is a fact and is not retracted;
 /// returns its type when it exists.
 fn check_target(
-    staging: &mut Staging<'_>,
+    staging: &mut Staging,
     target: &uuid::Uuid,
     out: &mut Vec<Violation>,
 ) -> Result<Option<EventType>, Error> {

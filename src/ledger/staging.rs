@@ -1,17 +1,28 @@
 //! The writer's view of the log during one group commit: the committed log (the store's index,
-//! the catalogue's cached facts) plus the records staged so far, with savepoints so that a
-//! failing request leaves no trace.
+//! the catalogue's cached facts), then the group staged before this one while its commit has not
+//! returned (an [`Overlay`]), then the records staged so far, with savepoints so that a failing
+//! request leaves no trace.
+//!
+//! The overlay is what lets the writer stage group k+1 while group k commits (the handle's
+//! pipeline): k+1 is decided against everything k appends, and is refused whole if k fails.
+//! The store and the catalogue may or may not show k yet while k+1 is staged (k's commit
+//! publishes it whenever it returns), so a staging fixes the committed head it started from:
+//! the store's answers are cut at that head, the overlay stands for what follows it, and a
+//! stream the overlay or this group appended to takes its version from the last record staged
+//! for it. The catalogue is locked only for each look-up of its cached facts, never across a
+//! request, so that a commit can publish while the next group is being staged.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use proto_events::{EventType, Hash, Payload, RecordedEvent, Stream};
 use uuid::Uuid;
 
-use super::catalog::{Catalog, Head};
+use super::Shared;
+use super::catalog::Head;
 use super::walk::read_event;
 use crate::entity::{StreamFacts, apply_to_facts, is_cached};
 use crate::error::Error;
-use crate::store::Backend;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -35,6 +46,49 @@ pub struct Target {
     pub retracted: bool,
 }
 
+/// A group staged before the one being staged, whose commit may not have returned yet: its
+/// records and what staging needs to look up in them.
+///
+/// Invariants: `events` are contiguous from `first`, hashes filled in; `ids`, `streams` and
+/// `retracted` index exactly those events; `facts` are the facts of the cached streams after
+/// them; `head` is the last of them.
+#[derive(Debug)]
+pub struct Overlay {
+    first: u64,
+    events: Arc<Vec<RecordedEvent>>,
+    ids: HashMap<Uuid, u64>,
+    streams: HashMap<Stream, Vec<u64>>,
+    retracted: HashSet<u64>,
+    facts: HashMap<Stream, StreamFacts>,
+    head: Head,
+}
+
+impl Overlay {
+    /// The records, in order (what the commit writes and the feed delivers).
+    #[must_use]
+    pub fn events(&self) -> &Arc<Vec<RecordedEvent>> {
+        &self.events
+    }
+
+    /// The facts of the country and case streams the records touched (for the catalogue's
+    /// cache).
+    #[must_use]
+    pub fn facts(&self) -> &HashMap<Stream, StreamFacts> {
+        &self.facts
+    }
+
+    /// The head after the records.
+    #[must_use]
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    fn event(&self, seq: u64) -> Option<&RecordedEvent> {
+        let index = usize::try_from(seq.checked_sub(self.first)?).ok()?;
+        self.events.get(index)
+    }
+}
+
 /// Where a request started, to roll back to.
 pub struct Savepoint {
     records: usize,
@@ -43,9 +97,14 @@ pub struct Savepoint {
 }
 
 /// See the module documentation.
-pub struct Staging<'c> {
-    catalog: &'c Catalog,
-    store: &'c dyn Backend,
+pub struct Staging {
+    shared: Arc<Shared>,
+    /// The committed head this staging started from (see the module documentation).
+    committed: Head,
+    /// The group staged before this one, when the catalogue did not have it at the start.
+    below: Option<Arc<Overlay>>,
+    /// The sequence this group's records follow (the catalogue's head, or the overlay's).
+    base: u64,
     records: Vec<StagedRecord>,
     ids: HashMap<Uuid, u64>,
     /// Committed sequences of event ids already asked of the store (`None`: not recorded).
@@ -59,13 +118,32 @@ pub struct Staging<'c> {
     head: Head,
 }
 
-impl<'c> Staging<'c> {
-    /// Starts staging on top of the committed log.
+impl Staging {
+    /// Starts staging on top of the committed log and, if the catalogue does not have it yet,
+    /// the group staged before (`below`; ignored when the catalogue has it).
+    ///
+    /// # Panics
+    /// When `below` neither follows the catalogue's head nor is covered by it: the writer
+    /// stages one group over at most one uncommitted group.
     #[must_use]
-    pub fn new(catalog: &'c Catalog, store: &'c dyn Backend) -> Self {
+    pub fn new(shared: &Arc<Shared>, below: Option<Arc<Overlay>>) -> Self {
+        let committed = shared.catalog.read().head();
+        let below = below.filter(|b| {
+            assert!(
+                b.first == committed.seq + 1 || b.head.seq <= committed.seq,
+                "group {}..={} staged below is neither after head {} nor under it",
+                b.first,
+                b.head.seq,
+                committed.seq
+            );
+            b.first == committed.seq + 1
+        });
+        let head = below.as_ref().map_or(committed, |b| b.head);
         Staging {
-            catalog,
-            store,
+            shared: Arc::clone(shared),
+            committed,
+            below,
+            base: head.seq,
             records: Vec::new(),
             ids: HashMap::default(),
             known: HashMap::default(),
@@ -73,7 +151,7 @@ impl<'c> Staging<'c> {
             versions: HashMap::default(),
             retracted: HashSet::new(),
             facts: HashMap::default(),
-            head: catalog.head(),
+            head,
         }
     }
 
@@ -97,8 +175,8 @@ impl<'c> Staging<'c> {
         if missing.is_empty() {
             return Ok(());
         }
-        let committed = self.catalog.head().seq;
-        for (id, seq) in missing.iter().zip(self.store.seqs_of(&missing)?) {
+        let committed = self.committed.seq;
+        for (id, seq) in missing.iter().zip(self.shared.store.seqs_of(&missing)?) {
             self.known.insert(*id, seq.filter(|s| *s <= committed));
         }
         Ok(())
@@ -117,15 +195,21 @@ impl<'c> Staging<'c> {
         if let Some(seq) = self.ids.get(id) {
             return Ok(Some(*seq));
         }
+        if let Some(seq) = self.below.as_ref().and_then(|b| b.ids.get(id)) {
+            return Ok(Some(*seq));
+        }
         self.prefetch_ids(std::slice::from_ref(id))?;
         Ok(self.known.get(id).copied().flatten())
     }
 
-    /// The committed sequences of a stream, then its staged ones.
+    /// The committed sequences of a stream, then those of the overlay, then its staged ones.
     fn stream_seqs(&self, stream: &Stream) -> Result<Vec<u64>, Error> {
-        let mut seqs = self.store.stream_seqs(stream, 1, usize::MAX)?;
-        let committed = self.catalog.head().seq;
+        let mut seqs = self.shared.store.stream_seqs(stream, 1, usize::MAX)?;
+        let committed = self.committed.seq;
         seqs.retain(|s| *s <= committed);
+        if let Some(below) = self.below.as_ref().and_then(|b| b.streams.get(stream)) {
+            seqs.extend_from_slice(below);
+        }
         if let Some(staged) = self.streams.get(stream) {
             seqs.extend_from_slice(staged);
         }
@@ -148,7 +232,7 @@ impl<'c> Staging<'c> {
         if missing.is_empty() {
             return Ok(());
         }
-        let versions = self.store.stream_versions(&missing)?;
+        let versions = self.shared.store.stream_versions(&missing)?;
         self.versions.extend(missing.into_iter().zip(versions));
         Ok(())
     }
@@ -158,22 +242,35 @@ impl<'c> Staging<'c> {
     /// # Errors
     /// Storage errors.
     pub fn version(&mut self, stream: &Stream) -> Result<u64, Error> {
-        let staged = self.streams.get(stream).map_or(0, Vec::len) as u64;
-        let committed = match self.versions.get(stream) {
-            Some(version) => *version,
+        let last = self
+            .streams
+            .get(stream)
+            .or_else(|| self.below.as_ref().and_then(|b| b.streams.get(stream)))
+            .and_then(|seqs| seqs.last());
+        if let Some(seq) = last {
+            return self.staged(*seq).map(|e| e.stream_version).ok_or_else(|| {
+                Error::Internal(format!("record {seq} of {stream} is staged but not found"))
+            });
+        }
+        match self.versions.get(stream) {
+            Some(version) => Ok(*version),
             None => {
-                let version = self.store.stream_version(stream)?;
+                let version = self.shared.store.stream_version(stream)?;
                 self.versions.insert(stream.clone(), version);
-                version
+                Ok(version)
             }
-        };
-        Ok(committed + staged)
+        }
     }
 
-    fn staged(&self, seq: u64) -> Option<&StagedRecord> {
-        let committed = self.catalog.head().seq;
-        let index = usize::try_from(seq.checked_sub(committed + 1)?).ok()?;
-        self.records.get(index)
+    /// A record of this group or of the overlay.
+    fn staged(&self, seq: u64) -> Option<&RecordedEvent> {
+        match seq.checked_sub(self.base + 1) {
+            Some(index) => self
+                .records
+                .get(usize::try_from(index).ok()?)
+                .map(|r| &r.event),
+            None => self.below.as_ref()?.event(seq),
+        }
     }
 
     /// A committed or staged record.
@@ -182,8 +279,8 @@ impl<'c> Staging<'c> {
     /// When the stored record cannot be read or fails its checks.
     pub fn record(&self, seq: u64) -> Result<RecordedEvent, Error> {
         match self.staged(seq) {
-            Some(staged) => Ok(staged.event.clone()),
-            None => read_event(self.store, seq),
+            Some(staged) => Ok(staged.clone()),
+            None => read_event(&*self.shared.store, seq),
         }
     }
 
@@ -195,6 +292,10 @@ impl<'c> Staging<'c> {
         let record = self.record(seq)?;
         let event_type = record.envelope.event_type;
         let retracted = self.retracted.contains(&seq)
+            || self
+                .below
+                .as_ref()
+                .is_some_and(|b| b.retracted.contains(&seq))
             || (event_type.is_fact()
                 && self
                     .facts(&record.envelope.stream)?
@@ -214,14 +315,22 @@ impl<'c> Staging<'c> {
         if let Some(facts) = self.facts.get(stream) {
             return Ok(facts.clone());
         }
-        if let Some(facts) = self.catalog.facts(stream) {
+        if let Some(facts) = self.below.as_ref().and_then(|b| b.facts.get(stream)) {
+            return Ok(facts.clone());
+        }
+        if let Some(facts) = self.shared.catalog.read().facts(stream) {
             return Ok(facts.clone());
         }
         let mut facts = StreamFacts::new();
         for seq in self.stream_seqs(stream)? {
             apply_to_facts(&mut facts, &self.record(seq)?);
         }
-        if is_cached(stream) && !self.streams.contains_key(stream) {
+        let staged = self.streams.contains_key(stream)
+            || self
+                .below
+                .as_ref()
+                .is_some_and(|b| b.streams.contains_key(stream));
+        if is_cached(stream) && !staged {
             // Read from the log once for this group; the commit caches it.
             self.facts.insert(stream.clone(), facts.clone());
         }
@@ -268,8 +377,7 @@ impl<'c> Staging<'c> {
     /// The records staged from sequence `first` on (those of the current request), to fill in
     /// their bodies and hashes.
     pub fn records_from(&mut self, first: u64) -> &mut [StagedRecord] {
-        let committed = self.catalog.head().seq;
-        let start = usize::try_from(first.saturating_sub(committed + 1)).unwrap_or(usize::MAX);
+        let start = usize::try_from(first.saturating_sub(self.base + 1)).unwrap_or(usize::MAX);
         self.records.get_mut(start..).unwrap_or_default()
     }
 
@@ -277,8 +385,8 @@ impl<'c> Staging<'c> {
     #[must_use]
     pub fn hash_before(&self, seq: u64) -> Hash {
         match self.staged(seq.saturating_sub(1)) {
-            Some(record) => record.event.hash,
-            None => self.catalog.head().hash,
+            Some(event) => event.hash,
+            None => self.committed.hash,
         }
     }
 
@@ -319,22 +427,39 @@ impl<'c> Staging<'c> {
         self.facts = savepoint.facts;
     }
 
-    /// The staged records, in order, and the facts of the country and case streams they touched
-    /// (for the catalogue's cache).
+    /// Whether no record is staged.
     #[must_use]
-    pub fn into_parts(self) -> (Vec<StagedRecord>, HashMap<Stream, StreamFacts>) {
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The staged records' frames, in order, and the records as an overlay for the next group.
+    #[must_use]
+    pub fn into_parts(self) -> (Vec<Vec<u8>>, Overlay) {
         let facts = self
             .facts
             .into_iter()
             .filter(|(stream, _)| is_cached(stream))
             .collect();
-        (self.records, facts)
+        let (events, frames): (Vec<RecordedEvent>, Vec<Vec<u8>>) =
+            self.records.into_iter().map(|r| (r.event, r.frame)).unzip();
+        let overlay = Overlay {
+            first: self.base + 1,
+            events: Arc::new(events),
+            ids: self.ids,
+            streams: self.streams,
+            retracted: self.retracted,
+            facts,
+            head: self.head,
+        };
+        (frames, overlay)
     }
 
-    /// The staged record of a sequence, if staged (for idempotent receipts).
+    /// The staged record of a sequence, if staged here or in the overlay (for idempotent
+    /// receipts).
     #[must_use]
     pub fn staged_event(&self, seq: u64) -> Option<&RecordedEvent> {
-        self.staged(seq).map(|s| &s.event)
+        self.staged(seq)
     }
 
     /// The sequence a retraction retracts, if its target is known.

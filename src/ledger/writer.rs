@@ -1,6 +1,9 @@
-//! The single writer: stages requests, writes a group as one atomic store commit (records, the
-//! views they change, the Merkle tiles they fill, the new head), commits to memory and answers
-//! each request.
+//! The single writer: stages a group of requests ([`Writer::stage_group`]), then writes it as
+//! one atomic store commit (records, the views they change, the Merkle tiles they fill, the new
+//! head), publishes it and answers each request ([`Staged::commit`]). The two steps may run on
+//! two threads, the next group staged while one commits: a group is staged over the one before
+//! it whether or not its commit has returned (`staging::Overlay`), committed only once that
+//! commit has returned, and refused whole if it failed.
 //!
 //! Sequence numbers are assigned here, one by one, from the head; never by sled's `generate_id`.
 
@@ -19,12 +22,12 @@ use super::Shared;
 use super::catalog::Head;
 use super::frame::{FRAME_HEADER, chain_hash, frame};
 use super::rules;
-use super::staging::{StagedRecord, Staging};
+use super::staging::{Overlay, StagedRecord, Staging};
 use super::tiles::Frontier;
 use crate::entity::{StreamFacts, is_cached};
 use crate::error::Error;
 use crate::merkle::leaf_hash;
-use crate::store::{Group, Row};
+use crate::store::{Group, Row, TileWrite, ViewWrite};
 use crate::views::change;
 use crate::views::digest::Digest;
 use crate::views::state::{Tracker, ViewState};
@@ -128,6 +131,165 @@ impl Request {
     }
 }
 
+/// A group being staged: requests are staged into it as they come ([`Writer::stage`]) until it
+/// is closed ([`Writer::close`]).
+pub struct Open {
+    staging: Staging,
+    results: Vec<Result<Vec<Receipt>, Error>>,
+    events: usize,
+    started: Instant,
+}
+
+impl Open {
+    /// A group staged on top of the committed log and of `below`, the group staged before it,
+    /// if its commit has not been published yet.
+    #[must_use]
+    pub fn new(shared: &Arc<Shared>, below: Option<Arc<Overlay>>) -> Open {
+        Open {
+            staging: Staging::new(shared, below),
+            results: Vec::new(),
+            events: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// The events of the requests staged so far (those refused included).
+    #[must_use]
+    pub fn events(&self) -> usize {
+        self.events
+    }
+
+    /// Whether no request has been staged.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty()
+    }
+}
+
+/// A group staged and closed: each request's answer, and what the store is to write for those
+/// that succeeded.
+pub struct Staged {
+    results: Vec<Result<Vec<Receipt>, Error>>,
+    write: Option<Write>,
+    started: Instant,
+}
+
+/// What one group writes, owned (it may be committed on another thread).
+struct Write {
+    overlay: Arc<Overlay>,
+    /// The records' frames, in the overlay's order.
+    frames: Vec<Vec<u8>>,
+    /// The views after the group, to publish with it.
+    views: Arc<ViewState>,
+    view_writes: Vec<ViewWrite>,
+    tiles: Vec<TileWrite>,
+    tree_size: Option<u64>,
+}
+
+impl Staged {
+    fn answer(results: Vec<Result<Vec<Receipt>, Error>>, started: Instant) -> Staged {
+        Staged {
+            results,
+            write: None,
+            started,
+        }
+    }
+
+    /// Whether the group has records to write.
+    #[must_use]
+    pub fn has_records(&self) -> bool {
+        self.write.is_some()
+    }
+
+    /// The records staged, for the next group to be staged over while this one commits.
+    #[must_use]
+    pub fn overlay(&self) -> Option<Arc<Overlay>> {
+        self.write.as_ref().map(|w| Arc::clone(&w.overlay))
+    }
+
+    /// Writes the group in one store commit (one sync) and publishes it: the catalogue's head,
+    /// cached facts and the views move together. Returns each request's answer and, when
+    /// anything was committed, the committed records. Groups are committed in the order they
+    /// were staged, each once the one below it has returned.
+    pub fn commit(self, shared: &Shared) -> GroupOutcome {
+        let Staged {
+            results,
+            write,
+            started,
+        } = self;
+        if let Some(reason) = shared.poison_reason() {
+            // A poisoned ledger writes nothing, and what was decided over the group whose
+            // commit failed is not acknowledged.
+            return (refuse(results, &reason), None);
+        }
+        let Some(write) = write else {
+            return (results, None);
+        };
+        let events = write.overlay.events();
+        let group = Group {
+            records: events
+                .iter()
+                .zip(&write.frames)
+                .map(|(event, frame)| Row {
+                    seq: event.sequence,
+                    event_id: event.envelope.event_id,
+                    stream: &event.envelope.stream,
+                    stream_version: event.stream_version,
+                    recorded_at: event.envelope.recorded_at,
+                    event_type: event.envelope.event_type,
+                    frame,
+                })
+                .collect(),
+            views: write.view_writes,
+            head: Some((write.overlay.head().seq, write.overlay.head().hash)),
+            tiles: write.tiles,
+            tree_size: write.tree_size,
+            ..Group::default()
+        };
+        let sync = match shared.store.commit(&group) {
+            Ok(sync) => sync,
+            Err(e) => {
+                // Fail-stop, whatever the error (even a limit the store refused before writing:
+                // the frontier has moved on), and nothing of this group is acknowledged. The
+                // writer's views return to what is published when it next stages.
+                let reason = e.to_string();
+                shared.poison(&reason);
+                return (refuse(results, &reason), None);
+            }
+        };
+        tracing::debug!(
+            events = events.len(),
+            sync_us = sync.as_micros() as u64,
+            head = write.overlay.head().seq,
+            "group commit"
+        );
+        shared.metrics.record_group(events.len() as u64, sync);
+        {
+            // The head and the views move together, under the catalogue's lock: a reader sees
+            // both before the group or both after it.
+            let mut catalog = shared.catalog.write();
+            for (stream, facts) in write.overlay.facts() {
+                catalog.cache(stream.clone(), facts.clone());
+            }
+            catalog.advance(write.overlay.head());
+            *shared.views.write() = write.views;
+        }
+        shared.metrics.record_commit(started.elapsed());
+        (results, Some(Arc::clone(events)))
+    }
+}
+
+/// Every answer that was a success becomes "not written: the ledger stopped".
+fn refuse(
+    results: Vec<Result<Vec<Receipt>, Error>>,
+    reason: &str,
+) -> Vec<Result<Vec<Receipt>, Error>> {
+    results
+        .into_iter()
+        .map(|r| r.and_then(|_| Err(Error::Poisoned(reason.to_owned()))))
+        .collect()
+}
+
 /// The writer's own state: the working copy of the views, ahead of the published one while a
 /// group is staged.
 pub struct Writer {
@@ -137,6 +299,8 @@ pub struct Writer {
     tracker: Tracker,
     /// The Merkle tree's frontier; `None` when the ledger runs without the tree.
     tree: Option<Frontier>,
+    /// Whether the views were reset after a failed commit.
+    failed: bool,
 }
 
 impl Writer {
@@ -148,29 +312,33 @@ impl Writer {
             digest: Digest::default(),
             tracker: Tracker::with_undo(),
             tree,
+            failed: false,
         }
     }
 
-    /// Appends a group of requests: each is all-or-nothing on its own, and all that succeed are
-    /// written in one store commit (one sync). Returns each request's answer and, when anything
-    /// was committed, the committed records (durable and published).
-    pub fn append_group(&mut self, shared: &Shared, requests: Vec<Request>) -> GroupOutcome {
+    /// Stages `requests` into the open group, each all-or-nothing on its own; their answers
+    /// are given when the group is committed.
+    pub fn stage(&mut self, shared: &Shared, open: &mut Open, requests: Vec<Request>) {
+        open.events += requests.iter().map(|r| r.events.len()).sum::<usize>();
         if let Some(refused) = shared.refuse_writes() {
-            let refused = requests
-                .iter()
-                .map(|_| {
-                    Err(match &refused {
-                        Error::Poisoned(reason) => Error::Poisoned(reason.clone()),
-                        _ => Error::ReadOnly,
-                    })
+            if !self.failed && matches!(refused, Error::Poisoned(_)) {
+                // A commit failed (maybe on the pipeline's other thread, with this writer's
+                // views already past it): they return to what is published, which matches the
+                // committed catalogue. Nothing is written after a failure.
+                self.failed = true;
+                self.views = (**shared.views.read()).clone();
+                self.tracker = Tracker::with_undo();
+            }
+            open.results.extend(requests.iter().map(|_| {
+                Err(match &refused {
+                    Error::Poisoned(reason) => Error::Poisoned(reason.clone()),
+                    _ => Error::ReadOnly,
                 })
-                .collect();
-            return (refused, None);
+            }));
+            return;
         }
-        let started = Instant::now();
-        let catalog = shared.catalog.read();
-        let mut staging = Staging::new(&catalog, &*shared.store);
-        // What the whole group asks of the store, asked at once (one round trip on PostgreSQL
+        let staging = &mut open.staging;
+        // What these requests ask of the store, asked at once (one round trip on PostgreSQL
         // instead of one per request and per event). A failure here is left for each
         // request's own look-up to report.
         let given: Vec<Uuid> = requests
@@ -187,41 +355,45 @@ impl Writer {
         {
             tracing::debug!(error = %e, "the group's look-up failed; each request asks again");
         }
-        let mut results = Vec::with_capacity(requests.len());
         for request in requests {
             let dry_run = request.dry_run;
-            let staged = self.stage_or_roll_back(&mut staging, request, dry_run);
-            results.push(staged);
+            let staged = self.stage_or_roll_back(staging, request, dry_run);
+            open.results.push(staged);
         }
-        let head = staging.head();
-        let (records, facts) = staging.into_parts();
-        drop(catalog);
-        if records.is_empty() {
-            return (results, None);
+    }
+
+    /// Ends the open group: what the store is to write for it (see [`Staged::commit`]).
+    pub fn close(&mut self, shared: &Shared, open: Open) -> Staged {
+        let Open {
+            staging,
+            results,
+            started,
+            ..
+        } = open;
+        if staging.is_empty() || self.failed {
+            return Staged::answer(results, started);
         }
-        if let Err(e) = self.write(shared, &records, head) {
-            // Fail-stop, whatever the error (even a limit the store refused before writing: the
-            // frontier has moved on), and nothing of this group is acknowledged. The working
-            // views return to what is published, which matches the committed catalogue.
-            let reason = e.to_string();
-            shared.poison(&reason);
-            self.views = (**shared.views.read()).clone();
-            self.tracker = Tracker::with_undo();
-            let refused = results
-                .into_iter()
-                .map(|r| r.and_then(|_| Err(Error::Poisoned(reason.clone()))))
-                .collect();
-            return (refused, None);
+        let (frames, overlay) = staging.into_parts();
+        match self.prepare(overlay, frames) {
+            Ok(write) => Staged {
+                results,
+                write: Some(write),
+                started,
+            },
+            Err(e) => {
+                // Fail-stop, as for a failed write: the frontier or the digest may have moved on.
+                let reason = e.to_string();
+                shared.poison(&reason);
+                Staged::answer(refuse(results, &reason), started)
+            }
         }
-        let committed = self.commit(shared, records, head, facts, started);
-        (results, Some(committed))
     }
 
     /// Stages one request within its savepoint; rolls it back when it fails, or when it is only
     /// a check (`roll_back`).
     fn stage_or_roll_back(
         &mut self,
-        staging: &mut Staging<'_>,
+        staging: &mut Staging,
         request: Request,
         roll_back: bool,
     ) -> Result<Vec<Receipt>, Error> {
@@ -246,7 +418,7 @@ impl Writer {
     /// at a time; the hash chain is computed last, in order, since bodies do not contain it.
     fn stage_request(
         &mut self,
-        staging: &mut Staging<'_>,
+        staging: &mut Staging,
         request: Request,
     ) -> Result<Vec<Receipt>, Error> {
         use rayon::prelude::*;
@@ -367,7 +539,7 @@ impl Writer {
     /// rules, views. A new event is staged with its body and hash still to be computed.
     fn decide(
         &mut self,
-        staging: &mut Staging<'_>,
+        staging: &mut Staging,
         pending: Pending,
         event_id: Uuid,
         mut violations: Vec<Violation>,
@@ -439,74 +611,31 @@ impl Writer {
         Ok(Outcome::Staged { seq, recorded })
     }
 
-    fn write(
-        &mut self,
-        shared: &Shared,
-        records: &[StagedRecord],
-        head: Head,
-    ) -> Result<(), Error> {
+    /// What the store is to write for the records of `overlay`: the view parts they change, the
+    /// tiles they fill, the new head. The working views move on to after them.
+    fn prepare(&mut self, overlay: Overlay, frames: Vec<Vec<u8>>) -> Result<Write, Error> {
+        let head = overlay.head();
         self.views.as_of = head.seq;
-        let mut group = Group {
-            records: records
-                .iter()
-                .map(|r| Row {
-                    seq: r.event.sequence,
-                    event_id: r.event.envelope.event_id,
-                    stream: &r.event.envelope.stream,
-                    stream_version: r.event.stream_version,
-                    recorded_at: r.event.envelope.recorded_at,
-                    event_type: r.event.envelope.event_type,
-                    frame: &r.frame,
-                })
-                .collect(),
-            views: stored::writes(&self.views, &self.tracker.touched, &mut self.digest)?,
-            head: Some((head.seq, head.hash)),
-            ..Group::default()
-        };
+        let view_writes = stored::writes(&self.views, &self.tracker.touched, &mut self.digest)?;
+        self.tracker = Tracker::with_undo();
+        let (mut tiles, mut tree_size) = (Vec::new(), None);
         if let Some(tree) = &mut self.tree {
             // Leaves are the record bodies; the tiles they fill go into the same group. A failed
             // write poisons the ledger, so the frontier never needs rolling back.
-            for record in records {
-                let body = record.frame.get(FRAME_HEADER..).unwrap_or_default();
-                tree.push(leaf_hash(body));
+            for frame in &frames {
+                tree.push(leaf_hash(frame.get(FRAME_HEADER..).unwrap_or_default()));
             }
-            group.tiles = tree.take_writes();
-            group.tree_size = Some(tree.size());
+            tiles = tree.take_writes();
+            tree_size = Some(tree.size());
         }
-        let events = records.len();
-        let sync = shared.store.commit(&group)?;
-        tracing::debug!(
-            events,
-            sync_us = sync.as_micros() as u64,
-            head = head.seq,
-            "group commit"
-        );
-        shared.metrics.record_group(events as u64, sync);
-        Ok(())
-    }
-
-    fn commit(
-        &mut self,
-        shared: &Shared,
-        records: Vec<StagedRecord>,
-        head: Head,
-        facts: impl IntoIterator<Item = (Stream, StreamFacts)>,
-        started: Instant,
-    ) -> Arc<Vec<RecordedEvent>> {
-        let events: Vec<RecordedEvent> = records.into_iter().map(|r| r.event).collect();
-        {
-            // The head and the views move together, under the catalogue's lock: a reader sees
-            // both before the group or both after it.
-            let mut catalog = shared.catalog.write();
-            for (stream, facts) in facts {
-                catalog.cache(stream, facts);
-            }
-            catalog.advance(head);
-            *shared.views.write() = Arc::new(self.views.clone());
-        }
-        self.tracker = Tracker::with_undo();
-        shared.metrics.record_commit(started.elapsed());
-        Arc::new(events)
+        Ok(Write {
+            overlay: Arc::new(overlay),
+            frames,
+            views: Arc::new(self.views.clone()),
+            view_writes,
+            tiles,
+            tree_size,
+        })
     }
 
     /// The working views (equal to the published ones between groups).
@@ -527,7 +656,7 @@ impl Writer {
 /// The facts of `stream` before an event, as the rules and views need them. A fact that starts
 /// its stream has none; a cached stream's come from memory; others are read from the log.
 fn facts_before(
-    staging: &mut Staging<'_>,
+    staging: &mut Staging,
     stream: &Stream,
     payload: &Payload,
     current: u64,
@@ -613,12 +742,7 @@ fn check_import(
 
 /// An event id already recorded: the original receipt if the content is identical, else a
 /// conflict.
-fn idempotent(
-    staging: &Staging<'_>,
-    seq: u64,
-    event: &NewEvent,
-    id: Uuid,
-) -> Result<Outcome, Error> {
+fn idempotent(staging: &Staging, seq: u64, event: &NewEvent, id: Uuid) -> Result<Outcome, Error> {
     let original = match staging.staged_event(seq) {
         Some(e) => e.clone(),
         None => staging.record(seq)?,

@@ -356,3 +356,106 @@ fn the_latest_checkpoint_is_the_largest_up_to_a_size() {
         );
     });
 }
+
+/// The handle's pipeline: a group is staged while the one before it has not been committed
+/// (`Ledger::open_group` over a closed, uncommitted group). It must decide exactly as if that
+/// one were committed (versions, idempotency, retractions, views), and nothing of either is
+/// visible until each is committed, in order.
+#[test]
+fn a_group_staged_over_an_uncommitted_one_decides_as_if_it_were_committed() {
+    each(
+        "a_group_staged_over_an_uncommitted_one_decides_as_if_it_were_committed",
+        |f| {
+            let mut ledger = f.create();
+            let gh = || {
+                with_id(
+                    json!({"type": "CountryJoined", "recorded_by": "t", "country": "GH",
+                       "joined_on": "2016-07-21", "participation": "beneficiary",
+                       "expected_version": "new"}),
+                    id(1),
+                )
+            };
+            let change = |expected: u64| {
+                json!({"type": "ParticipationChanged", "recorded_by": "t", "country": "GH",
+                   "changed_on": "2017-01-01", "participation": "associated",
+                   "reason": "phase II", "expected_version": expected})
+            };
+            let mut first = ledger.open_group();
+            ledger.stage(
+                &mut first,
+                vec![
+                    coopledger::Request::append(events(&[gh()])),
+                    coopledger::Request::append(events(&[with_id(
+                        activity(id(20), "workshop", &["GH", "CV"], &["ES"], 30, "2018-07-16"),
+                        id(2),
+                    )])),
+                ],
+            );
+            let first = ledger.close_group(first);
+            let mut second = ledger.open_group();
+            let retraction = json!({"type": "EventRetracted", "recorded_by": "t",
+                "target": id(2), "reason": "entered_in_error"});
+            ledger.stage(
+                &mut second,
+                vec![
+                    // Needs the uncommitted group's version of GH.
+                    coopledger::Request::append(events(&[change(1)])),
+                    // The same event again: its receipt from the uncommitted group.
+                    coopledger::Request::append(events(&[gh()])),
+                    // Its id with other content: a conflict.
+                    coopledger::Request::append(events(&[with_id(
+                        joined("CV", "2016-07-21"),
+                        id(1),
+                    )])),
+                    // The version the first request of this group moved on from.
+                    coopledger::Request::append(events(&[change(1)])),
+                    coopledger::Request::append(events(std::slice::from_ref(&retraction))),
+                    // Retracting it twice.
+                    coopledger::Request::append(events(&[retraction])),
+                ],
+            );
+            let second = ledger.close_group(second);
+            assert_eq!(
+                ledger.reader().head().seq,
+                0,
+                "{:?}: nothing is visible before it is committed",
+                f.kind
+            );
+            let committer = ledger.committer();
+            let first = committer.commit(first);
+            assert_eq!(ledger.reader().head().seq, 2, "{:?}", f.kind);
+            let second = committer.commit(second);
+            let first: Vec<_> = first.into_iter().map(|r| r.expect("first group")).collect();
+            let ok = |i: usize| second[i].as_ref().expect("accepted");
+            let rule = |i: usize| match &second[i] {
+                Err(e) => e.violations().iter().map(|v| v.rule).collect::<Vec<_>>(),
+                Ok(r) => panic!("{:?}: request {i} accepted: {r:?}", f.kind),
+            };
+            assert_eq!((ok(0)[0].seq, ok(0)[0].version), (3, 2), "{:?}", f.kind);
+            assert_eq!(ok(1), &first[0], "{:?}: the original receipt", f.kind);
+            assert!(rule(2).contains(&Rule::EventIdReused), "{:?}", f.kind);
+            assert!(rule(3).contains(&Rule::ExpectedVersion), "{:?}", f.kind);
+            assert_eq!(ok(4)[0].seq, 4, "{:?}", f.kind);
+            assert!(!rule(5).is_empty(), "{:?}: retracted twice", f.kind);
+            let reader = ledger.reader();
+            assert_eq!(reader.head().seq, 4, "{:?}", f.kind);
+            assert_eq!(reader.verify(&mut |_, _| {}).expect("verify").events, 4);
+            let served =
+                serde_json::to_value(reader.views().country_view(crate::support::cc("GH")))
+                    .expect("json");
+            ledger
+                .rebuild_views(ViewName::All, &mut |_| {})
+                .expect("rebuild");
+            let rebuilt =
+                serde_json::to_value(reader.views().country_view(crate::support::cc("GH")))
+                    .expect("json");
+            assert_eq!(served, rebuilt, "{:?}: views differ from a rebuild", f.kind);
+            assert_eq!(
+                served["activities"]["total"],
+                json!(0),
+                "{:?}: the retraction counted",
+                f.kind
+            );
+        },
+    );
+}
