@@ -44,13 +44,19 @@ pub fn rebuild(cli: &Cli, which: ViewName, out: &mut impl Write) -> Result<(), C
         refold_damaged_views: true,
         ..coopledger::Options::default()
     };
+    let started = std::time::Instant::now();
     let mut ledger =
         coopledger::Ledger::open_at(&cli.location(), options).map_err(CliError::from)?;
     let total = ledger.reader().head().seq;
-    let mut progress = Progress::new("folded", Some(total), cli.quiet > 0);
-    let started = std::time::Instant::now();
-    let folded = ledger.rebuild_views(which, &mut |p| progress.set(p.done, Some(p.total)))?;
-    progress.finish();
+    let folded = if ledger.refolded_at_open() {
+        // The open refolded every view already (they were damaged or missing): once is enough.
+        total
+    } else {
+        let mut progress = Progress::new("folded", Some(total), cli.quiet > 0);
+        let folded = ledger.rebuild_views(which, &mut |p| progress.set(p.done, Some(p.total)))?;
+        progress.finish();
+        folded
+    };
     let secs = started.elapsed().as_secs_f64();
     let rate = folded as f64 / secs.max(1e-9);
     if cli.json {

@@ -231,6 +231,9 @@ pub struct Ledger {
     listener: Listener,
     /// The group staged last, for the next one to be staged over until the catalogue has it.
     below: Option<Arc<staging::Overlay>>,
+    /// Whether the open refolded every view from the log (stored views missing, behind, or
+    /// damaged and `Options::refold_damaged_views`).
+    refolded_at_open: bool,
 }
 
 /// Writes and publishes staged groups, in the order they were staged (see the module
@@ -324,6 +327,14 @@ impl Ledger {
     /// Sets the function told of every committed group (the async handle's live feed).
     pub fn set_commit_listener(&mut self, listener: CommitListener) {
         *self.listener.lock() = Some(listener);
+    }
+
+    /// Whether opening refolded every view from the whole log (they were missing, not at the
+    /// head, or damaged and [`Options::refold_damaged_views`] was set): a rebuild right after
+    /// would fold the same log again.
+    #[must_use]
+    pub fn refolded_at_open(&self) -> bool {
+        self.refolded_at_open
     }
 
     /// The committer of the groups this ledger stages.

@@ -88,6 +88,7 @@ pub(super) fn open_on(store: Store, options: Options, follower: bool) -> Result<
         shared,
         listener: Arc::default(),
         below: None,
+        refolded_at_open: false,
     };
     match stored_views {
         Ok(Some((views, digest))) if views.as_of == head.seq => {
@@ -131,6 +132,7 @@ pub(super) fn open_on(store: Store, options: Options, follower: bool) -> Result<
         Err(why) => {
             tracing::warn!(%why, head = head.seq, "stored views damaged; rebuilding");
             ledger.rebuild_views(ViewName::All, &mut |_| {})?;
+            ledger.refolded_at_open = true;
         }
         Ok(stored) => {
             tracing::warn!(
@@ -139,6 +141,7 @@ pub(super) fn open_on(store: Store, options: Options, follower: bool) -> Result<
                 "stored views missing or not at the head; rebuilding"
             );
             ledger.rebuild_views(ViewName::All, &mut |_| {})?;
+            ledger.refolded_at_open = true;
         }
     }
     tracing::info!(

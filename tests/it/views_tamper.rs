@@ -107,8 +107,13 @@ fn a_changed_view_is_refused_at_open_and_a_forged_one_is_named_by_verify() {
     }
     assert!(LedgerHandle::open(db).is_err(), "no server can start on it");
     // The remedy the refusal names works: `rebuild` refolds them, and then all is served.
-    let (code, out, err) = bin(db, &["rebuild"]);
+    let (code, out, err) = bin(db, &["-v", "rebuild"]);
     assert_eq!(code, 0, "rebuild refused the views it is for: {out}{err}");
+    assert_eq!(
+        err.matches("views rebuilt").count(),
+        1,
+        "the log is folded once, at open: {err}"
+    );
     assert_eq!(bin(db, &["verify"]).0, 0, "verify after the rebuild");
     let (code, out, _) = bin(db, &["--json", "country", "GH"]);
     assert_eq!(code, 0);
