@@ -3,9 +3,9 @@
 //! the leader over and `kill -9` it (Patroni and the postmaster), twice each. Every event whose
 //! receipt a client got is on the new primary, identical; the chain and the tree verify. A
 //! read-only node follows throughout: its feed delivers every record once, in order, across the
-//! faults, and its views end equal to a fold of the log. The write outage of each fault (from
-//! the last answer before it to the answer of the first append sent once it is done) is
-//! printed.
+//! faults, and its views end equal to a fold of the log. The write outage of each fault (the
+//! longest time without an answered append, from the last answer before it until appends sent
+//! once it is done are answered again) is printed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,6 +18,9 @@ use coopledger::synth::Synth;
 use coopledger::{Ledger, Options};
 use serde_json::Value;
 use uuid::Uuid;
+
+/// Appends sent after a fault and answered, for writes to count as resumed.
+const RESUMED_AFTER: usize = 10;
 
 use super::cluster::{self, free_port};
 use super::load::{Served, lines};
@@ -278,31 +281,36 @@ fn patroni_switchovers_and_leader_kills_lose_no_acknowledged_event() {
             "switchover" => patroni.switchover(leader, sync),
             _ => patroni.kill(leader),
         }
-        // Writes resume with the first append sent once the fault is done (a switchover returns
-        // when the new leader is in place): one already in flight may still be answered by the
-        // old primary's backend (a killed postmaster's children finish the COMMIT they were
-        // in), which measures nothing.
+        // The outage is the longest time without an answer, from the last answer before the
+        // fault until appends sent once it is done (a switchover returns when the new leader
+        // is in place) have been answered again and again. The first of those may still be
+        // answered at once: a killed postmaster's children finish what they were in, and its
+        // walsender still streams, until they notice; the one after it then waits out the
+        // failover.
         let at = Instant::now();
-        let first_after = loop {
-            let resumed = seen
-                .lock()
-                .expect("seen")
-                .answered
-                .iter()
-                .rev()
-                .take_while(|(sent, _)| *sent > at)
-                .last()
-                .map(|(_, answered)| *answered);
-            if let Some(answered) = resumed {
-                break answered;
+        let outage = loop {
+            let seen = seen.lock().expect("seen");
+            let after = seen.answered.iter().filter(|(sent, _)| *sent > at).count();
+            if after >= RESUMED_AFTER {
+                let times: Vec<Instant> = seen
+                    .answered
+                    .iter()
+                    .map(|(_, answered)| *answered)
+                    .filter(|answered| *answered >= last_before)
+                    .collect();
+                break times
+                    .windows(2)
+                    .map(|pair| pair[1].duration_since(pair[0]))
+                    .max()
+                    .unwrap_or_default();
             }
+            drop(seen);
             assert!(
                 at.elapsed() < Duration::from_secs(240),
                 "writes never resumed after {fault} of n{leader}"
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        let outage = first_after.duration_since(last_before);
         println!(
             "fault {i}: {fault} of leader n{leader}: write outage {:.1} s",
             outage.as_secs_f64()
