@@ -341,6 +341,87 @@ fn sixteen_tasks_append_to_shared_and_distinct_streams() {
     rt.block_on(handle.close());
 }
 
+/// The handle's writer runs appends on two threads (one group staged while another commits);
+/// a rebuild and a checkpoint are not grouped: each waits until every append staged before it
+/// is committed, and appends go on after it. Under concurrent appends, every append is
+/// answered, the checkpoints cover committed heads only and grow, and the ledger ends
+/// consistent: chain, tree, views stored and served.
+#[test]
+fn rebuilds_and_checkpoints_between_concurrent_appends_see_every_append_before_them() {
+    let dir = tempdir();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let handle = coopledger::LedgerHandle::create(dir.path()).expect("open");
+    let (private, _) = coopledger::audit::checkpoint::generate("ledger.test/pipeline");
+    let key =
+        std::sync::Arc::new(coopledger::audit::checkpoint::Key::parse(&private).expect("key"));
+    let (appended, rebuilt, sizes) = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..8u64 {
+            let handle = handle.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut synth = coopledger::synth::Synth::new(300 + t);
+                for _ in 0..40 {
+                    handle.append(vec![synth.activity()]).await.expect("append");
+                }
+            }));
+        }
+        let (mut rebuilt, mut sizes) = (Vec::new(), Vec::new());
+        for i in 0..12 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            if i % 2 == 0 {
+                let head = handle.reader().head().seq;
+                let folded = handle
+                    .rebuild(coopledger::ViewName::All)
+                    .await
+                    .expect("rebuild");
+                assert!(folded >= head, "a rebuild folded {folded}, before {head}");
+                rebuilt.push(folded);
+            } else {
+                let note = handle
+                    .sign_checkpoint(std::sync::Arc::clone(&key))
+                    .await
+                    .expect("checkpoint");
+                let size: u64 = note.lines().nth(1).expect("size").parse().expect("number");
+                assert!(
+                    size <= handle.reader().head().seq,
+                    "a checkpoint past the head"
+                );
+                sizes.push(size);
+            }
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+        (handle.reader().head().seq, rebuilt, sizes)
+    });
+    assert_eq!(appended, 8 * 40, "every append answered");
+    assert!(rebuilt.windows(2).all(|w| w[0] <= w[1]), "{rebuilt:?}");
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+    let reader = handle.reader().clone();
+    let served = serde_json::to_value(reader.views().interregional_view()).expect("json");
+    rt.block_on(handle.close());
+    assert_eq!(
+        reader.verify(&mut |_, _| {}).expect("verify").events,
+        appended
+    );
+    drop(reader);
+    let mut ledger = Ledger::open(dir.path()).expect("reopen");
+    ledger
+        .reader()
+        .verify_tree(&mut |_, _| {})
+        .expect("the tree");
+    ledger.reader().verify_views().expect("the stored views");
+    ledger
+        .rebuild_views(coopledger::ViewName::All, &mut |_| {})
+        .expect("rebuild");
+    let rebuilt = serde_json::to_value(ledger.reader().views().interregional_view()).expect("json");
+    assert_eq!(served, rebuilt, "served views differ from a rebuild");
+}
+
 #[test]
 fn a_batch_with_one_invalid_event_writes_nothing() {
     let dir = tempdir();
