@@ -27,7 +27,7 @@ use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 
 use crate::audit::checkpoint::Key;
 use crate::error::Error;
-use crate::ledger::{Ledger, Reader, Receipt, Request, ViewName};
+use crate::ledger::{Ledger, Reader, Receipt, Request, ViewName, Views};
 
 /// Requests that may wait for the writer before appends are refused with backpressure.
 pub const QUEUE_DEPTH: usize = 1024;
@@ -278,6 +278,10 @@ fn writer_loop(mut ledger: Ledger, mut rx: mpsc::Receiver<Job>) {
     }
     pipeline.flush(&mut ledger);
     pipeline.stop();
+    if let Err(e) = ledger.write_views() {
+        // The next open folds the records after the stored views on from them.
+        tracing::warn!(error = %e, "could not write the views at the stop");
+    }
     // Jobs queued after the stop are dropped with their replies: their callers get
     // `Error::Closed`, and nothing of them was written.
     tracing::debug!("writer stopped");
@@ -303,6 +307,10 @@ struct Pipeline {
     /// Resolves when the group committing has been committed and answered.
     committing: Option<oneshot::Receiver<()>>,
     open: Option<(crate::ledger::Open, Vec<Reply>)>,
+    /// Whether the open group was opened while no group was committing: the writer was idle,
+    /// so the group writes the views (under load they wait for `ledger::writer::VIEWS_EVERY`
+    /// records, or the stop).
+    opened_idle: bool,
     /// Waits for a job or for the commit, whichever comes first, on the writer thread.
     waiter: tokio::runtime::Runtime,
     thread: Option<JoinHandle<()>>,
@@ -333,6 +341,7 @@ impl Pipeline {
             to_commit: Some(to_commit),
             committing: None,
             open: None,
+            opened_idle: false,
             waiter,
             thread: Some(thread),
         }
@@ -371,6 +380,9 @@ impl Pipeline {
     /// none is open), and hands it over if no group is committing.
     fn stage(&mut self, ledger: &mut Ledger, appends: Vec<(Request, Reply)>) {
         let (requests, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
+        if self.open.is_none() {
+            self.opened_idle = self.committing.is_none();
+        }
         let (open, waiting) = self
             .open
             .get_or_insert_with(|| (ledger.open_group(), Vec::new()));
@@ -388,7 +400,12 @@ impl Pipeline {
         let Some((open, replies)) = self.open.take() else {
             return;
         };
-        let staged = ledger.close_group(open);
+        let views = if self.opened_idle {
+            Views::Now
+        } else {
+            Views::WhenDue
+        };
+        let staged = ledger.close_group(open, views);
         let Some(to_commit) = &self.to_commit else {
             return;
         };

@@ -155,7 +155,7 @@ fn a_group_staged_over_a_commit_that_fails_is_refused_whole() {
             unacked.push(ids(&batch));
             let mut open = ledger.open_group();
             ledger.stage(&mut open, vec![coopledger::Request::append(batch)]);
-            ledger.close_group(open)
+            ledger.close_group(open, coopledger::ledger::Views::Now)
         };
         let failing = stage(&mut ledger);
         let over_it = stage(&mut ledger);

@@ -48,7 +48,7 @@ use catalog::Catalog;
 pub use reader::{MAX_PAGE, Reader, VerifyReport};
 pub use recover::{verify_at, verify_store};
 pub use writer::{
-    MAX_BATCH_EVENTS, MAX_EVENT_BYTES, Open, Pending, Receipt, Request, Staged, Writer,
+    MAX_BATCH_EVENTS, MAX_EVENT_BYTES, Open, Pending, Receipt, Request, Staged, Views, Writer,
 };
 
 /// State shared by the writer and every reader.
@@ -370,7 +370,7 @@ impl Ledger {
     pub fn append_group(&mut self, requests: Vec<Request>) -> Vec<Result<Vec<Receipt>, Error>> {
         let mut open = self.open_group();
         self.stage(&mut open, requests);
-        let staged = self.close_group(open);
+        let staged = self.close_group(open, Views::Now);
         self.committer().commit(staged)
     }
 
@@ -387,9 +387,11 @@ impl Ledger {
         self.writer.stage(&self.shared, open, requests);
     }
 
-    /// Closes the open group, ready to commit; the next group is staged over it.
-    pub fn close_group(&mut self, open: Open) -> Staged {
-        let staged = self.writer.close(&self.shared, open);
+    /// Closes the open group, ready to commit; the next group is staged over it. `views` says
+    /// whether it writes the view parts changed since they were last written (a writer under
+    /// load defers them: [`writer::VIEWS_EVERY`]).
+    pub fn close_group(&mut self, open: Open, views: Views) -> Staged {
+        let staged = self.writer.close(&self.shared, open, views);
         if staged.has_records() {
             self.below = staged.overlay();
         }
@@ -490,6 +492,25 @@ impl Ledger {
         self.writer.set_views(views, digest);
         tracing::info!(events = head, "views rebuilt");
         Ok(head)
+    }
+
+    /// Writes the view parts changed since they were last written, if any, so that the stored
+    /// views are at the head (a writer stopping after a load that deferred them).
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`]; storage errors (which poison the ledger).
+    pub fn write_views(&mut self) -> Result<(), Error> {
+        if let Some(refused) = self.shared.refuse_writes() {
+            return Err(refused);
+        }
+        let views = self.writer.take_view_writes()?;
+        if views.is_empty() {
+            return Ok(());
+        }
+        self.commit_other(&Group {
+            views,
+            ..Group::default()
+        })
     }
 
     /// Commits a group that is not an append, poisoning the ledger if the write fails.

@@ -113,6 +113,15 @@ pub(super) fn open_on(store: Store, options: Options, follower: bool) -> Result<
             let folded = super::fold::fold(&reader, head.seq, None, &mut |_| {})?;
             *ledger.shared.views.write() = Arc::new(folded);
         }
+        // Written up to a point before the head (a writer under load defers them, at most
+        // `writer::VIEWS_EVERY` records): folded on over the tail; a writer stores every part
+        // with its next group.
+        Ok(Some((views, digest))) if !follower && views.as_of < head.seq => {
+            let reader = ledger.reader();
+            let views = super::fold::fold_on(&reader, views, head.seq)?;
+            *ledger.shared.views.write() = Arc::new(views.clone());
+            ledger.writer.set_views_ahead_of_stored(views, digest);
+        }
         // Opened to be checked: nothing is repaired; what is wrong is kept for `verify` to
         // report, and the views are folded in memory only.
         problem if options.read_only => {

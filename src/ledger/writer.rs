@@ -30,7 +30,7 @@ use crate::merkle::leaf_hash;
 use crate::store::{Group, Row, TileWrite, ViewWrite};
 use crate::views::change;
 use crate::views::digest::Digest;
-use crate::views::state::{Tracker, ViewState};
+use crate::views::state::{Touched, Tracker, ViewState};
 use crate::views::stored;
 
 /// The largest stored body of one event: 64 KiB less one byte, the most a C2SP tlog-tiles entry
@@ -40,6 +40,20 @@ pub const MAX_EVENT_BYTES: usize = 64 * 1024 - 1;
 pub const MAX_BATCH_EVENTS: usize = 10_000;
 /// The most bytes of stored bodies in one atomic batch.
 pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+/// The most records appended without writing the view parts they changed: the stored views lag
+/// the head by at most this many records (plus one group), which an open folds on from them.
+pub const VIEWS_EVERY: u64 = 4096;
+
+/// When a group writes the view parts changed since they were last written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Views {
+    /// With this group: the stored views are at its head.
+    Now,
+    /// Once [`VIEWS_EVERY`] records have gone by without them (a writer under load: another
+    /// group follows at once, and the parts each group rewrote are most of what it wrote).
+    WhenDue,
+}
 
 /// Requests with fewer events are validated and encoded on the writer's thread alone.
 const PARALLEL_FROM: usize = 128;
@@ -301,6 +315,8 @@ pub struct Writer {
     tree: Option<Frontier>,
     /// Whether the views were reset after a failed commit.
     failed: bool,
+    /// Records appended since the view parts were last written.
+    views_behind: u64,
 }
 
 impl Writer {
@@ -313,6 +329,7 @@ impl Writer {
             tracker: Tracker::with_undo(),
             tree,
             failed: false,
+            views_behind: 0,
         }
     }
 
@@ -363,7 +380,7 @@ impl Writer {
     }
 
     /// Ends the open group: what the store is to write for it (see [`Staged::commit`]).
-    pub fn close(&mut self, shared: &Shared, open: Open) -> Staged {
+    pub fn close(&mut self, shared: &Shared, open: Open, views: Views) -> Staged {
         let Open {
             staging,
             results,
@@ -374,7 +391,7 @@ impl Writer {
             return Staged::answer(results, started);
         }
         let (frames, overlay) = staging.into_parts();
-        match self.prepare(overlay, frames) {
+        match self.prepare(overlay, frames, views) {
             Ok(write) => Staged {
                 results,
                 write: Some(write),
@@ -611,13 +628,23 @@ impl Writer {
         Ok(Outcome::Staged { seq, recorded })
     }
 
-    /// What the store is to write for the records of `overlay`: the view parts they change, the
-    /// tiles they fill, the new head. The working views move on to after them.
-    fn prepare(&mut self, overlay: Overlay, frames: Vec<Vec<u8>>) -> Result<Write, Error> {
+    /// What the store is to write for the records of `overlay`: the tiles they fill, the new
+    /// head, and the view parts changed since they were last written, when `views` says so or
+    /// [`VIEWS_EVERY`] records have gone by. The working views move on to after them.
+    fn prepare(
+        &mut self,
+        overlay: Overlay,
+        frames: Vec<Vec<u8>>,
+        views: Views,
+    ) -> Result<Write, Error> {
         let head = overlay.head();
         self.views.as_of = head.seq;
-        let view_writes = stored::writes(&self.views, &self.tracker.touched, &mut self.digest)?;
-        self.tracker = Tracker::with_undo();
+        self.views_behind += frames.len() as u64;
+        let view_writes = if views == Views::Now || self.views_behind >= VIEWS_EVERY {
+            self.take_view_writes()?
+        } else {
+            Vec::new()
+        };
         let (mut tiles, mut tree_size) = (Vec::new(), None);
         if let Some(tree) = &mut self.tree {
             // Leaves are the record bodies; the tiles they fill go into the same group. A failed
@@ -644,12 +671,37 @@ impl Writer {
         &self.views
     }
 
+    /// The writes that store every view part changed since the views were last written (and
+    /// their sequence); none when they are written up to the head.
+    ///
+    /// # Errors
+    /// If encoding fails.
+    pub fn take_view_writes(&mut self) -> Result<Vec<ViewWrite>, Error> {
+        if self.views_behind == 0 {
+            return Ok(Vec::new());
+        }
+        let writes = stored::writes(&self.views, &self.tracker.touched, &mut self.digest)?;
+        self.tracker = Tracker::with_undo();
+        self.views_behind = 0;
+        Ok(writes)
+    }
+
     /// Replaces the working views and the digest of their stored parts (at open, after a
     /// rebuild).
     pub fn set_views(&mut self, views: ViewState, digest: Digest) {
         self.views = views;
         self.digest = digest;
         self.tracker = Tracker::with_undo();
+        self.views_behind = 0;
+    }
+
+    /// Replaces the working views with `views`, folded on from stored ones (whose parts'
+    /// digest is `digest`) over the records after them: every part is written with the next
+    /// group, since the tail may have changed any of them.
+    pub fn set_views_ahead_of_stored(&mut self, views: ViewState, digest: Digest) {
+        self.set_views(views, digest);
+        self.tracker.touched = Touched::all();
+        self.views_behind = VIEWS_EVERY;
     }
 }
 

@@ -391,7 +391,7 @@ fn a_group_staged_over_an_uncommitted_one_decides_as_if_it_were_committed() {
                     )])),
                 ],
             );
-            let first = ledger.close_group(first);
+            let first = ledger.close_group(first, coopledger::ledger::Views::Now);
             let mut second = ledger.open_group();
             let retraction = json!({"type": "EventRetracted", "recorded_by": "t",
                 "target": id(2), "reason": "entered_in_error"});
@@ -414,7 +414,7 @@ fn a_group_staged_over_an_uncommitted_one_decides_as_if_it_were_committed() {
                     coopledger::Request::append(events(&[retraction])),
                 ],
             );
-            let second = ledger.close_group(second);
+            let second = ledger.close_group(second, coopledger::ledger::Views::Now);
             assert_eq!(
                 ledger.reader().head().seq,
                 0,

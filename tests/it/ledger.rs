@@ -422,6 +422,65 @@ fn rebuilds_and_checkpoints_between_concurrent_appends_see_every_append_before_t
     assert_eq!(served, rebuilt, "served views differ from a rebuild");
 }
 
+/// A writer under load defers the view parts (`Views::WhenDue`): the stored views stay behind
+/// the head until `VIEWS_EVERY` records or the stop. A ledger dropped meanwhile (a crash, for
+/// the views) reopens with the tail folded on over the stored views, serves what a fold of the
+/// whole log serves, and its next group stores every part again.
+#[test]
+fn views_deferred_under_load_are_folded_on_at_open_and_stored_again() {
+    use coopledger::ledger::Views;
+    let dir = tempdir();
+    let mut synth = coopledger::synth::Synth::new(41);
+    {
+        let mut ledger = Ledger::create(dir.path()).expect("open");
+        ledger.append(synth.programme(40)).expect("stored views");
+        for _ in 0..5 {
+            let mut open = ledger.open_group();
+            ledger.stage(
+                &mut open,
+                vec![coopledger::Request::append(synth.programme(30))],
+            );
+            let staged = ledger.close_group(open, Views::WhenDue);
+            for answer in ledger.committer().commit(staged) {
+                answer.expect("append");
+            }
+        }
+    }
+    let check = |expect_behind: bool| {
+        let location = coopledger::store::Location::from(dir.path());
+        let stored = {
+            let store =
+                coopledger::store::open(&location, coopledger::store::Access::Read).expect("store");
+            coopledger::views::stored::load(&*store)
+                .expect("load")
+                .expect("stored views")
+                .0
+                .as_of
+        };
+        let ledger = Ledger::open_with(
+            dir.path(),
+            coopledger::Options {
+                read_only: true,
+                ..coopledger::Options::default()
+            },
+        )
+        .expect("open to check");
+        let reader = ledger.reader();
+        let head = reader.head().seq;
+        assert_eq!(
+            stored < head,
+            expect_behind,
+            "stored at {stored}, head {head}"
+        );
+        reader.verify_views().expect("served views equal a fold");
+    };
+    check(true);
+    let mut ledger = Ledger::open(dir.path()).expect("reopen to write");
+    ledger.append(vec![synth.activity()]).expect("append");
+    drop(ledger);
+    check(false);
+}
+
 #[test]
 fn a_batch_with_one_invalid_event_writes_nothing() {
     let dir = tempdir();
