@@ -4,8 +4,8 @@
 //! writer thread takes every pending request at once and stages them as one group; the commit
 //! thread writes the group as one store commit, syncs once and answers each request (group
 //! commit). While a group commits, the writer thread stages the next one over it, and hands it
-//! over once the commit has returned (a pipeline one group deep). Reads go straight to a [`Reader`]. Subscriptions deliver history from a
-//! sequence and then live appends, with no gap and no duplicate at the switch; history is read
+//! over once the commit has returned (a pipeline one group deep). Reads go straight to a
+//! [`Reader`]. Subscriptions deliver history from a sequence and then live appends, with no gap and no duplicate at the switch; history is read
 //! a page at a time on tokio's blocking threads, at most [`REPLAY_READERS`] pages at once, so
 //! replays never hold up the async workers nor each other's readers.
 //!

@@ -243,14 +243,19 @@ fn a_malformed_record_key_is_named_at_the_expected_sequence_everywhere() {
     }
 }
 
-#[test]
-fn sixteen_tasks_append_to_shared_and_distinct_streams() {
-    let dir = tempdir();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// A runtime for the tests that append through the async handle.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("runtime");
+        .expect("runtime")
+}
+
+#[test]
+fn sixteen_tasks_append_to_shared_and_distinct_streams() {
+    let dir = tempdir();
+    let rt = runtime();
     let handle = coopledger::LedgerHandle::create(dir.path()).expect("open");
     let case = id(900);
     rt.block_on(handle.append(events(&[case_opened(
@@ -349,11 +354,7 @@ fn sixteen_tasks_append_to_shared_and_distinct_streams() {
 #[test]
 fn rebuilds_and_checkpoints_between_concurrent_appends_see_every_append_before_them() {
     let dir = tempdir();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let handle = coopledger::LedgerHandle::create(dir.path()).expect("open");
     let (private, _) = coopledger::audit::checkpoint::generate("ledger.test/pipeline");
     let key =
