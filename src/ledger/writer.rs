@@ -172,12 +172,6 @@ impl Open {
     pub fn events(&self) -> usize {
         self.events
     }
-
-    /// Whether no request has been staged.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.results.is_empty()
-    }
 }
 
 /// A group staged and closed: each request's answer, and what the store is to write for those
