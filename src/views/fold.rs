@@ -3,21 +3,24 @@
 //!
 //! Each record is decided by [`change::decide`], the same decision the writer makes append by
 //! append; only where the stream's earlier facts come from differs (here: a cache of country and
-//! case streams, and the log for the rare meeting or activity that is corrected, retracted or
-//! continued).
+//! case streams, a cache of the activities scheduled and not yet delivered, and the log for the
+//! rare meeting or other activity that is corrected or retracted).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use proto_events::{Date, Fact, Payload, RecordedEvent, Stream};
 
 use super::change::{self, needs_history};
 use super::state::{Tracker, ViewState};
-use crate::entity::{StreamFacts, is_cached};
+use crate::entity::{StreamFact, StreamFacts, activity_scheduled, is_cached};
 
 /// The most streams a fold keeps the facts of: more than the writer keeps
 /// (`entity::MAX_CACHED_STREAMS`), since a fold visits every open case of the log, not only
 /// those appended to lately, and each miss reads the stream from the log.
-pub const MAX_FOLDED_STREAMS: usize = 65_536;
+pub const MAX_FOLDED_STREAMS: usize = 131_072;
+/// The most scheduled activities a fold keeps the facts of until they are delivered or
+/// cancelled (the oldest go first): each delivery of one not kept reads the stream from the log.
+pub const MAX_PENDING_ACTIVITIES: usize = 65_536;
 use crate::error::Error;
 
 /// Loads the effective facts of a stream from records before a sequence.
@@ -65,8 +68,9 @@ impl Folder {
         let before = self.cache.before(event, load)?;
         let (change, after) = change::decide(event, &before, self.on_or_before);
         self.state.apply(&change, &mut self.tracker);
-        if let Some(after) = after {
-            self.cache.keep(event, after);
+        match after {
+            Some(after) => self.cache.keep(event, after),
+            None => self.cache.keep_first(event),
         }
         Ok(())
     }
@@ -84,9 +88,16 @@ impl Folder {
     }
 }
 
-/// The facts of the country and case streams a fold has met, at most [`MAX_FOLDED_STREAMS`]
-/// of them; once one was evicted (or when the fold did not start at the first record), a
-/// stream not kept is read from the log.
+/// The facts of the streams a fold has met: of the country and case streams, at most
+/// [`MAX_FOLDED_STREAMS`]; of the activities scheduled and not yet delivered or cancelled, at
+/// most [`MAX_PENDING_ACTIVITIES`], the latest scheduled.
+///
+/// Invariants: a kept stream's facts are those of every record of it folded so far (each
+/// record of a kept stream passes through [`FoldCache::keep`]), except a case's milestones,
+/// which neither the views nor the timeline read (and a correction replaces a milestone by a
+/// milestone). A country or case not kept has no facts while none was ever evicted and the
+/// fold began at the first record; otherwise, and for a meeting or an activity not kept, its
+/// facts are read from the log.
 #[derive(Debug, Clone)]
 pub struct FoldCache {
     capacity: usize,
@@ -95,6 +106,12 @@ pub struct FoldCache {
     /// case is seldom continued, an open one often is).
     closed: VecDeque<Stream>,
     evicted: bool,
+    pending_capacity: usize,
+    /// Each pending activity's facts, with the tick it was first kept at.
+    pending: HashMap<Stream, (u64, StreamFacts)>,
+    /// The pending activities by the tick they were first kept at: the oldest goes first.
+    pending_order: BTreeMap<u64, Stream>,
+    tick: u64,
 }
 
 impl Default for FoldCache {
@@ -105,6 +122,10 @@ impl Default for FoldCache {
             facts: HashMap::new(),
             closed: VecDeque::new(),
             evicted: false,
+            pending_capacity: MAX_PENDING_ACTIVITIES,
+            pending: HashMap::new(),
+            pending_order: BTreeMap::new(),
+            tick: 0,
         }
     }
 }
@@ -122,7 +143,7 @@ impl FoldCache {
     /// The effective facts of `event`'s stream before it, as far as deciding it needs them
     /// ([`needs_history`]): none for a fact that starts its stream or a stream's first event;
     /// for a country or a case, those kept, or none when none was ever evicted, or read by
-    /// `load`; for a meeting or an activity (not kept), read by `load`.
+    /// `load`; for a meeting or an activity, those kept (a pending activity), or read by `load`.
     ///
     /// # Errors
     /// When `load` fails.
@@ -136,7 +157,10 @@ impl FoldCache {
             return Ok(StreamFacts::new());
         }
         if !is_cached(stream) {
-            return load(stream, event.sequence);
+            return match self.pending.get(stream) {
+                Some((_, facts)) => Ok(facts.clone()),
+                None => load(stream, event.sequence),
+            };
         }
         match self.facts.get(stream) {
             Some(facts) => Ok(facts.clone()),
@@ -145,10 +169,14 @@ impl FoldCache {
         }
     }
 
-    /// Keeps the facts of `event`'s stream after it, if it is a stream kept in memory.
+    /// Keeps the facts of `event`'s stream after it (`after`).
     pub fn keep(&mut self, event: &RecordedEvent, after: StreamFacts) {
         let stream = &event.envelope.stream;
+        if matches!(stream, Stream::Partner(_)) {
+            return;
+        }
         if !is_cached(stream) {
+            self.keep_pending(stream, after);
             return;
         }
         if self.facts.len() >= self.capacity && !self.facts.contains_key(stream) {
@@ -157,7 +185,45 @@ impl FoldCache {
         if matches!(event.payload, Payload::Fact(Fact::CaseClosed(_))) {
             self.closed.push_back(stream.clone());
         }
+        let mut after = after;
+        after.retain(|f| !matches!(f.fact, Some(Fact::CaseMilestoneRecorded(_))));
         self.facts.insert(stream.clone(), after);
+    }
+
+    /// Keeps the facts of an activity scheduled by `event` (its stream's first record, whose
+    /// decision did not need the stream's facts, [`needs_history`]).
+    pub fn keep_first(&mut self, event: &RecordedEvent) {
+        if let Payload::Fact(fact @ Fact::ActivityScheduled(_)) = &event.payload {
+            let first = StreamFact {
+                seq: event.sequence,
+                event_id: event.envelope.event_id,
+                fact: Some(fact.clone()),
+            };
+            self.keep_pending(&event.envelope.stream, vec![first]);
+        }
+    }
+
+    /// Keeps a meeting's or an activity's facts while it is a scheduled activity; forgets them
+    /// once it is not.
+    fn keep_pending(&mut self, stream: &Stream, after: StreamFacts) {
+        if !activity_scheduled(&after) {
+            if let Some((tick, _)) = self.pending.remove(stream) {
+                self.pending_order.remove(&tick);
+            }
+            return;
+        }
+        if let Some((_, kept)) = self.pending.get_mut(stream) {
+            *kept = after;
+            return;
+        }
+        if self.pending.len() >= self.pending_capacity
+            && let Some((_, oldest)) = self.pending_order.pop_first()
+        {
+            self.pending.remove(&oldest);
+        }
+        self.tick += 1;
+        self.pending_order.insert(self.tick, stream.clone());
+        self.pending.insert(stream.clone(), (self.tick, after));
     }
 
     /// Makes room for one stream: a closed case if one is kept, else any stream but a
@@ -191,8 +257,14 @@ mod tests {
     /// Folds `log` with a cache of `capacity` streams; returns the views and how many times the
     /// log was read for a stream's facts.
     fn fold(log: &[RecordedEvent], capacity: usize) -> (ViewState, usize) {
+        fold_with(log, capacity, MAX_PENDING_ACTIVITIES)
+    }
+
+    /// [`fold`] with room for `pending` scheduled activities.
+    fn fold_with(log: &[RecordedEvent], capacity: usize, pending: usize) -> (ViewState, usize) {
         let mut folder = Folder::new(None);
         folder.cache.capacity = capacity;
+        folder.cache.pending_capacity = pending;
         let mut loads = 0;
         let mut load = |stream: &Stream, before: u64| -> Result<StreamFacts, Error> {
             loads += 1;
@@ -247,5 +319,68 @@ mod tests {
             "the small cache evicted streams and read them back"
         );
         assert_eq!(evicting, all);
+    }
+
+    #[test]
+    fn scheduled_activities_are_kept_until_delivered_and_the_others_read_from_the_log() {
+        // Twelve activities scheduled, then each delivered, then every second delivery corrected
+        // to add a country: with room for every pending activity, only the corrections read the
+        // log; with room for four, the deliveries of the eight scheduled first do too. The views
+        // are the same.
+        let mut values = Vec::new();
+        let activity = |kind: &str, event: u64, activity: u64, countries: &[&str]| {
+            json!({"type": kind, "recorded_by": "t", "event_id": id(event),
+                "activity_id": id(activity), "kind": "training", "title": "Training",
+                "pillar": "capacity_building", "start": "2019-04-14", "end": "2019-04-15",
+                "venue": "virtual", "beneficiaries": countries, "other_countries": [],
+                "participants": {"total": 20, "women": 8}})
+        };
+        for a in 0..12u64 {
+            let mut scheduled = activity("ActivityScheduled", 1 + a, 1000 + a, &["GH", "NG"]);
+            let fields = scheduled.as_object_mut().expect("object");
+            for delivered_only in ["pillar", "other_countries", "participants"] {
+                fields.remove(delivered_only);
+            }
+            values.push(scheduled);
+        }
+        for a in 0..12u64 {
+            values.push(activity(
+                "ActivityDelivered",
+                100 + a,
+                1000 + a,
+                &["GH", "NG"],
+            ));
+        }
+        for a in (0..12u64).step_by(2) {
+            let mut replacement = activity("ActivityDelivered", 0, 1000 + a, &["GH", "NG", "ES"]);
+            let fields = replacement.as_object_mut().expect("object");
+            for envelope in ["type", "recorded_by", "event_id"] {
+                fields.remove(envelope);
+            }
+            values.push(json!({"type": "EventCorrected", "recorded_by": "t",
+                "event_id": id(200 + a), "target": id(100 + a), "reason": "Spain took part",
+                "replacement": replacement}));
+        }
+        let log = log(&values);
+        let (all, read) = fold(&log, MAX_FOLDED_STREAMS);
+        assert_eq!(
+            read, 6,
+            "only the six corrections of delivered activities read the log"
+        );
+        let (evicting, read) = fold_with(&log, MAX_FOLDED_STREAMS, 4);
+        assert_eq!(
+            read,
+            6 + 8,
+            "and the deliveries of the eight scheduled first"
+        );
+        assert_eq!(evicting, all);
+        let spain = all
+            .country_view(proto_events::CountryCode::parse("ES").expect("ES"))
+            .map(|v| v.activities.total);
+        assert_eq!(
+            spain,
+            Some(6),
+            "six corrected deliveries with Spain in them"
+        );
     }
 }
