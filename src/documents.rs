@@ -254,16 +254,16 @@ pub fn entity_list(
 ) -> Result<Value, Error> {
     let upto = folder.as_of();
     let on = folder.timeline().on;
-    let all = folder.entities().list(country);
     let limit = limit.min(MAX_ENTITIES_PAGE);
+    let (total, listed) = folder.entities().page(country, offset, limit);
     let mut page = Vec::new();
-    for (stream, _) in all.iter().skip(offset).take(limit) {
+    for (stream, _) in listed {
         let facts = facts_of(&stream_records(reader, stream, upto)?);
         page.extend(entity_summary(stream, &facts, on));
     }
     Ok(json!({
         "entities": page,
-        "total": all.len(),
+        "total": total,
         "offset": offset,
         "limit": limit,
         "as_of_sequence": upto,

@@ -155,16 +155,79 @@ impl EntityIndex {
         self.entries.is_empty()
     }
 
-    /// The entities (involving `country`, when given), newest first: by date, then by stream
-    /// (meetings, activities, cases; ids in reverse order), so the order is total.
+    /// A page of the entities (involving `country`, when given), newest first: by date, then
+    /// by stream (meetings, activities, cases; ids in reverse order), so the order is total.
+    /// Returns how many there are and those from `offset` on, at most `limit`; only the page is
+    /// sorted (a listing of a country at 3M events is a million entities).
     #[must_use]
-    pub fn list(&self, country: Option<CountryCode>) -> Vec<(&Stream, &Entry)> {
+    pub fn page(
+        &self,
+        country: Option<CountryCode>,
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<(&Stream, &Entry)>) {
+        let newest_first = |a: &(&Stream, &Entry), b: &(&Stream, &Entry)| {
+            b.1.date.cmp(&a.1.date).then_with(|| b.0.cmp(a.0))
+        };
         let mut list: Vec<(&Stream, &Entry)> = self
             .entries
             .iter()
             .filter(|(_, e)| country.is_none_or(|c| e.countries.binary_search(&c).is_ok()))
             .collect();
-        list.sort_unstable_by(|a, b| b.1.date.cmp(&a.1.date).then_with(|| b.0.cmp(a.0)));
-        list
+        let total = list.len();
+        let end = offset.saturating_add(limit).min(total);
+        if end < total && end > 0 {
+            list.select_nth_unstable_by(end - 1, newest_first);
+            list.truncate(end);
+        }
+        list.truncate(end);
+        list.sort_unstable_by(newest_first);
+        (total, list.split_off(offset.min(list.len())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+
+    #[test]
+    fn a_page_is_the_slice_of_the_whole_listing_sorted_newest_first() {
+        // Sixty entities over twelve days (so dates tie and the stream decides), every third
+        // involving Ghana: each page equals the same slice of the whole list sorted.
+        let gh = CountryCode::parse("GH").expect("GH");
+        let ng = CountryCode::parse("NG").expect("NG");
+        let mut index = EntityIndex::default();
+        for n in 0..60u128 {
+            let stream = match n % 3 {
+                0 => Stream::Meeting(Uuid::from_u128(n)),
+                1 => Stream::Activity(Uuid::from_u128(n)),
+                _ => Stream::Case(Uuid::from_u128(n)),
+            };
+            let day = u8::try_from(1 + n % 12).expect("day");
+            let date: Date = format!("2019-03-{day:02}").parse().expect("date");
+            let countries = if n % 3 == 0 { vec![gh, ng] } else { vec![ng] };
+            let entry = Entry {
+                status: Status::Held,
+                date,
+                countries,
+            };
+            index.entries.insert(stream, entry);
+        }
+        for country in [None, Some(gh)] {
+            let (total, whole) = index.page(country, 0, usize::MAX);
+            assert_eq!(total, if country.is_some() { 20 } else { 60 });
+            assert!(
+                whole
+                    .windows(2)
+                    .all(|w| (w[0].1.date, w[0].0) > (w[1].1.date, w[1].0))
+            );
+            for (offset, limit) in [(0, 7), (5, 7), (13, 50), (19, 1), (60, 5), (0, 0)] {
+                let (n, page) = index.page(country, offset, limit);
+                let expected: Vec<_> = whole.iter().skip(offset).take(limit).copied().collect();
+                assert_eq!((n, page), (total, expected), "{country:?} {offset} {limit}");
+            }
+        }
     }
 }

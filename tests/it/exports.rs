@@ -287,7 +287,8 @@ fn activities_at(db: &Path, at: AsOf) -> usize {
         .expect("fold");
     folder
         .entities()
-        .list(None)
+        .page(None, 0, usize::MAX)
+        .1
         .iter()
         .filter(|(s, _)| s.to_string().starts_with("activity/"))
         .count()
