@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::entity::{StreamFacts, apply_to_facts};
 use crate::error::Error;
-use crate::ledger::{MAX_PAGE, Reader, Resolved};
+use crate::ledger::{MAX_PAGE, Reader, Resolved, VerifyReport};
 use crate::replay::{self, Effect};
 use crate::table;
 use crate::views::entities;
@@ -41,10 +41,22 @@ pub fn head(reader: &Reader) -> Value {
 /// Failures other than a failed verification (storage errors).
 pub fn verification(reader: &Reader) -> Result<(Value, bool), Error> {
     let verified_at = proto_events::Timestamp::now().to_string();
-    match reader
+    let outcome = reader
         .verify(&mut |_, _| {})
-        .and_then(|report| reader.verify_views().map(|()| report))
-    {
+        .and_then(|report| reader.verify_views().map(|()| report));
+    verification_document(outcome, verified_at)
+}
+
+/// [`verification`] of a verification run by the caller (`outcome`: the chain's, then the
+/// views'), started at `verified_at`.
+///
+/// # Errors
+/// As [`verification`].
+pub fn verification_document(
+    outcome: Result<VerifyReport, Error>,
+    verified_at: String,
+) -> Result<(Value, bool), Error> {
+    match outcome {
         Ok(report) => Ok((
             json!({
                 "ok": true,
@@ -252,10 +264,45 @@ pub fn entity_list(
     offset: usize,
     limit: usize,
 ) -> Result<Value, Error> {
-    let upto = folder.as_of();
-    let on = folder.timeline().on;
     let limit = limit.min(MAX_ENTITIES_PAGE);
     let (total, listed) = folder.entities().page(country, offset, limit);
+    listing(reader, folder, total, &listed, offset, limit)
+}
+
+/// The first page of each of `countries`' listings ([`entity_list`] from offset 0), the
+/// entities sorted in one pass.
+///
+/// # Errors
+/// As [`entity_list`].
+pub fn first_entity_lists(
+    reader: &Reader,
+    folder: &TimelineFolder,
+    countries: &[CountryCode],
+    limit: usize,
+) -> Result<Vec<Value>, Error> {
+    let limit = limit.min(MAX_ENTITIES_PAGE);
+    let mut pages = folder.entities().first_pages(limit);
+    countries
+        .iter()
+        .map(|c| {
+            let (total, listed) = pages.remove(c).unwrap_or_default();
+            listing(reader, folder, total, &listed, 0, limit)
+        })
+        .collect()
+}
+
+/// A listing document: the page `listed` of `total` entities, each summed up from its records
+/// up to the folder's point.
+fn listing(
+    reader: &Reader,
+    folder: &TimelineFolder,
+    total: usize,
+    listed: &[(&Stream, &entities::Entry)],
+    offset: usize,
+    limit: usize,
+) -> Result<Value, Error> {
+    let upto = folder.as_of();
+    let on = folder.timeline().on;
     let mut page = Vec::new();
     for (stream, _) in listed {
         let facts = facts_of(&stream_records(reader, stream, upto)?);

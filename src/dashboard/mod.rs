@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 use crate::documents;
 use crate::ledger::{AsOf, At, Reader, Resolved};
 use crate::table;
-use crate::views::timeline::By;
+use crate::views::ViewState;
+use crate::views::timeline::{By, TimelineFolder};
 
 /// The page's markup, with `{{…}}` placeholders for the style, the script and the data.
 pub const INDEX_HTML: &str = include_str!("index.html");
@@ -178,26 +179,48 @@ fn insert(docs: &mut Map<String, Value>, path: String, doc: Value, csv: Option<S
 /// fails its checks.
 pub fn documents(reader: &Reader, at: AsOf) -> Result<Map<String, Value>, crate::Error> {
     let resolved = reader.resolve(at)?;
-    // The verification walks the whole log, as do the folds of the views below: one on each
-    // core.
-    let (verification, docs) = std::thread::scope(|s| {
-        let verification = s.spawn(|| documents::verification(reader));
-        let docs = views_documents(reader, at, resolved);
-        let verification = verification
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (verification, docs)
+    let verified_at = proto_events::Timestamp::now().to_string();
+    let kept = reader.views();
+    // The page's views and timeline are folded from the records the verification reads, hashes
+    // and decodes (one pass over the log). At the kept views' own point that fold is also the
+    // one their check needs; elsewhere the check folds to them, on the other core.
+    let at_kept = resolved.on.is_none() && resolved.seq == kept.as_of;
+    let (chain, folded, views_check) = std::thread::scope(|s| {
+        let views_check = (!at_kept).then(|| s.spawn(|| reader.verify_views()));
+        let (chain, folded) = reader.verify_and_fold_point(resolved);
+        let views_check = views_check.map(|check| {
+            check
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        (chain, folded, views_check)
     });
-    let mut docs = docs?;
-    docs.insert("/v1/verify".into(), verification?.0);
+    let (views, story) = match (folded, &chain) {
+        (Ok(folded), _) => folded,
+        // A fold cut short by a failed verification: the verification names the cause.
+        (Err(_), Err(_)) => return Err(chain.err().unwrap_or_else(|| unreachable!())),
+        (Err(e), Ok(_)) => return Err(e),
+    };
+    let outcome = chain.and_then(|report| {
+        match views_check {
+            Some(check) => check?,
+            None => reader.views_agree(&kept, &views)?,
+        }
+        Ok(report)
+    });
+    let (verification, _) = documents::verification_document(outcome, verified_at)?;
+    let mut docs = views_documents(reader, at, resolved, &views, &story)?;
+    docs.insert("/v1/verify".into(), verification);
     Ok(docs)
 }
 
-/// [`documents`] but the verification.
+/// [`documents`] but the verification, from the views and the timeline folded at the point.
 fn views_documents(
     reader: &Reader,
     at: AsOf,
     resolved: crate::ledger::Resolved,
+    views: &ViewState,
+    story: &TimelineFolder,
 ) -> Result<Map<String, Value>, crate::Error> {
     let mut docs = Map::new();
     let q = point_query(at, resolved);
@@ -205,7 +228,6 @@ fn views_documents(
     if let Some((_, note)) = reader.latest_checkpoint()? {
         docs.insert("/v1/checkpoint".into(), Value::String(note));
     }
-    let views = reader.views_resolved(resolved)?;
     let regions = views.interregional_view();
     let regions_path = with_query("/v1/regions", &q);
     docs.insert(
@@ -223,7 +245,6 @@ fn views_documents(
         .countries()
         .filter_map(|c| views.country_view(c))
         .collect();
-    let story = reader.timeline(resolved)?;
     let timeline = story.timeline().view(By::Year, None);
     insert(
         &mut docs,
@@ -232,7 +253,9 @@ fn views_documents(
         Some(documents::timeline_csv(&timeline)?),
     );
     let mut entities: Vec<Stream> = Vec::new();
-    for c in &countries {
+    let codes: Vec<_> = countries.iter().map(|c| c.country).collect();
+    let listings = documents::first_entity_lists(reader, story, &codes, LISTING_PAGE)?;
+    for (c, listing) in countries.iter().zip(listings) {
         let stream = Stream::Country(c.country);
         // A stream is answered whole, as the API does; the page leaves out what is after the point.
         let events = reader.read_stream(&stream, 1, crate::ledger::MAX_PAGE)?;
@@ -253,7 +276,6 @@ fn views_documents(
             to_value(&own)?,
             Some(documents::timeline_csv(&own)?),
         );
-        let listing = documents::entity_list(reader, &story, Some(c.country), 0, LISTING_PAGE)?;
         entities.extend(listed_streams(&listing));
         let listing_path = with_query(
             &format!(

@@ -1,13 +1,14 @@
 //! Folding the log into fresh views (rebuilds and views "as of"): records are read by the walk
 //! (scanned, hashed, decoded) on one thread while this one folds the previous page, so the two
 //! halves of a fold overlap. The timeline of [`crate::views::timeline`] is folded by the same
-//! pages.
+//! pages; a verification can fold both, from the records it reads ([`verify_and_fold`]).
 
 use std::time::Instant;
 
 use proto_events::{Date, RecordedEvent};
 
 use super::Progress;
+use super::VerifyReport;
 use super::reader::{MAX_PAGE, Reader};
 use crate::error::Error;
 use crate::views::fold::Folder;
@@ -56,6 +57,60 @@ pub fn fold_on(reader: &Reader, state: ViewState, upto: u64) -> Result<ViewState
         &mut |_| {},
     )?;
     folder.finish()
+}
+
+/// Verifies the chain to the head (as [`Reader::verify`]) and folds records `1..=upto` into
+/// fresh views and a fresh timeline, one decision per record for both, counting only facts
+/// dated on or before `on` when given, from the same reads, on a second thread: what is
+/// folded is what was verified, read, hashed and decoded once.
+///
+/// # Errors
+/// The verification's errors, then the fold's (a fold cut short by a failed verification
+/// fails too, and the verification's error names the cause).
+pub fn verify_and_fold(
+    reader: &Reader,
+    upto: u64,
+    on: Option<Date>,
+) -> (
+    Result<VerifyReport, Error>,
+    Result<(ViewState, TimelineFolder), Error>,
+) {
+    std::thread::scope(|scope| {
+        let (pages, incoming) = std::sync::mpsc::sync_channel::<Vec<RecordedEvent>>(2);
+        let folding = scope.spawn(move || {
+            let mut folder = Folder::new(on);
+            let mut timeline = TimelineFolder::new(on);
+            let mut load = |stream: &proto_events::Stream, before: u64| {
+                reader.stream_facts_before(stream, before)
+            };
+            let mut done = 0u64;
+            for page in incoming {
+                for event in page.iter().take_while(|e| e.sequence <= upto) {
+                    folder.apply_with_timeline(event, &mut load, &mut timeline)?;
+                    done += 1;
+                }
+            }
+            if done != upto {
+                return Err(Error::Internal(format!(
+                    "a fold of 1..={upto} was given only {done} verified records"
+                )));
+            }
+            timeline.check()?;
+            Ok((folder.finish()?, timeline))
+        });
+        let verified = reader.verify_feeding(&mut |_, _| {}, &mut |page| {
+            if page.first().is_some_and(|e| e.sequence <= upto) {
+                // A fold that failed stops listening; the verification goes on.
+                let _ = pages.send(page);
+            }
+            Ok(())
+        });
+        drop(pages);
+        let folded = folding
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (verified, folded)
+    })
 }
 
 /// Folds records after the folder's sequence up to `upto` into a timeline folder (the same

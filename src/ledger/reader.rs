@@ -272,6 +272,22 @@ impl Reader {
         )?))
     }
 
+    /// [`Reader::verify`], and the views, the timeline and the entity index at a resolved point
+    /// folded in one pass from the records it reads: what is folded is what was verified.
+    ///
+    /// # Errors
+    /// As [`Reader::verify`], then the fold's (when the verification failed, the fold fails too;
+    /// the verification's error names the cause).
+    pub fn verify_and_fold_point(
+        &self,
+        point: Resolved,
+    ) -> (
+        Result<VerifyReport, Error>,
+        Result<(ViewState, TimelineFolder), Error>,
+    ) {
+        fold::verify_and_fold(self, point.seq, point.on)
+    }
+
     /// The timeline and the entity index at a resolved point, folded from the log in one pass.
     ///
     /// # Errors
@@ -291,6 +307,20 @@ impl Reader {
     /// # Errors
     /// [`Error::Corrupt`] naming the first bad sequence; storage errors.
     pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, Error> {
+        self.verify_feeding(progress, &mut |_| Ok(()))
+    }
+
+    /// [`Reader::verify`], handing the records it decodes to `each` as it goes, a page at a
+    /// time in log order: what `each` is given is what the walk checked, from the same reads
+    /// (a fold that must show only verified records, [`fold::verify_and_fold`]).
+    ///
+    /// # Errors
+    /// As [`Reader::verify`]; the first error `each` returns.
+    pub(super) fn verify_feeding(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+        each: &mut dyn FnMut(Vec<RecordedEvent>) -> Result<(), Error>,
+    ) -> Result<VerifyReport, Error> {
         let head = self.head();
         let store = &*self.shared.store;
         let mut check = store.index_check()?;
@@ -302,11 +332,12 @@ impl Reader {
             Check::Hashes,
             walk::CHUNK * 4,
             |chunk| {
-                super::recover::check_indexed(store, &mut *check, &chunk, None)?;
+                let events = chunk.par_map(|raw, frame| frame.decode(raw.seq))?;
+                super::recover::check_indexed_events(store, &mut *check, &events)?;
                 if let Some(last) = chunk.records().last() {
                     progress(last.seq, head.seq);
                 }
-                Ok(())
+                each(events)
             },
         )?;
         let witness = store.witness()?;
@@ -339,7 +370,26 @@ impl Reader {
         }
         let kept = self.views();
         let folded = fold::fold(self, kept.as_of, None, &mut |_| {})?;
-        match kept.first_difference(&folded) {
+        self.views_agree(&kept, &folded)
+    }
+
+    /// [`Reader::verify_views`] with the fold done by the caller: `folded` must be the views
+    /// folded from the whole log up to `kept.as_of`, every fact counting, and `kept` the views
+    /// the ledger keeps ([`Reader::views`]).
+    ///
+    /// # Errors
+    /// [`Error::ViewsDisagree`] naming the first difference (or the damage found at open).
+    pub fn views_agree(&self, kept: &ViewState, folded: &ViewState) -> Result<(), Error> {
+        if let Some(problem) = self.shared.views_problem.lock().clone() {
+            return Err(Error::ViewsDisagree(problem));
+        }
+        if folded.as_of != kept.as_of {
+            return Err(Error::Internal(format!(
+                "views folded to {} compared with views kept at {}",
+                folded.as_of, kept.as_of
+            )));
+        }
+        match kept.first_difference(folded) {
             Some(difference) => Err(Error::ViewsDisagree(difference)),
             None => Ok(()),
         }

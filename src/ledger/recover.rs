@@ -17,8 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use proto_events::Timestamp;
 use proto_events::codec::decode_prefix;
+use proto_events::{RecordedEvent, Timestamp};
 
 use super::catalog::{Catalog, Head};
 use super::tiles::Frontier;
@@ -245,12 +245,38 @@ pub(super) fn check_indexed(
     chunk: &walk::Chunk,
     tail_after: Option<u64>,
 ) -> Result<(), Error> {
-    let rows = index_rows(chunk)?;
+    check_rows(store, check, &index_rows(chunk)?, tail_after)
+}
+
+/// [`check_indexed`] for a chunk's records decoded by the caller (in order).
+pub(super) fn check_indexed_events(
+    store: &dyn Backend,
+    check: &mut dyn IndexCheck,
+    events: &[RecordedEvent],
+) -> Result<(), Error> {
+    let rows: Vec<IndexRow> = events
+        .iter()
+        .map(|e| IndexRow {
+            seq: e.sequence,
+            event_id: e.envelope.event_id,
+            stream: e.envelope.stream.clone(),
+            stream_version: e.stream_version,
+        })
+        .collect();
+    check_rows(store, check, &rows, None)
+}
+
+fn check_rows(
+    store: &dyn Backend,
+    check: &mut dyn IndexCheck,
+    rows: &[IndexRow],
+    tail_after: Option<u64>,
+) -> Result<(), Error> {
     if let Some(watermark) = tail_after {
         let from = rows.partition_point(|row| row.seq <= watermark);
         store.index_tail(&rows[from..])?;
     }
-    match check.feed(&rows)? {
+    match check.feed(rows)? {
         IndexVerdict::Agrees => Ok(()),
         IndexVerdict::Record(seq, reason) => Err(Error::Corrupt { seq, reason }),
         IndexVerdict::Range {

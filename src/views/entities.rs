@@ -124,10 +124,13 @@ pub fn entry(stream: &Stream, facts: &[StreamFact], on: Option<Date>) -> Option<
     }
 }
 
+/// A page of a listing: how many entities there are, and the page's, newest first.
+pub type Page<'a> = (usize, Vec<(&'a Stream, &'a Entry)>);
+
 /// Every meeting, activity and case with something effective, by stream.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EntityIndex {
-    entries: HashMap<Stream, Entry>,
+    entries: foldhash::HashMap<Stream, Entry>,
 }
 
 impl EntityIndex {
@@ -160,30 +163,49 @@ impl EntityIndex {
     /// Returns how many there are and those from `offset` on, at most `limit`; only the page is
     /// sorted (a listing of a country at 3M events is a million entities).
     #[must_use]
-    pub fn page(
-        &self,
-        country: Option<CountryCode>,
-        offset: usize,
-        limit: usize,
-    ) -> (usize, Vec<(&Stream, &Entry)>) {
-        let newest_first = |a: &(&Stream, &Entry), b: &(&Stream, &Entry)| {
-            b.1.date.cmp(&a.1.date).then_with(|| b.0.cmp(a.0))
-        };
-        let mut list: Vec<(&Stream, &Entry)> = self
+    pub fn page(&self, country: Option<CountryCode>, offset: usize, limit: usize) -> Page<'_> {
+        let list = self
             .entries
             .iter()
             .filter(|(_, e)| country.is_none_or(|c| e.countries.binary_search(&c).is_ok()))
             .collect();
-        let total = list.len();
-        let end = offset.saturating_add(limit).min(total);
-        if end < total && end > 0 {
-            list.select_nth_unstable_by(end - 1, newest_first);
-            list.truncate(end);
-        }
-        list.truncate(end);
-        list.sort_unstable_by(newest_first);
-        (total, list.split_off(offset.min(list.len())))
+        slice(list, offset, limit)
     }
+
+    /// The first page of every country's listing ([`EntityIndex::page`] from offset 0), in one
+    /// pass over the entities.
+    #[must_use]
+    pub fn first_pages(&self, limit: usize) -> HashMap<CountryCode, Page<'_>> {
+        let mut by_country: HashMap<CountryCode, Vec<(&Stream, &Entry)>> = HashMap::new();
+        for (stream, entry) in &self.entries {
+            for country in &entry.countries {
+                by_country
+                    .entry(*country)
+                    .or_default()
+                    .push((stream, entry));
+            }
+        }
+        by_country
+            .into_iter()
+            .map(|(country, list)| (country, slice(list, 0, limit)))
+            .collect()
+    }
+}
+
+/// How many entities `list` holds, and those from `offset` on (at most `limit`) newest first;
+/// only they are sorted.
+fn slice<'a>(mut list: Vec<(&'a Stream, &'a Entry)>, offset: usize, limit: usize) -> Page<'a> {
+    let newest_first = |a: &(&Stream, &Entry), b: &(&Stream, &Entry)| {
+        b.1.date.cmp(&a.1.date).then_with(|| b.0.cmp(a.0))
+    };
+    let total = list.len();
+    let end = offset.saturating_add(limit).min(total);
+    if end < total && end > 0 {
+        list.select_nth_unstable_by(end - 1, newest_first);
+    }
+    list.truncate(end);
+    list.sort_unstable_by(newest_first);
+    (total, list.split_off(offset.min(list.len())))
 }
 
 #[cfg(test)]
@@ -228,6 +250,11 @@ mod tests {
                 let expected: Vec<_> = whole.iter().skip(offset).take(limit).copied().collect();
                 assert_eq!((n, page), (total, expected), "{country:?} {offset} {limit}");
             }
+        }
+        let firsts = index.first_pages(7);
+        assert_eq!(firsts.len(), 2, "Ghana and Nigeria");
+        for country in [gh, ng] {
+            assert_eq!(firsts[&country], index.page(Some(country), 0, 7));
         }
     }
 }

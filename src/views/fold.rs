@@ -6,12 +6,13 @@
 //! case streams, a cache of the activities scheduled and not yet delivered, and the log for the
 //! rare meeting or other activity that is corrected or retracted).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use proto_events::{Date, Fact, Payload, RecordedEvent, Stream};
 
 use super::change::{self, needs_history};
 use super::state::{Tracker, ViewState};
+use super::timeline::TimelineFolder;
 use crate::entity::{StreamFact, StreamFacts, activity_scheduled, is_cached};
 
 /// The most streams a fold keeps the facts of: more than the writer keeps
@@ -75,6 +76,29 @@ impl Folder {
         Ok(())
     }
 
+    /// [`Folder::apply`], also taking the record into `timeline`, a timeline folder at the same
+    /// sequence counting the same dates: one decision for both (a page that shows the views and
+    /// the timeline at one point folds the log once). The timeline folder's own cache is not
+    /// used.
+    ///
+    /// # Errors
+    /// When `load` fails.
+    pub fn apply_with_timeline(
+        &mut self,
+        event: &RecordedEvent,
+        load: &mut Loader<'_>,
+        timeline: &mut TimelineFolder,
+    ) -> Result<(), Error> {
+        debug_assert_eq!(timeline.timeline().on, self.on_or_before);
+        self.state.as_of = event.sequence;
+        let before = self.cache.before(event, load)?;
+        let (change, after) = change::decide(event, &before, self.on_or_before);
+        self.state.apply(&change, &mut self.tracker);
+        let after = timeline.take(event, &before, &change, after);
+        self.cache.keep(event, after);
+        Ok(())
+    }
+
     /// The folded views.
     ///
     /// # Errors
@@ -90,7 +114,8 @@ impl Folder {
 
 /// The facts of the streams a fold has met: of the country and case streams, at most
 /// [`MAX_FOLDED_STREAMS`]; of the activities scheduled and not yet delivered or cancelled, at
-/// most [`MAX_PENDING_ACTIVITIES`], the latest scheduled.
+/// most [`MAX_PENDING_ACTIVITIES`], the latest scheduled. (Keeping the meetings and activities
+/// met lately too, for their corrections, cost more in copies than the reads it saved.)
 ///
 /// Invariants: a kept stream's facts are those of every record of it folded so far (each
 /// record of a kept stream passes through [`FoldCache::keep`]), except a case's milestones,
@@ -101,17 +126,63 @@ impl Folder {
 #[derive(Debug, Clone)]
 pub struct FoldCache {
     capacity: usize,
-    facts: HashMap<Stream, StreamFacts>,
+    facts: foldhash::HashMap<Stream, StreamFacts>,
     /// Kept cases that were closed, oldest first: evicted before any other stream (a closed
     /// case is seldom continued, an open one often is).
     closed: VecDeque<Stream>,
     evicted: bool,
-    pending_capacity: usize,
-    /// Each pending activity's facts, with the tick it was first kept at.
-    pending: HashMap<Stream, (u64, StreamFacts)>,
-    /// The pending activities by the tick they were first kept at: the oldest goes first.
-    pending_order: BTreeMap<u64, Stream>,
+    /// Activities scheduled and not yet delivered or cancelled.
+    pending: Recent,
+}
+
+/// Streams' facts, at most `capacity` of them: the one kept first goes first.
+#[derive(Debug, Clone)]
+struct Recent {
+    capacity: usize,
+    /// Each stream's facts, with the tick it was first kept at.
+    facts: foldhash::HashMap<Stream, (u64, StreamFacts)>,
+    /// The streams by the tick they were first kept at.
+    order: BTreeMap<u64, Stream>,
     tick: u64,
+}
+
+impl Recent {
+    fn new(capacity: usize) -> Self {
+        Recent {
+            capacity,
+            facts: foldhash::HashMap::default(),
+            order: BTreeMap::new(),
+            tick: 0,
+        }
+    }
+
+    fn get(&self, stream: &Stream) -> Option<&StreamFacts> {
+        self.facts.get(stream).map(|(_, facts)| facts)
+    }
+
+    fn put(&mut self, stream: &Stream, facts: StreamFacts) {
+        if let Some((_, kept)) = self.facts.get_mut(stream) {
+            *kept = facts;
+            return;
+        }
+        if self.facts.len() >= self.capacity
+            && let Some((_, oldest)) = self.order.pop_first()
+        {
+            self.facts.remove(&oldest);
+        }
+        if self.capacity == 0 {
+            return;
+        }
+        self.tick += 1;
+        self.order.insert(self.tick, stream.clone());
+        self.facts.insert(stream.clone(), (self.tick, facts));
+    }
+
+    fn remove(&mut self, stream: &Stream) {
+        if let Some((tick, _)) = self.facts.remove(stream) {
+            self.order.remove(&tick);
+        }
+    }
 }
 
 impl Default for FoldCache {
@@ -119,13 +190,10 @@ impl Default for FoldCache {
     fn default() -> Self {
         FoldCache {
             capacity: MAX_FOLDED_STREAMS,
-            facts: HashMap::new(),
+            facts: foldhash::HashMap::default(),
             closed: VecDeque::new(),
             evicted: false,
-            pending_capacity: MAX_PENDING_ACTIVITIES,
-            pending: HashMap::new(),
-            pending_order: BTreeMap::new(),
-            tick: 0,
+            pending: Recent::new(MAX_PENDING_ACTIVITIES),
         }
     }
 }
@@ -158,7 +226,7 @@ impl FoldCache {
         }
         if !is_cached(stream) {
             return match self.pending.get(stream) {
-                Some((_, facts)) => Ok(facts.clone()),
+                Some(facts) => Ok(facts.clone()),
                 None => load(stream, event.sequence),
             };
         }
@@ -176,7 +244,7 @@ impl FoldCache {
             return;
         }
         if !is_cached(stream) {
-            self.keep_pending(stream, after);
+            self.keep_entity(stream, after);
             return;
         }
         if self.facts.len() >= self.capacity && !self.facts.contains_key(stream) {
@@ -199,31 +267,18 @@ impl FoldCache {
                 event_id: event.envelope.event_id,
                 fact: Some(fact.clone()),
             };
-            self.keep_pending(&event.envelope.stream, vec![first]);
+            self.pending.put(&event.envelope.stream, vec![first]);
         }
     }
 
     /// Keeps a meeting's or an activity's facts while it is a scheduled activity; forgets them
     /// once it is not.
-    fn keep_pending(&mut self, stream: &Stream, after: StreamFacts) {
-        if !activity_scheduled(&after) {
-            if let Some((tick, _)) = self.pending.remove(stream) {
-                self.pending_order.remove(&tick);
-            }
-            return;
+    fn keep_entity(&mut self, stream: &Stream, after: StreamFacts) {
+        if activity_scheduled(&after) {
+            self.pending.put(stream, after);
+        } else {
+            self.pending.remove(stream);
         }
-        if let Some((_, kept)) = self.pending.get_mut(stream) {
-            *kept = after;
-            return;
-        }
-        if self.pending.len() >= self.pending_capacity
-            && let Some((_, oldest)) = self.pending_order.pop_first()
-        {
-            self.pending.remove(&oldest);
-        }
-        self.tick += 1;
-        self.pending_order.insert(self.tick, stream.clone());
-        self.pending.insert(stream.clone(), (self.tick, after));
     }
 
     /// Makes room for one stream: a closed case if one is kept, else any stream but a
@@ -264,7 +319,7 @@ mod tests {
     fn fold_with(log: &[RecordedEvent], capacity: usize, pending: usize) -> (ViewState, usize) {
         let mut folder = Folder::new(None);
         folder.cache.capacity = capacity;
-        folder.cache.pending_capacity = pending;
+        folder.cache.pending = Recent::new(pending);
         let mut loads = 0;
         let mut load = |stream: &Stream, before: u64| -> Result<StreamFacts, Error> {
             loads += 1;

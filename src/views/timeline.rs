@@ -27,7 +27,7 @@ use super::fold::{FoldCache, Loader};
 use super::index::{REGIONS, country_index, region_of};
 use super::model::{ActivitiesView, ParticipantsView};
 use super::state::{ACTIVITIES, CASES, MEETINGS};
-use crate::entity::{Contribution, StreamFact, contribution, fact_contribution};
+use crate::entity::{Contribution, StreamFact, StreamFacts, contribution, fact_contribution};
 use crate::error::Error;
 
 /// The length of a period.
@@ -585,13 +585,35 @@ impl TimelineFolder {
     /// When `load` fails.
     pub fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error> {
         let stream = &event.envelope.stream;
-        self.timeline.as_of = event.sequence;
         if matches!(stream, Stream::Partner(_) | Stream::Country(_)) {
+            self.timeline.as_of = event.sequence;
             return Ok(());
         }
-        let on = self.timeline.on;
         let before = self.cache.before(event, load)?;
-        let (change, after) = change::decide(event, &before, on);
+        let (change, after) = change::decide(event, &before, self.timeline.on);
+        let after = self.take(event, &before, &change, after);
+        self.cache.keep(event, after);
+        Ok(())
+    }
+
+    /// Takes in the next record, decided by [`change::decide`] from its stream's facts `before`
+    /// with this timeline's date, into `change` and the facts `after` it (when computed);
+    /// returns the stream's facts after it. [`TimelineFolder::apply`] decides for itself; a
+    /// fold of the views and the timeline in one pass decides once for both
+    /// ([`super::fold::Folder::apply_with_timeline`]).
+    pub fn take(
+        &mut self,
+        event: &RecordedEvent,
+        before: &StreamFacts,
+        change: &Change,
+        after: Option<StreamFacts>,
+    ) -> StreamFacts {
+        let stream = &event.envelope.stream;
+        self.timeline.as_of = event.sequence;
+        if matches!(stream, Stream::Partner(_) | Stream::Country(_)) {
+            return after.unwrap_or_default();
+        }
+        let on = self.timeline.on;
         let amended = after.is_some();
         // On the fast path (a fact that starts its stream) the stream's facts are the event's.
         let after = after.unwrap_or_else(|| {
@@ -606,12 +628,12 @@ impl TimelineFolder {
                 .into_iter()
                 .collect()
         });
-        match &change {
+        match change {
             Change::Contribution {
                 before: old,
                 after: new,
             } => {
-                if let Some(d) = dated(old, &before, on) {
+                if let Some(d) = dated(old, before, on) {
                     self.timeline.add(&d, -1);
                 }
                 if let Some(d) = dated(new, &after, on) {
@@ -621,9 +643,8 @@ impl TimelineFolder {
             // The views' counters did not move, but the entity's dates may have (a correction
             // that only reschedules): what it contributes moves to its new period.
             Change::None if amended => {
-                let same = contribution(stream, &before, on);
-                if let (Some(old), Some(new)) =
-                    (dated(&same, &before, on), dated(&same, &after, on))
+                let same = contribution(stream, before, on);
+                if let (Some(old), Some(new)) = (dated(&same, before, on), dated(&same, &after, on))
                     && (old.start, old.closed) != (new.start, new.closed)
                 {
                     self.timeline.add(&old, -1);
@@ -633,8 +654,7 @@ impl TimelineFolder {
             Change::None | Change::Participation { .. } => {}
         }
         self.entities.update(stream, &after, on);
-        self.cache.keep(event, after);
-        Ok(())
+        after
     }
 
     /// Checks what was folded.

@@ -39,7 +39,9 @@ fn a_flipped_bit_in_the_data_file_is_named_in_a_sentence() {
         let mut damaged = bytes.clone();
         damaged[at] ^= 0x04;
         std::fs::write(copy.join("db"), &damaged).expect("damage");
-        for command in [&["verify"][..], &["log", "--limit", "1"]] {
+        let report = cwd.join("report.html");
+        let report = ["report", "--out", path_str(&report)];
+        for command in [&["verify"][..], &["log", "--limit", "1"], &report] {
             let mut args = vec!["--db", path_str(&copy)];
             args.extend_from_slice(command);
             let run = coopledger(cwd, &args);

@@ -6,7 +6,8 @@
 //!   (exit 4), so nothing serves them, and `verify` names the damage;
 //! - changed with a recomputed digest (whoever controls the directory can), the ledger opens,
 //!   but `verify` and `verify --checkpoint` refold the views from the log and report the
-//!   difference (exit 4), and so does `GET /v1/verify`.
+//!   difference (exit 4), and so does `GET /v1/verify`; a report says so in its verification
+//!   and shows the views folded from the records it verified.
 
 use std::path::Path;
 
@@ -145,6 +146,29 @@ fn a_changed_view_is_refused_at_open_and_a_forged_one_is_named_by_verify() {
             "{args:?}: {err}"
         );
     }
+    // A report says so too, and shows the views of the log it verified, not the forged ones.
+    let out = files.path().join("report.html");
+    let (code, stdout, err) = bin(db, &["report", "--out", out.to_str().expect("path")]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    let html = std::fs::read_to_string(&out).expect("report");
+    let marker = "<script type=\"application/json\" id=\"coopledger-report\">";
+    let start = html.find(marker).expect("embedded documents") + marker.len();
+    let end = start + html[start..].find("</script>").expect("end of documents");
+    let report: Value = serde_json::from_str(&html[start..end]).expect("json");
+    let verified = &report["documents"]["/v1/verify"];
+    assert_eq!(verified["ok"], false, "{verified}");
+    assert!(
+        verified["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("meetings of GH")),
+        "{verified}"
+    );
+    let countries = report["documents"]["/v1/countries"]
+        .as_array()
+        .expect("countries");
+    let gh = countries.iter().find(|c| c["country"] == "GH").expect("GH");
+    assert_eq!(gh["meetings"], meetings, "the report shows the log's count");
+
     // Through the API: `GET /v1/verify` says so too.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
