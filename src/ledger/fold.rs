@@ -98,13 +98,14 @@ pub fn verify_and_fold(
             timeline.check()?;
             Ok((folder.finish()?, timeline))
         });
-        let verified = reader.verify_feeding(&mut |_, _| {}, &mut |page| {
+        let mut hand_on = |page: Vec<RecordedEvent>| {
             if page.first().is_some_and(|e| e.sequence <= upto) {
                 // A fold that failed stops listening; the verification goes on.
                 let _ = pages.send(page);
             }
             Ok(())
-        });
+        };
+        let verified = reader.verify_feeding(&mut |_, _| {}, Some(&mut hand_on));
         drop(pages);
         let folded = folding
             .join()

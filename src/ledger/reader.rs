@@ -307,19 +307,19 @@ impl Reader {
     /// # Errors
     /// [`Error::Corrupt`] naming the first bad sequence; storage errors.
     pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, Error> {
-        self.verify_feeding(progress, &mut |_| Ok(()))
+        self.verify_feeding(progress, None)
     }
 
-    /// [`Reader::verify`], handing the records it decodes to `each` as it goes, a page at a
-    /// time in log order: what `each` is given is what the walk checked, from the same reads
-    /// (a fold that must show only verified records, [`fold::verify_and_fold`]).
+    /// [`Reader::verify`], handing the records it decodes to `each`, when given, as it goes, a
+    /// page at a time in log order: what `each` is given is what the walk checked, from the
+    /// same reads (a fold that must show only verified records, [`fold::verify_and_fold`]).
     ///
     /// # Errors
     /// As [`Reader::verify`]; the first error `each` returns.
     pub(super) fn verify_feeding(
         &self,
         progress: &mut dyn FnMut(u64, u64),
-        each: &mut dyn FnMut(Vec<RecordedEvent>) -> Result<(), Error>,
+        mut each: Option<&mut dyn FnMut(Vec<RecordedEvent>) -> Result<(), Error>>,
     ) -> Result<VerifyReport, Error> {
         let head = self.head();
         let store = &*self.shared.store;
@@ -332,12 +332,20 @@ impl Reader {
             Check::Hashes,
             walk::CHUNK * 4,
             |chunk| {
-                let events = chunk.par_map(|raw, frame| frame.decode(raw.seq))?;
-                super::recover::check_indexed_events(store, &mut *check, &events)?;
+                match each.as_mut() {
+                    // Nothing to hand on: the bodies are decoded into index rows alone, and
+                    // dropped in parallel.
+                    None => super::recover::check_indexed(store, &mut *check, &chunk, None)?,
+                    Some(each) => {
+                        let events = chunk.par_map(|raw, frame| frame.decode(raw.seq))?;
+                        super::recover::check_indexed_events(store, &mut *check, &events)?;
+                        each(events)?;
+                    }
+                }
                 if let Some(last) = chunk.records().last() {
                     progress(last.seq, head.seq);
                 }
-                each(events)
+                Ok(())
             },
         )?;
         let witness = store.witness()?;
