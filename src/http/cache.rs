@@ -3,7 +3,8 @@
 //! asks for the same points again and again).
 //!
 //! Folds are kept under their *resolved* point (a sequence the log has reached, and a date):
-//! the views there never change, whatever is appended later. A point as asked (`as_of=5`,
+//! the views there never change, whatever is appended later, and views as of the same date at
+//! a later head are folded on from the latest of them (only the records appended since). A point as asked (`as_of=5`,
 //! `at=…`, the head) is resolved against the log first, and refused when beyond the head.
 
 use std::collections::HashMap;
@@ -18,6 +19,9 @@ use crate::views::ViewState;
 
 /// Folded views kept at once (each up to ~2 MB).
 const FOLDS: usize = 16;
+/// The most records a kept fold is folded on by to answer a later point of the same date
+/// (views as of a date, asked again after appends); further behind, the log is folded anew.
+pub const FOLD_ON_AT_MOST: u64 = 65_536;
 /// JSON documents kept for one head.
 const DOCUMENTS: usize = 1024;
 
@@ -72,6 +76,19 @@ impl ViewCache {
         let state = Arc::clone(&entry.1);
         folds.push(entry);
         Some(state)
+    }
+
+    /// The latest fold kept of the same date as `point` and before it, to fold on from when it
+    /// is at most [`FOLD_ON_AT_MOST`] records behind.
+    pub fn earlier(&self, point: Resolved) -> Option<Arc<ViewState>> {
+        self.folds
+            .lock()
+            .iter()
+            .filter(|(p, _)| {
+                p.on == point.on && p.seq < point.seq && point.seq - p.seq <= FOLD_ON_AT_MOST
+            })
+            .max_by_key(|(p, _)| p.seq)
+            .map(|(_, state)| Arc::clone(state))
     }
 
     /// Keeps a fold.

@@ -117,7 +117,12 @@ async fn state_at(
     let views = match state.cache.fold(point) {
         Some(folded) => folded,
         None => {
-            let folded = blocking(move || reader.views_resolved(point)).await?;
+            let earlier = state.cache.earlier(point);
+            let folded = blocking(move || match earlier {
+                Some(base) => reader.views_resolved_from(&base, point),
+                None => reader.views_resolved(point),
+            })
+            .await?;
             state.cache.keep(point, Arc::clone(&folded));
             folded
         }

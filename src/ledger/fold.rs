@@ -40,13 +40,19 @@ pub fn fold(
 }
 
 /// Folds records after `state.as_of` up to `upto` into `state` (views as of a later point),
+/// counting only facts dated on or before `on_or_before` when given (as `state` was folded),
 /// checking every record's hash.
 ///
 /// # Errors
 /// As [`fold`].
-pub fn fold_on(reader: &Reader, state: ViewState, upto: u64) -> Result<ViewState, Error> {
+pub fn fold_on(
+    reader: &Reader,
+    state: ViewState,
+    upto: u64,
+    on_or_before: Option<Date>,
+) -> Result<ViewState, Error> {
     let from = state.as_of + 1;
-    let mut folder = Folder::resume(state);
+    let mut folder = Folder::resume(state, on_or_before);
     let mut load =
         |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
     each_record(

@@ -272,6 +272,31 @@ impl Reader {
         )?))
     }
 
+    /// The views at a resolved point, folded on from `base`, the views at an earlier sequence
+    /// of the same date (as [`Reader::views_resolved`] gave them): only the records after it
+    /// are read, so views as of a date stay cheap to bring to a head that moved on.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when `base` is after the point; as [`Reader::views_resolved`].
+    pub fn views_resolved_from(
+        &self,
+        base: &ViewState,
+        point: Resolved,
+    ) -> Result<Arc<ViewState>, Error> {
+        if base.as_of > point.seq {
+            return Err(Error::Internal(format!(
+                "views at {} folded on to the earlier {}",
+                base.as_of, point.seq
+            )));
+        }
+        Ok(Arc::new(fold::fold_on(
+            self,
+            base.clone(),
+            point.seq,
+            point.on,
+        )?))
+    }
+
     /// [`Reader::verify`], and the views, the timeline and the entity index at a resolved point
     /// folded in one pass from the records it reads: what is folded is what was verified.
     ///

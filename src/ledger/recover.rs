@@ -98,7 +98,7 @@ pub(super) fn open_on(store: Store, options: Options, follower: bool) -> Result<
         Ok(None) if head.seq == 0 => {}
         Ok(Some((views, _))) if follower && views.as_of < head.seq => {
             let reader = ledger.reader();
-            let views = super::fold::fold_on(&reader, views, head.seq)?;
+            let views = super::fold::fold_on(&reader, views, head.seq, None)?;
             *ledger.shared.views.write() = Arc::new(views);
         }
         Ok(Some((views, _))) if follower && views.as_of > head.seq => {
@@ -118,7 +118,7 @@ pub(super) fn open_on(store: Store, options: Options, follower: bool) -> Result<
         // with its next group.
         Ok(Some((views, digest))) if !follower && views.as_of < head.seq => {
             let reader = ledger.reader();
-            let views = super::fold::fold_on(&reader, views, head.seq)?;
+            let views = super::fold::fold_on(&reader, views, head.seq, None)?;
             *ledger.shared.views.write() = Arc::new(views.clone());
             ledger.writer.set_views_ahead_of_stored(views, digest);
         }

@@ -47,14 +47,15 @@ impl Folder {
         }
     }
 
-    /// A folder going on from `state` (views folded up to `state.as_of`, every fact counting):
-    /// the facts of earlier streams are read from the log when needed.
+    /// A folder going on from `state` (views folded up to `state.as_of`, counting only facts
+    /// dated on or before `on_or_before` when given): the facts of earlier streams are read
+    /// from the log when needed.
     #[must_use]
-    pub fn resume(state: ViewState) -> Self {
+    pub fn resume(state: ViewState, on_or_before: Option<Date>) -> Self {
         Folder {
             state,
             cache: FoldCache::partial(),
-            on_or_before: None,
+            on_or_before,
             tracker: Tracker::default(),
         }
     }

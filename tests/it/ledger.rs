@@ -542,3 +542,43 @@ fn a_scheduled_activity_is_delivered_on_its_own_stream_and_then_cannot_be_cancel
         .expect_err("a delivered activity is not cancelled");
     assert!(err.has_rule(Rule::ActivityNotScheduled), "{err}");
 }
+
+#[test]
+fn views_as_of_a_date_folded_on_from_an_earlier_point_equal_a_fold_from_the_start() {
+    // A believable programme (corrections, retractions, cases through their closure), its
+    // views as of three dates at sequence 1,200, folded on to the head: each equals the fold of
+    // the whole log as of that date at the head, and differs from where it started.
+    let dir = tempdir();
+    let mut ledger = Ledger::create(dir.path()).expect("open");
+    let events = coopledger::synth::Synth::new(43).programme(3_000);
+    for batch in events.chunks(500) {
+        ledger.append(batch.to_vec()).expect("append");
+    }
+    let reader = ledger.reader();
+    let head = reader.head().seq;
+    for day in ["2018-12-31", "2021-06-30", "2026-12-31"] {
+        let on = day.parse().expect("date");
+        let base_point = reader
+            .resolve(coopledger::AsOf::sequence(1_200).on(on))
+            .expect("point");
+        let base = reader.views_resolved(base_point).expect("base");
+        let point = reader
+            .resolve(coopledger::AsOf::HEAD.on(on))
+            .expect("point");
+        assert_eq!(point.seq, head);
+        let folded_on = reader.views_resolved_from(&base, point).expect("fold on");
+        let from_start = reader.views_resolved(point).expect("fold");
+        assert_eq!(*folded_on, *from_start, "as of {day}");
+        assert_ne!(
+            *folded_on, *base,
+            "as of {day}: the appends after 1,200 count"
+        );
+    }
+    let later = reader
+        .resolve(coopledger::AsOf::sequence(1_000))
+        .expect("point");
+    assert!(
+        reader.views_resolved_from(&reader.views(), later).is_err(),
+        "views are never folded on backwards"
+    );
+}
