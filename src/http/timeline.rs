@@ -3,8 +3,9 @@
 //!
 //! The fold at the head is kept and carried forward: when the head moves, only the new records
 //! are folded into it. Folds at other points (a past sequence, a date) are kept under their
-//! resolved point, a few at a time; answers are kept per resolved point too, so a page that
-//! asks again costs a lookup, and its `ETag` names the point.
+//! resolved point, a few at a time, and a later point of the same date is folded on from the
+//! latest of them; answers are kept per resolved point too, so a page that asks again costs a
+//! lookup, and its `ETag` names the point.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use parking_lot::Mutex;
 use proto_events::CountryCode;
 use serde::Deserialize;
 
+use super::cache::FOLD_ON_AT_MOST;
 use super::error::{ApiError, ApiQuery};
 use super::representation::{self, Format};
 use super::views::point;
@@ -73,7 +75,25 @@ impl StoryCache {
         if let Some(kept) = self.past.lock().iter().find(|(p, _)| *p == point) {
             return Ok(Arc::clone(&kept.1));
         }
-        let folded = Arc::new(reader.timeline(point)?);
+        // A later point of a kept fold's date: only the records after it are folded, into a
+        // copy (readers may hold the kept one).
+        let earlier = self
+            .past
+            .lock()
+            .iter()
+            .filter(|(p, _)| {
+                p.on == point.on && p.seq < point.seq && point.seq - p.seq <= FOLD_ON_AT_MOST
+            })
+            .max_by_key(|(p, _)| p.seq)
+            .map(|(_, kept)| Arc::clone(kept));
+        let folded = match earlier {
+            Some(kept) => {
+                let mut folder = TimelineFolder::clone(&kept);
+                fold::timeline(reader, &mut folder, point.seq)?;
+                Arc::new(folder)
+            }
+            None => Arc::new(reader.timeline(point)?),
+        };
         let mut past = self.past.lock();
         if past.len() >= PAST_FOLDS {
             past.remove(0);

@@ -1364,3 +1364,69 @@ fn a_feed_that_falls_behind_is_dropped_with_its_last_sequence_and_resumes() {
         "{metrics}"
     );
 }
+
+#[test]
+fn a_timeline_and_views_as_of_a_date_asked_again_after_appends_are_those_of_a_fresh_fold() {
+    let dir = tempdir();
+    let mut server = Server::start_in(dir.path(), guarded());
+    assert_eq!(
+        post(&server, &jsonl(&story()), Some(STAFF)).status(),
+        StatusCode::CREATED
+    );
+    let path = "/v1/timeline?by=year&on=2019-06-30";
+    let (status, first) = json_of(get(&server, path, Some(READER)), "/v1/timeline", "get");
+    assert_eq!(status, StatusCode::OK);
+    let gh_path = "/v1/countries/GH?on=2019-06-30";
+    let (_, gh_first) = json_of(
+        get(&server, gh_path, Some(READER)),
+        "/v1/countries/{cc}",
+        "get",
+    );
+    // After it: a meeting dated before the day, the story's meeting moved past it, and one
+    // dated after it.
+    let mut moved = meeting(id(100), &["CV", "GH", "BR"], "2019-08-01");
+    for envelope in ["type", "recorded_by"] {
+        moved.as_object_mut().expect("object").remove(envelope);
+    }
+    let more = [
+        with_id(meeting(id(200), &["GH", "NG"], "2018-03-01"), id(20)),
+        json!({"type": "EventCorrected", "recorded_by": "test", "event_id": id(21),
+               "target": id(3), "reason": "it was held later", "replacement": moved}),
+        with_id(meeting(id(201), &["GH", "NG"], "2020-01-01"), id(22)),
+    ];
+    let response = post(&server, &jsonl(&more), Some(STAFF));
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{:?}",
+        response.text()
+    );
+    let (status, second) = json_of(get(&server, path, Some(READER)), "/v1/timeline", "get");
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(
+        first, second,
+        "the appends changed the programme as of the day"
+    );
+    let (_, gh_second) = json_of(
+        get(&server, gh_path, Some(READER)),
+        "/v1/countries/{cc}",
+        "get",
+    );
+    assert_ne!(gh_first, gh_second, "and Ghana's view as of the day");
+    server.shutdown();
+    drop(server);
+    // A fold of the whole log as of the day, at the head.
+    let ledger = coopledger::Ledger::open(dir.path()).expect("open");
+    let reader = ledger.reader();
+    let point = reader
+        .resolve(coopledger::AsOf::HEAD.on("2019-06-30".parse().expect("date")))
+        .expect("point");
+    let folded = reader.timeline(point).expect("fold");
+    let view = folded
+        .timeline()
+        .view(coopledger::views::timeline::By::Year, None);
+    assert_eq!(second, serde_json::to_value(&view).expect("json"));
+    let views = reader.views_resolved(point).expect("fold");
+    let gh = views.country_view("GH".parse().expect("GH")).expect("GH");
+    assert_eq!(gh_second, serde_json::to_value(&gh).expect("json"));
+}
