@@ -67,6 +67,9 @@ impl Folder {
     /// When `load` fails.
     pub fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error> {
         self.state.as_of = event.sequence;
+        if folds_to_nothing(event) {
+            return Ok(());
+        }
         let before = self.cache.before(event, load)?;
         let (change, after) = change::decide(event, &before, self.on_or_before);
         self.state.apply(&change, &mut self.tracker);
@@ -92,6 +95,10 @@ impl Folder {
     ) -> Result<(), Error> {
         debug_assert_eq!(timeline.timeline().on, self.on_or_before);
         self.state.as_of = event.sequence;
+        if folds_to_nothing(event) {
+            timeline.skip(event);
+            return Ok(());
+        }
         let before = self.cache.before(event, load)?;
         let (change, after) = change::decide(event, &before, self.on_or_before);
         self.state.apply(&change, &mut self.tracker);
@@ -111,6 +118,15 @@ impl Folder {
             None => Ok(self.state),
         }
     }
+}
+
+/// Whether a record changes nothing a fold makes, whatever came before it: a case's milestone,
+/// which no view, timeline or entity reads (a correction replaces a milestone by a milestone,
+/// so a correction of one changes nothing either, and finds nothing kept to change). Folding
+/// it would copy and compare the case's facts for nothing.
+#[must_use]
+pub fn folds_to_nothing(event: &RecordedEvent) -> bool {
+    matches!(event.payload, Payload::Fact(Fact::CaseMilestoneRecorded(_)))
 }
 
 /// The facts of the streams a fold has met: of the country and case streams, at most

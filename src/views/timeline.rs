@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::change::{self, Change};
 use super::entities::EntityIndex;
-use super::fold::{FoldCache, Loader};
+use super::fold::{FoldCache, Loader, folds_to_nothing};
 use super::index::{REGIONS, country_index, region_of};
 use super::model::{ActivitiesView, ParticipantsView};
 use super::state::{ACTIVITIES, CASES, MEETINGS};
@@ -585,8 +585,8 @@ impl TimelineFolder {
     /// When `load` fails.
     pub fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error> {
         let stream = &event.envelope.stream;
-        if matches!(stream, Stream::Partner(_) | Stream::Country(_)) {
-            self.timeline.as_of = event.sequence;
+        if matches!(stream, Stream::Partner(_) | Stream::Country(_)) || folds_to_nothing(event) {
+            self.skip(event);
             return Ok(());
         }
         let before = self.cache.before(event, load)?;
@@ -594,6 +594,11 @@ impl TimelineFolder {
         let after = self.take(event, &before, &change, after);
         self.cache.keep(event, after);
         Ok(())
+    }
+
+    /// Takes in the next record as changing nothing ([`folds_to_nothing`]).
+    pub fn skip(&mut self, event: &RecordedEvent) {
+        self.timeline.as_of = event.sequence;
     }
 
     /// Takes in the next record, decided by [`change::decide`] from its stream's facts `before`
