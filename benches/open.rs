@@ -6,7 +6,9 @@
 //! `coopledger append`, and `coopledger serve` until it is ready (its first line), each the
 //! median of 3 runs, with the peak resident memory of the process (GNU time's `%M`). The
 //! targets: a command on the 3M ledger costs at most the same command on the 3k one plus twice
-//! sled's own open of the 3M directory, in under 200 MiB.
+//! sled's own open of the 3M directory, in under 200 MiB. Then a command that walks the whole
+//! log, `coopledger report --out` (it verifies the chain and folds the views and the timeline
+//! from the same reads), against its target of 10 s at 3M events.
 //!
 //! `COOPLEDGER_BENCH_SCALE=0.1` builds a tenth of the sizes.
 
@@ -108,6 +110,7 @@ struct Row {
     country: (Duration, u64),
     append: (Duration, u64),
     serve: (Duration, u64),
+    report: (Duration, u64),
 }
 
 fn main() {
@@ -161,12 +164,19 @@ fn main() {
                 .collect(),
         );
         let serve = median((0..RUNS).map(|_| serve_ready(&dir)).collect());
+        let out = work.path().join(format!("report-{i}.html"));
+        let report = median(
+            (0..RUNS)
+                .map(|_| timed(&dir, &["report", "--out", out.to_str().expect("path")]))
+                .collect(),
+        );
         rows.push(Row {
             events,
             sled_open,
             country,
             append,
             serve,
+            report,
         });
     }
     println!();
@@ -188,7 +198,25 @@ fn main() {
             r.serve.1 as f64 / 1024.0
         );
     }
+    for r in &rows {
+        println!(
+            "report --out at {} events: {:.2} s, {:.0} MiB",
+            r.events,
+            r.report.0.as_secs_f64(),
+            r.report.1 as f64 / 1024.0
+        );
+    }
     let (small, large) = (&rows[0], &rows[rows.len() - 1]);
+    println!(
+        "report at {} events: {:.2} s, target 10 s: {}",
+        large.events,
+        large.report.0.as_secs_f64(),
+        if large.report.0 <= Duration::from_secs(10) {
+            "ok"
+        } else {
+            "OVER"
+        }
+    );
     for (what, s, l) in [
         ("country GH", small.country, large.country),
         ("append one", small.append, large.append),

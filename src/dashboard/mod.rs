@@ -195,11 +195,10 @@ pub fn documents(reader: &Reader, at: AsOf) -> Result<Map<String, Value>, crate:
         });
         (chain, folded, views_check)
     });
-    let (views, story) = match (folded, &chain) {
-        (Ok(folded), _) => folded,
+    let (views, story) = match folded {
+        Ok(folded) => folded,
         // A fold cut short by a failed verification: the verification names the cause.
-        (Err(_), Err(_)) => return Err(chain.err().unwrap_or_else(|| unreachable!())),
-        (Err(e), Ok(_)) => return Err(e),
+        Err(e) => return Err(chain.err().unwrap_or(e)),
     };
     let outcome = chain.and_then(|report| {
         match views_check {
