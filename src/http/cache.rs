@@ -22,6 +22,12 @@ const FOLDS: usize = 16;
 /// The most records a kept fold is folded on by to answer a later point of the same date
 /// (views as of a date, asked again after appends); further behind, the log is folded anew.
 pub const FOLD_ON_AT_MOST: u64 = 65_536;
+/// Whether a fold kept at `kept` is folded on to answer `point`: the same date, a sequence
+/// before it, at most [`FOLD_ON_AT_MOST`] records behind.
+pub fn folds_on_to(kept: Resolved, point: Resolved) -> bool {
+    kept.on == point.on && kept.seq < point.seq && point.seq - kept.seq <= FOLD_ON_AT_MOST
+}
+
 /// JSON documents kept for one head.
 const DOCUMENTS: usize = 1024;
 
@@ -84,9 +90,7 @@ impl ViewCache {
         self.folds
             .lock()
             .iter()
-            .filter(|(p, _)| {
-                p.on == point.on && p.seq < point.seq && point.seq - p.seq <= FOLD_ON_AT_MOST
-            })
+            .filter(|(p, _)| folds_on_to(*p, point))
             .max_by_key(|(p, _)| p.seq)
             .map(|(_, state)| Arc::clone(state))
     }

@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use proto_events::CountryCode;
 use serde::Deserialize;
 
-use super::cache::FOLD_ON_AT_MOST;
+use super::cache::folds_on_to;
 use super::error::{ApiError, ApiQuery};
 use super::representation::{self, Format};
 use super::views::point;
@@ -81,9 +81,7 @@ impl StoryCache {
             .past
             .lock()
             .iter()
-            .filter(|(p, _)| {
-                p.on == point.on && p.seq < point.seq && point.seq - p.seq <= FOLD_ON_AT_MOST
-            })
+            .filter(|(p, _)| folds_on_to(*p, point))
             .max_by_key(|(p, _)| p.seq)
             .map(|(_, kept)| Arc::clone(kept));
         let folded = match earlier {
