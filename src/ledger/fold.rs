@@ -1,17 +1,19 @@
 //! Folding the log into fresh views (rebuilds and views "as of"): records are read by the walk
 //! (scanned, hashed, decoded) on one thread while this one folds the previous page, so the two
-//! halves of a fold overlap. The timeline of [`crate::views::timeline`] is folded by the same
+//! halves of a fold overlap; a third reads ahead, from the log, the earlier facts of the
+//! streams the next page amends that the fold does not keep ([`fold_pages`]). The timeline of [`crate::views::timeline`] is folded by the same
 //! pages; a verification can fold both, from the records it reads ([`verify_and_fold`]).
 
 use std::time::Instant;
 
-use proto_events::{Date, RecordedEvent};
+use proto_events::{Date, RecordedEvent, Stream};
 
 use super::Progress;
 use super::VerifyReport;
 use super::reader::{MAX_PAGE, Reader};
+use crate::entity::StreamFacts;
 use crate::error::Error;
-use crate::views::fold::Folder;
+use crate::views::fold::{Folder, Loader};
 use crate::views::state::ViewState;
 use crate::views::timeline::TimelineFolder;
 
@@ -27,15 +29,7 @@ pub fn fold(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ViewState, Error> {
     let mut folder = Folder::new(on_or_before);
-    let mut load =
-        |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
-    each_record(
-        reader,
-        1,
-        upto,
-        &mut |e| folder.apply(e, &mut load),
-        progress,
-    )?;
+    each_record(reader, 1, upto, &mut folder, progress)?;
     folder.finish()
 }
 
@@ -53,15 +47,7 @@ pub fn fold_on(
 ) -> Result<ViewState, Error> {
     let from = state.as_of + 1;
     let mut folder = Folder::resume(state, on_or_before);
-    let mut load =
-        |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
-    each_record(
-        reader,
-        from,
-        upto,
-        &mut |e| folder.apply(e, &mut load),
-        &mut |_| {},
-    )?;
+    each_record(reader, from, upto, &mut folder, &mut |_| {})?;
     folder.finish()
 }
 
@@ -84,23 +70,20 @@ pub fn verify_and_fold(
     std::thread::scope(|scope| {
         let (pages, incoming) = std::sync::mpsc::sync_channel::<Vec<RecordedEvent>>(2);
         let folding = scope.spawn(move || {
-            let mut folder = Folder::new(on);
-            let mut timeline = TimelineFolder::new(on);
-            let mut load = |stream: &proto_events::Stream, before: u64| {
-                reader.stream_facts_before(stream, before)
-            };
-            let mut done = 0u64;
-            for page in incoming {
-                for event in page.iter().take_while(|e| e.sequence <= upto) {
-                    folder.apply_with_timeline(event, &mut load, &mut timeline)?;
-                    done += 1;
-                }
-            }
+            let mut both = (Folder::new(on), TimelineFolder::new(on));
+            let done = fold_pages(
+                reader,
+                incoming.into_iter().map(Ok),
+                upto,
+                &mut both,
+                &mut |_| {},
+            )?;
             if done != upto {
                 return Err(Error::Internal(format!(
                     "a fold of 1..={upto} was given only {done} verified records"
                 )));
             }
+            let (folder, timeline) = both;
             timeline.check()?;
             Ok((folder.finish()?, timeline))
         });
@@ -126,25 +109,52 @@ pub fn verify_and_fold(
 /// # Errors
 /// On a storage error, a record that fails its checks, a negative counter.
 pub fn timeline(reader: &Reader, folder: &mut TimelineFolder, upto: u64) -> Result<(), Error> {
-    let mut load =
-        |stream: &proto_events::Stream, before: u64| reader.stream_facts_before(stream, before);
     let from = folder.as_of() + 1;
-    each_record(
-        reader,
-        from,
-        upto,
-        &mut |e| folder.apply(e, &mut load),
-        &mut |_| {},
-    )?;
+    each_record(reader, from, upto, folder, &mut |_| {})?;
     folder.check()
 }
 
-/// Hands records `from..=upto` to `each` in order, read page by page on a second thread.
+/// What a fold feeds records to, in log order: the views, the timeline, or both at once.
+trait Fold {
+    /// Whether applying `event` now would ask the loader for its stream's facts.
+    fn would_load(&self, event: &RecordedEvent) -> bool;
+    fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error>;
+}
+
+impl Fold for Folder {
+    fn would_load(&self, event: &RecordedEvent) -> bool {
+        Folder::would_load(self, event)
+    }
+    fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error> {
+        Folder::apply(self, event, load)
+    }
+}
+
+impl Fold for TimelineFolder {
+    fn would_load(&self, event: &RecordedEvent) -> bool {
+        TimelineFolder::would_load(self, event)
+    }
+    fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error> {
+        TimelineFolder::apply(self, event, load)
+    }
+}
+
+/// The views and the timeline, one decision per record ([`Folder::apply_with_timeline`]).
+impl Fold for (Folder, TimelineFolder) {
+    fn would_load(&self, event: &RecordedEvent) -> bool {
+        self.0.would_load(event)
+    }
+    fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error> {
+        self.0.apply_with_timeline(event, load, &mut self.1)
+    }
+}
+
+/// Hands records `from..=upto` to `fold` in order, read page by page on a second thread.
 fn each_record(
     reader: &Reader,
     from: u64,
     upto: u64,
-    each: &mut dyn FnMut(&RecordedEvent) -> Result<(), Error>,
+    fold: &mut dyn Fold,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), Error> {
     let started = Instant::now();
@@ -167,16 +177,10 @@ fn each_record(
                 }
             }
         });
-        let mut done = 0u64;
-        for page in incoming {
-            let page = page?;
-            if page.is_empty() {
-                break;
-            }
-            for event in &page {
-                each(event)?;
-            }
-            done += page.len() as u64;
+        let pages = incoming
+            .into_iter()
+            .take_while(|page| page.as_ref().map_or(true, |p| !p.is_empty()));
+        let mut on_page = |done: u64| {
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             let rate = done as f64 / secs;
             progress(Progress {
@@ -185,7 +189,8 @@ fn each_record(
                 rate,
                 eta_secs: (total.saturating_sub(done)) as f64 / rate.max(1e-9),
             });
-        }
+        };
+        let done = fold_pages(reader, pages, upto, fold, &mut on_page)?;
         if done != total {
             return Err(Error::Internal(format!(
                 "a fold of {from}..={upto} read only {done} records"
@@ -193,4 +198,75 @@ fn each_record(
         }
         Ok::<(), Error>(())
     })
+}
+
+/// Folds the records up to `upto` of `pages` into `fold`, in order, and returns how many.
+/// While one page is folded, the next one's read-backs (the facts of the streams it corrects,
+/// retracts or continues that the fold does not keep, as it stands) are read from the log on
+/// another thread: the fold's own thread is a fold's longest, and most of its time was these
+/// reads. A record whose facts were not read ahead (its stream was evicted meanwhile, or the
+/// read failed) has them read by the fold itself, which fails there, in order.
+fn fold_pages(
+    reader: &Reader,
+    pages: impl Iterator<Item = Result<Vec<RecordedEvent>, Error>>,
+    upto: u64,
+    fold: &mut dyn Fold,
+    on_page: &mut dyn FnMut(u64),
+) -> Result<u64, Error> {
+    let mut done = 0u64;
+    let mut fold_page = |fold: &mut dyn Fold, page: &[RecordedEvent], mut read: ReadAhead| {
+        let mut load = |stream: &Stream, before: u64| match read.remove(&before) {
+            Some(facts) => Ok(facts),
+            None => reader.stream_facts_before(stream, before),
+        };
+        for event in page.iter().take_while(|e| e.sequence <= upto) {
+            fold.apply(event, &mut load)?;
+            done += 1;
+        }
+        on_page(done);
+        Ok::<(), Error>(())
+    };
+    std::thread::scope(|ahead| {
+        let mut held = None;
+        for page in pages {
+            let page = page?;
+            let wanted: Vec<(Stream, u64)> = page
+                .iter()
+                .take_while(|e| e.sequence <= upto)
+                .filter(|e| fold.would_load(e))
+                .map(|e| (e.envelope.stream.clone(), e.sequence))
+                .collect();
+            let reading = ahead.spawn(move || read_ahead(reader, &wanted));
+            if let Some((page, reading)) = held.replace((page, reading)) {
+                fold_page(&mut *fold, &page, joined(reading))?;
+            }
+        }
+        match held {
+            Some((page, reading)) => fold_page(fold, &page, joined(reading)),
+            None => Ok(()),
+        }
+    })?;
+    Ok(done)
+}
+
+/// Facts of streams read back from the log ahead of a fold, by the sequence of the record
+/// that needs them (the facts of its stream before it).
+type ReadAhead = foldhash::HashMap<u64, StreamFacts>;
+
+/// Reads the facts of each `(stream, sequence)`'s stream before it. A read that fails is left
+/// out: the fold reads it again itself.
+fn read_ahead(reader: &Reader, wanted: &[(Stream, u64)]) -> ReadAhead {
+    wanted
+        .iter()
+        .filter_map(|(stream, seq)| {
+            let facts = reader.stream_facts_before(stream, *seq).ok()?;
+            Some((*seq, facts))
+        })
+        .collect()
+}
+
+fn joined(reading: std::thread::ScopedJoinHandle<'_, ReadAhead>) -> ReadAhead {
+    reading
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }

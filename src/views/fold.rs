@@ -107,6 +107,13 @@ impl Folder {
         Ok(())
     }
 
+    /// Whether folding `event` now would ask `load` for its stream's facts (a reader can
+    /// read them ahead).
+    #[must_use]
+    pub fn would_load(&self, event: &RecordedEvent) -> bool {
+        !folds_to_nothing(event) && self.cache.would_load(event)
+    }
+
     /// The folded views.
     ///
     /// # Errors
@@ -150,6 +157,15 @@ pub struct FoldCache {
     evicted: bool,
     /// Activities scheduled and not yet delivered or cancelled.
     pending: Recent,
+}
+
+/// What a [`FoldCache`] knows of a stream's facts before a record.
+enum Kept<'a> {
+    /// The record needs none, or the stream has none.
+    Nothing,
+    Facts(&'a StreamFacts),
+    /// Not kept: they are in the log.
+    Unknown,
 }
 
 /// Streams' facts, at most `capacity` of them: the one kept first goes first.
@@ -237,20 +253,31 @@ impl FoldCache {
         event: &RecordedEvent,
         load: &mut Loader<'_>,
     ) -> Result<StreamFacts, Error> {
+        match self.kept(event) {
+            Kept::Nothing => Ok(StreamFacts::new()),
+            Kept::Facts(facts) => Ok(facts.clone()),
+            Kept::Unknown => load(&event.envelope.stream, event.sequence),
+        }
+    }
+
+    /// Whether [`FoldCache::before`] would read `event`'s stream from the log now.
+    #[must_use]
+    pub fn would_load(&self, event: &RecordedEvent) -> bool {
+        matches!(self.kept(event), Kept::Unknown)
+    }
+
+    fn kept(&self, event: &RecordedEvent) -> Kept<'_> {
         let stream = &event.envelope.stream;
         if !needs_history(event) || event.stream_version == 1 {
-            return Ok(StreamFacts::new());
+            return Kept::Nothing;
         }
         if !is_cached(stream) {
-            return match self.pending.get(stream) {
-                Some(facts) => Ok(facts.clone()),
-                None => load(stream, event.sequence),
-            };
+            return self.pending.get(stream).map_or(Kept::Unknown, Kept::Facts);
         }
         match self.facts.get(stream) {
-            Some(facts) => Ok(facts.clone()),
-            None if !self.evicted => Ok(StreamFacts::new()),
-            None => load(stream, event.sequence),
+            Some(facts) => Kept::Facts(facts),
+            None if !self.evicted => Kept::Nothing,
+            None => Kept::Unknown,
         }
     }
 
@@ -337,15 +364,24 @@ mod tests {
         let mut folder = Folder::new(None);
         folder.cache.capacity = capacity;
         folder.cache.pending = Recent::new(pending);
-        let mut loads = 0;
+        let loads = std::cell::Cell::new(0);
         let mut load = |stream: &Stream, before: u64| -> Result<StreamFacts, Error> {
-            loads += 1;
+            loads.set(loads.get() + 1);
             Ok(facts_before(log, stream, before))
         };
         for e in log {
+            // What a read-ahead is told to read is what the fold then asks for.
+            let foretold = folder.would_load(e);
+            let earlier = loads.get();
             folder.apply(e, &mut load).expect("fold");
+            assert_eq!(
+                loads.get() > earlier,
+                foretold,
+                "would_load foretells the read of record {}",
+                e.sequence
+            );
         }
-        (folder.finish().expect("no negative counter"), loads)
+        (folder.finish().expect("no negative counter"), loads.get())
     }
 
     #[test]

@@ -584,8 +584,7 @@ impl TimelineFolder {
     /// # Errors
     /// When `load` fails.
     pub fn apply(&mut self, event: &RecordedEvent, load: &mut Loader<'_>) -> Result<(), Error> {
-        let stream = &event.envelope.stream;
-        if matches!(stream, Stream::Partner(_) | Stream::Country(_)) || folds_to_nothing(event) {
+        if Self::passes_over(event) {
             self.skip(event);
             return Ok(());
         }
@@ -594,6 +593,22 @@ impl TimelineFolder {
         let after = self.take(event, &before, &change, after);
         self.cache.keep(event, after);
         Ok(())
+    }
+
+    /// Whether [`TimelineFolder::apply`] of `event` now would ask its loader for the stream's
+    /// facts (a reader can read them ahead).
+    #[must_use]
+    pub fn would_load(&self, event: &RecordedEvent) -> bool {
+        !Self::passes_over(event) && self.cache.would_load(event)
+    }
+
+    /// Records the timeline takes in as changing nothing: partners' and countries' (no
+    /// timeline counts them) and those that fold to nothing.
+    fn passes_over(event: &RecordedEvent) -> bool {
+        matches!(
+            event.envelope.stream,
+            Stream::Partner(_) | Stream::Country(_)
+        ) || folds_to_nothing(event)
     }
 
     /// Takes in the next record as changing nothing ([`folds_to_nothing`]).
