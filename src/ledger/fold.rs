@@ -1,8 +1,9 @@
 //! Folding the log into fresh views (rebuilds and views "as of"): records are read by the walk
 //! (scanned, hashed, decoded) on one thread while this one folds the previous page, so the two
 //! halves of a fold overlap; a third reads ahead, from the log, the earlier facts of the
-//! streams the next page amends that the fold does not keep ([`fold_pages`]). The timeline of [`crate::views::timeline`] is folded by the same
-//! pages; a verification can fold both, from the records it reads ([`verify_and_fold`]).
+//! streams the next page amends that the fold does not keep ([`fold_pages`]). The timeline of
+//! [`crate::views::timeline`] is folded by the same pages; a verification can fold both, from
+//! the records it reads ([`verify_and_fold`]).
 
 use std::time::Instant;
 
